@@ -1,0 +1,36 @@
+"""infolib: differentiable, jit-compiled information measures in JAX.
+
+Every function takes array-likes and returns a ``jax.Array``; reduces over an event
+``axis`` (default −1) and keeps batch axes; takes the keyword ``base`` (None for nats,
+2 for bits); and is pure, so it works under ``jax.jit``, ``jax.vmap`` and ``jax.grad``.
+Boundaries follow the mathematics: 0·log 0 = 0, +inf where q = 0 < p, −inf logits mask
+classes, and no NaN value or gradient where the true one is finite.
+"""
+
+from infolib._checked import checked as checked
+from infolib._closed_form import gaussian_entropy as gaussian_entropy
+from infolib._closed_form import gaussian_kl as gaussian_kl
+from infolib._closed_form import laplace_entropy as laplace_entropy
+from infolib._closed_form import laplace_kl as laplace_kl
+from infolib._cross_entropy import binary_cross_entropy as binary_cross_entropy
+from infolib._cross_entropy import (
+    binary_cross_entropy_with_logits as binary_cross_entropy_with_logits,
+)
+from infolib._cross_entropy import cross_entropy as cross_entropy
+from infolib._cross_entropy import cross_entropy_with_logits as cross_entropy_with_logits
+from infolib._cross_entropy import (
+    sparse_cross_entropy_with_logits as sparse_cross_entropy_with_logits,
+)
+from infolib._divergence import js_divergence as js_divergence
+from infolib._divergence import kl_divergence as kl_divergence
+from infolib._divergence import kl_divergence_with_logits as kl_divergence_with_logits
+from infolib._entropy import entropy as entropy
+from infolib._entropy import entropy_with_logits as entropy_with_logits
+from infolib._entropy import self_information as self_information
+from infolib._estimators import miller_madow_entropy as miller_madow_entropy
+from infolib._estimators import plugin_entropy as plugin_entropy
+from infolib._joint import conditional_entropy as conditional_entropy
+from infolib._joint import joint_entropy as joint_entropy
+from infolib._joint import mutual_information as mutual_information
+
+__version__ = "0.1.0"

@@ -1,0 +1,171 @@
+"""Opt-in validation of inputs, compiled with ``jax.experimental.checkify``."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax.experimental import checkify
+
+from infolib import _closed_form, _cross_entropy, _divergence, _entropy, _estimators, _joint
+
+# What each argument holds, by function. The kinds are checked as follows:
+#   distribution  no NaN, no negative entry, sums to 1 along `axis` (within atol)
+#   joint         no NaN, no negative entry, sums to 1 over the last two axes
+#   probability   no NaN, every entry in [0, 1]
+#   logits        no NaN, no +inf (−inf masks a class)
+#   labels        integer class in [0, K), K the size of the logits' `axis`
+#   counts        no NaN, no negative entry
+#   scale         no NaN, no negative entry
+#   real          no NaN
+_KINDS: Mapping[Callable[..., jax.Array], Mapping[str, str]] = {
+    _entropy.self_information: {"p": "probability"},
+    _entropy.entropy: {"p": "distribution"},
+    _entropy.entropy_with_logits: {"logits": "logits"},
+    _cross_entropy.cross_entropy: {"p": "distribution", "q": "distribution"},
+    _cross_entropy.cross_entropy_with_logits: {"p": "distribution", "logits": "logits"},
+    _cross_entropy.sparse_cross_entropy_with_logits: {"labels": "labels", "logits": "logits"},
+    _cross_entropy.binary_cross_entropy: {"y": "probability", "p": "probability"},
+    _cross_entropy.binary_cross_entropy_with_logits: {"y": "probability", "logits": "logits"},
+    _divergence.kl_divergence: {"p": "distribution", "q": "distribution"},
+    _divergence.kl_divergence_with_logits: {"p_logits": "logits", "q_logits": "logits"},
+    _divergence.js_divergence: {"p": "distribution", "q": "distribution"},
+    _joint.joint_entropy: {"pxy": "joint"},
+    _joint.conditional_entropy: {"pxy": "joint"},
+    _joint.mutual_information: {"pxy": "joint"},
+    _closed_form.gaussian_entropy: {"scale": "scale"},
+    _closed_form.laplace_entropy: {"scale": "scale"},
+    _closed_form.gaussian_kl: {
+        "loc_p": "real",
+        "scale_p": "scale",
+        "loc_q": "real",
+        "scale_q": "scale",
+    },
+    _closed_form.laplace_kl: {
+        "loc_p": "real",
+        "scale_p": "scale",
+        "loc_q": "real",
+        "scale_q": "scale",
+    },
+    _estimators.plugin_entropy: {"counts": "counts"},
+    _estimators.miller_madow_entropy: {"counts": "counts"},
+}
+
+
+def _no_nan(name: str, x: jax.Array) -> None:
+    if jnp.issubdtype(x.dtype, jnp.inexact):
+        checkify.check(~jnp.any(jnp.isnan(x)), f"{name} contains NaN")
+
+
+def _non_negative(name: str, x: jax.Array) -> None:
+    checkify.check(
+        jnp.all(jnp.isnan(x) | (x >= 0)), f"{name} has a negative entry (smallest {{}})", jnp.min(x)
+    )
+
+
+def _sums_to_one(name: str, x: jax.Array, axis: Any, atol: float, where: str) -> None:
+    sums = jnp.sum(x.astype(jnp.promote_types(x.dtype, jnp.float32)), axis=axis)
+    worst = jnp.max(jnp.abs(sums - 1), initial=0.0)
+    checkify.check(
+        worst <= atol,
+        f"{name} does not sum to 1 {where}: off by up to {{}} (tolerance {atol:g}); "
+        "infolib never renormalises",
+        worst,
+    )
+
+
+def _validate(kind: str, name: str, x: jax.Array, arguments: Mapping[str, Any], atol: float):
+    x = jnp.asarray(x)
+    if kind == "labels":
+        logits = jnp.asarray(arguments["logits"])
+        axis = arguments.get("axis", -1)
+        n_classes = logits.shape[axis]
+        offender = jnp.where(jnp.any(x < 0), x.min(initial=0), x.max(initial=0))
+        checkify.check(
+            jnp.all((x >= 0) & (x < n_classes)),
+            f"{name} has a label outside [0, {n_classes}) (found {{}})",
+            offender,
+        )
+        return
+    _no_nan(name, x)
+    if kind == "logits":
+        checkify.check(~jnp.any(x == jnp.inf), f"{name} contains +inf (only -inf masks a class)")
+    if kind in {"distribution", "joint", "probability", "counts", "scale"}:
+        _non_negative(name, x)
+    if kind == "probability":
+        checkify.check(
+            jnp.all(jnp.isnan(x) | (x <= 1)), f"{name} has an entry above 1 (largest {{}})", x.max()
+        )
+    if kind == "distribution":
+        axis = arguments.get("axis", -1)
+        _sums_to_one(name, x, axis, atol, f"along axis {axis}")
+    if kind == "joint":
+        _sums_to_one(name, x, (-2, -1), atol, "over its last two axes")
+
+
+def checked(fn: Callable[..., jax.Array], *, atol: float = 1e-4) -> Callable[..., jax.Array]:
+    r"""Wraps an infolib function so that invalid inputs raise instead of propagating.
+
+    The checks are compiled with :func:`jax.experimental.checkify` into the same jitted
+    program as the function. They report, naming the argument:
+
+    - NaN in any input;
+    - a negative probability, count or scale, or a probability above 1;
+    - a distribution that does not sum to 1 along its event axis, within ``atol``
+      (infolib never renormalises; unchecked calls compute the formula as given);
+    - an integer label outside ``[0, K)``;
+    - a +inf logit (−inf is allowed: it masks a class).
+
+    Keyword options (``axis``, ``base``, ``label_smoothing``) are compile-time constants
+    of the checked function; each distinct combination compiles once.
+
+    Args:
+        fn: one of infolib's public functions.
+        atol: tolerance on the sums of distributions.
+
+    Returns:
+        A function with the signature of ``fn`` that raises
+        ``jax.experimental.checkify.JaxRuntimeError`` on invalid input and otherwise
+        returns what ``fn`` returns.
+
+    Example:
+        >>> import infolib
+        >>> safe_entropy = infolib.checked(infolib.entropy)
+        >>> safe_entropy([0.5, 0.5], base=2)
+        Array(1., dtype=float32)
+        >>> safe_entropy([0.5, 0.6])
+        Traceback (most recent call last):
+        ...
+        jax._src.checkify.JaxRuntimeError: p does not sum to 1 along axis -1: ...
+    """
+    try:
+        kinds = _KINDS[fn]
+    except (KeyError, TypeError):
+        raise TypeError(f"checked() takes one of infolib's public functions, got {fn!r}") from None
+    signature = inspect.signature(fn)
+
+    def run(arrays: dict[str, Any], options: tuple[tuple[str, Any], ...]) -> jax.Array:
+        arguments = {**arrays, **dict(options)}
+        for name, kind in kinds.items():
+            _validate(kind, name, arrays[name], arguments, atol)
+        return fn(**arguments)
+
+    compiled = checkify.checkify(jax.jit(run, static_argnames="options"))
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> jax.Array:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        arrays = {name: jnp.asarray(bound.arguments[name]) for name in kinds}
+        options = tuple((k, v) for k, v in bound.arguments.items() if k not in kinds)
+        error, out = compiled(arrays, options=options)
+        message = error.get()
+        if message is not None:
+            raise checkify.JaxRuntimeError(message.split("\n")[0]) from None
+        return out
+
+    return wrapper

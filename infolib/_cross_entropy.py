@@ -1,0 +1,219 @@
+"""Cross-entropy: from probabilities, from logits, from integer labels, and binary."""
+
+from __future__ import annotations
+
+import numbers
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from infolib import _base
+
+
+def cross_entropy(
+    p: ArrayLike, q: ArrayLike, *, axis: int = -1, base: float | None = None
+) -> jax.Array:
+    r"""Cross-entropy of ``q`` relative to the reference distribution ``p``.
+
+    .. math::
+
+        H(p, q) = -\sum_i p_i \log q_i,
+
+    where a term with :math:`p_i = 0` is 0 (also if :math:`q_i = 0`), and
+    :math:`H(p, q) = +\infty` if :math:`q_i = 0 < p_i` for some i.
+    Equivalently :math:`H(p, q) = H(p) + D_{KL}(p \| q)`.
+
+    Args:
+        p: reference probabilities (the labels), along ``axis``.
+        q: model probabilities (the prediction), of the same shape.
+        axis: the event axis.
+        base: base of the logarithm: None for nats, 2 for bits, any number > 1.
+
+    Returns:
+        The cross-entropy, with ``axis`` reduced. Gradients: ∂/∂q_i = −p_i/q_i (0 where
+        p_i = 0) and ∂/∂p_i = −log q_i.
+
+    Example:
+        The one-hot label [0, 1, 0] against the prediction [0.2, 0.7, 0.1] costs
+        −log₂ 0.7 ≈ 0.515 bits:
+
+        >>> import infolib
+        >>> infolib.cross_entropy([0.0, 1.0, 0.0], [0.2, 0.7, 0.1], base=2)
+        Array(0.5145732, dtype=float32)
+    """
+    (p, q), out_dtype = _base.as_float(p, q)
+    _base.check_same_shape(p=p, q=q)
+    axis = _base.check_event_axis(p, axis, "p")
+    return _base.finish(-jnp.sum(_base.xlogy(p, q), axis=axis), base, out_dtype)
+
+
+def cross_entropy_with_logits(
+    p: ArrayLike,
+    logits: ArrayLike,
+    *,
+    axis: int = -1,
+    base: float | None = None,
+    label_smoothing: float = 0.0,
+) -> jax.Array:
+    r"""Cross-entropy of ``softmax(logits)`` relative to the reference ``p``.
+
+    .. math::
+
+        H(\tilde p, q) = -\sum_i \tilde p_i \log q_i, \qquad
+        \log q_i = z_i - \operatorname{logsumexp}(z),
+
+    with :math:`\tilde p = (1 - \varepsilon)\, p + \varepsilon / K` on the K classes whose
+    logit is not −inf (masked classes get no smoothing mass), ε = ``label_smoothing``.
+    A term with :math:`\tilde p_i = 0` is 0, so masked classes (logit −inf) that the
+    reference gives no mass cost nothing; mass on a masked class costs +inf.
+
+    The gradient with respect to the logits is :math:`q \sum_i \tilde p_i - \tilde p`
+    (softmax − p for a normalised p), finite for masked classes.
+
+    Args:
+        p: reference probabilities (soft or one-hot labels), along ``axis``.
+        logits: unnormalised log-probabilities, of the same shape; −inf masks a class.
+        axis: the event axis.
+        base: base of the logarithm: None for nats, 2 for bits, any number > 1.
+        label_smoothing: ε in [0, 1].
+
+    Returns:
+        The cross-entropy, with ``axis`` reduced.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> import infolib
+        >>> logits = jnp.log(jnp.array([0.2, 0.7, 0.1]))
+        >>> infolib.cross_entropy_with_logits(jnp.array([0.0, 1.0, 0.0]), logits, base=2)
+        Array(0.5145732, dtype=float32)
+        >>> masked = jnp.array([0.0, 0.0, -jnp.inf])
+        >>> infolib.cross_entropy_with_logits(jnp.array([0.5, 0.5, 0.0]), masked, base=2)
+        Array(1., dtype=float32)
+    """
+    if isinstance(label_smoothing, numbers.Real) and not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    (p, logits), out_dtype = _base.as_float(p, logits)
+    _base.check_same_shape(p=p, logits=logits)
+    axis = _base.check_event_axis(p, axis, "p")
+    log_q = jax.nn.log_softmax(logits, axis=axis)
+    if not (isinstance(label_smoothing, numbers.Real) and label_smoothing == 0.0):
+        support = logits != -jnp.inf
+        n_support = jnp.sum(support, axis=axis, keepdims=True)
+        uniform = jnp.where(support, 1.0 / jnp.maximum(n_support, 1), 0.0)
+        p = (1.0 - label_smoothing) * p + label_smoothing * uniform
+    return _base.finish(-jnp.sum(_base.xmul(p, log_q), axis=axis), base, out_dtype)
+
+
+def sparse_cross_entropy_with_logits(
+    labels: ArrayLike, logits: ArrayLike, *, axis: int = -1, base: float | None = None
+) -> jax.Array:
+    r"""Cross-entropy of ``softmax(logits)`` against integer class labels.
+
+    .. math::
+
+        \ell(y, z) = -\log \operatorname{softmax}(z)_y = \operatorname{logsumexp}(z) - z_y.
+
+    Computed as written, without the full log-softmax. A label outside
+    ``[0, K)`` gives NaN (a label of −1 is never wrapped to the last class; wrap the
+    call in :func:`checked` to have it reported). A masked true class (z_y = −inf) costs
+    +inf. The gradient with respect to the logits is softmax(z) − onehot(y).
+
+    Args:
+        labels: integer class indices, of the shape of ``logits`` without ``axis``.
+        logits: unnormalised log-probabilities along ``axis``; −inf masks a class.
+        axis: the class axis of ``logits``.
+        base: base of the logarithm: None for nats, 2 for bits, any number > 1.
+
+    Returns:
+        The loss per example, of the shape of ``labels``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> import infolib
+        >>> logits = jnp.log(jnp.array([[0.2, 0.7, 0.1], [0.5, 0.25, 0.25]]))
+        >>> infolib.sparse_cross_entropy_with_logits(jnp.array([1, 2]), logits, base=2)
+        Array([0.5145732, 2.       ], dtype=float32)
+    """
+    labels = jnp.asarray(labels)
+    if not jnp.issubdtype(labels.dtype, jnp.integer):
+        raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
+    (logits,), out_dtype = _base.as_float(logits)
+    axis = _base.check_event_axis(logits, axis, "logits")
+    expected = logits.shape[:axis] + logits.shape[axis + 1 :]
+    if labels.shape != expected:
+        raise ValueError(
+            f"labels must have the shape of logits without axis {axis}: labels has shape "
+            f"{tuple(labels.shape)}, logits has shape {tuple(logits.shape)} "
+            f"(expected labels of shape {tuple(expected)})"
+        )
+    n_classes = logits.shape[axis]
+    valid = (labels >= 0) & (labels < n_classes)
+    index = jnp.expand_dims(jnp.where(valid, labels, 0), axis)
+    label_logit = jnp.squeeze(jnp.take_along_axis(logits, index, axis=axis), axis)
+    loss = jax.nn.logsumexp(logits, axis=axis) - label_logit
+    return _base.finish(jnp.where(valid, loss, jnp.nan), base, out_dtype)
+
+
+def binary_cross_entropy(y: ArrayLike, p: ArrayLike, *, base: float | None = None) -> jax.Array:
+    r"""Binary cross-entropy, elementwise, from the predicted probability of class 1.
+
+    .. math::
+
+        \ell(y, p) = -\,y \log p - (1 - y) \log (1 - p), \qquad 0 \log 0 = 0.
+
+    It is +inf where the label has mass on an outcome of probability 0 (y > 0 = p, or
+    y < 1 = p). Gradients: ∂/∂p = (p − y) / (p (1 − p)), ∂/∂y = log((1 − p) / p).
+
+    Args:
+        y: the target probability of class 1 (0/1 labels or soft labels in [0, 1]).
+        p: the predicted probability of class 1, of the same shape.
+        base: base of the logarithm: None for nats, 2 for bits, any number > 1.
+
+    Returns:
+        The loss, of the shape of ``y``.
+
+    Example:
+        >>> import infolib
+        >>> infolib.binary_cross_entropy([1.0, 0.0, 1.0], [0.5, 0.0, 0.25], base=2)
+        Array([1., 0., 2.], dtype=float32)
+    """
+    (y, p), out_dtype = _base.as_float(y, p)
+    _base.check_same_shape(y=y, p=p)
+    loss = -(_base.xlogy(y, p) + _base.xlogy(1 - y, 1 - p))
+    return _base.finish(loss, base, out_dtype)
+
+
+def binary_cross_entropy_with_logits(
+    y: ArrayLike, logits: ArrayLike, *, base: float | None = None
+) -> jax.Array:
+    r"""Binary cross-entropy, elementwise, from the logit of class 1.
+
+    .. math::
+
+        \ell(y, z) = -\,y \log \sigma(z) - (1 - y) \log \sigma(-z),
+
+    computed with log-sigmoids, so it is exact for large \|z\| and defined for
+    z = ±inf: :math:`\ell(1, +\infty) = \ell(0, -\infty) = 0` and
+    :math:`\ell(1, -\infty) = \ell(0, +\infty) = +\infty`. The gradient with respect to
+    the logit is σ(z) − y, finite everywhere.
+
+    Args:
+        y: the target probability of class 1 (0/1 labels or soft labels in [0, 1]).
+        logits: the logit of class 1, of the same shape.
+        base: base of the logarithm: None for nats, 2 for bits, any number > 1.
+
+    Returns:
+        The loss, of the shape of ``y``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> import infolib
+        >>> infolib.binary_cross_entropy_with_logits(
+        ...     jnp.array([1.0, 0.0, 1.0]), jnp.array([0.0, -jnp.inf, jnp.inf]), base=2)
+        Array([1., 0., 0.], dtype=float32)
+    """
+    (y, z), out_dtype = _base.as_float(y, logits)
+    _base.check_same_shape(y=y, logits=z)
+    loss = -(_base.xmul(y, jax.nn.log_sigmoid(z)) + _base.xmul(1 - y, jax.nn.log_sigmoid(-z)))
+    return _base.finish(loss, base, out_dtype)

@@ -1,0 +1,99 @@
+"""Self-information and Shannon entropy."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from infolib import _base
+
+
+def self_information(p: ArrayLike, *, base: float | None = None) -> jax.Array:
+    r"""Self-information (surprisal) of outcomes with probability ``p``, elementwise.
+
+    .. math::
+
+        I(p) = -\log p, \qquad I(0) = +\infty, \quad I(1) = 0.
+
+    Args:
+        p: probabilities in [0, 1]; any shape.
+        base: base of the logarithm: None for nats, 2 for bits, any number > 1.
+
+    Returns:
+        An array of the shape of ``p``. Its derivative is −1/p (−inf at p = 0).
+
+    Example:
+        >>> import infolib
+        >>> infolib.self_information([0.5, 0.25, 1.0], base=2)
+        Array([1., 2., 0.], dtype=float32)
+    """
+    (p,), out_dtype = _base.as_float(p)
+    return _base.finish(-jnp.log(p), base, out_dtype)
+
+
+def entropy(p: ArrayLike, *, axis: int = -1, base: float | None = None) -> jax.Array:
+    r"""Shannon entropy of a distribution given by its probabilities.
+
+    .. math::
+
+        H(p) = -\sum_i p_i \log p_i, \qquad 0 \log 0 = 0.
+
+    ``p`` is used as given: it is not renormalised (wrap the call in :func:`checked` to
+    have rows that do not sum to 1 reported).
+
+    Args:
+        p: probabilities along ``axis``; other axes are batch axes.
+        axis: the event axis.
+        base: base of the logarithm: None for nats, 2 for bits, any number > 1.
+
+    Returns:
+        The entropy, with ``axis`` reduced. Its gradient is −(log p_i + 1), which is +inf
+        where p_i = 0 (the true one-sided derivative, never NaN). For a distribution that
+        is a softmax, use :func:`entropy_with_logits`: its gradient is finite everywhere.
+
+    Example:
+        >>> import infolib
+        >>> infolib.entropy([0.5, 0.5], base=2)
+        Array(1., dtype=float32)
+        >>> infolib.entropy([[1.0, 0.0], [0.25, 0.75]])
+        Array([0.        , 0.56233513], dtype=float32)
+    """
+    (p,), out_dtype = _base.as_float(p)
+    axis = _base.check_event_axis(p, axis, "p")
+    return _base.finish(-jnp.sum(_base.xlogy(p, p), axis=axis), base, out_dtype)
+
+
+def entropy_with_logits(
+    logits: ArrayLike, *, axis: int = -1, base: float | None = None
+) -> jax.Array:
+    r"""Shannon entropy of ``softmax(logits)``, computed in log space.
+
+    .. math::
+
+        H = -\sum_i p_i \log p_i, \qquad
+        \log p_i = z_i - \operatorname{logsumexp}(z).
+
+    A logit of −inf masks its class: p_i = 0, the class adds 0, and its gradient is 0.
+    The gradient with respect to the logits is :math:`-p_i (\log p_i + H)`, finite even
+    where the softmax underflows.
+
+    Args:
+        logits: unnormalised log-probabilities along ``axis``; −inf for masked classes.
+        axis: the event axis.
+        base: base of the logarithm: None for nats, 2 for bits, any number > 1.
+
+    Returns:
+        The entropy, with ``axis`` reduced.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> import infolib
+        >>> infolib.entropy_with_logits(jnp.array([0.0, 0.0, -jnp.inf]), base=2)
+        Array(1., dtype=float32)
+    """
+    (logits,), out_dtype = _base.as_float(logits)
+    axis = _base.check_event_axis(logits, axis, "logits")
+    log_p = jax.nn.log_softmax(logits, axis=axis)
+    h = jnp.sum(_base.entropy_terms_from_log(log_p), axis=axis)
+    return _base.finish(h, base, out_dtype)
