@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m infolib
+	$(BIN)/python -m experiments demo
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,412 @@
+"""Data sets for the experiments: synthetic, scikit-learn's bundled sets, CSV files, inline.
+
+Everything is deterministic from the run's seed: the synthetic draw, then the train/test
+split (stratified: each class keeps its share, by largest remainder, and at least one
+training example). Standardization is fitted on the training split only, with the
+population standard deviation; a constant feature is centred and left unscaled.
+
+Labels are mapped to ``0..C-1`` in sorted order (numerically when every label is a
+number), and the original labels are kept as ``class_names``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from experiments.config import (
+    CsvData,
+    DataConfig,
+    InlineData,
+    RunSpec,
+    SklearnData,
+    SyntheticData,
+)
+
+__all__ = ["DataError", "Dataset", "check_spec_fits_data", "load_dataset", "split_indices"]
+
+_MAX_CELL_PROBLEMS = 10
+
+
+class DataError(ValueError):
+    """The data cannot be used: a missing or malformed file, a single class, ...
+
+    ``problems`` holds one line per problem, each starting with the config key to fix.
+    """
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A split, preprocessed data set.
+
+    ``x_*`` are float32 ``[n, d]``, ``y_*`` int32 ``[n]`` in ``0..n_classes-1``; the test
+    arrays have zero rows when ``test_fraction`` is 0. ``true_weights`` (synthetic data
+    only) are the generating weights ``[d]``, in the units of the unstandardized features.
+    ``sha256`` digests the arrays and the class count.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    n_classes: int
+    feature_names: list[str]
+    true_weights: np.ndarray | None
+    sha256: str
+    class_names: list[str] = field(default_factory=list)
+    description: str = ""
+
+    @property
+    def n_features(self) -> int:
+        return int(self.x_train.shape[1])
+
+
+@dataclass(frozen=True)
+class _Raw:
+    x: np.ndarray  # float64 [n, d]
+    labels: Sequence[Any]  # any hashable labels, one per row
+    feature_names: list[str]
+    true_weights: np.ndarray | None
+    description: str
+    label_names: dict[Any, str] | None = None  # how to print a label, where not str(label)
+
+
+def load_dataset(data: DataConfig, seed: int, base_dir: Path = Path(".")) -> Dataset:
+    """Loads, splits and (optionally) standardizes a data set.
+
+    Args:
+      data: the ``data`` section of a run.
+      seed: the run's seed; the synthetic draw and the split derive from it.
+      base_dir: the folder a CSV ``path`` is relative to (the config file's folder).
+
+    Returns:
+      The data set.
+
+    Raises:
+      DataError: naming the config key to fix (``data.path``, ``data.target``, ...).
+    """
+    raw = _LOADERS[type(data)](data, seed, Path(base_dir))
+    y, class_names = _encode_labels(raw.labels, raw.label_names)
+    if len(class_names) < 2:
+        only = class_names[0] if class_names else "none"
+        raise DataError(
+            [f"data: {raw.description} has a single class ({only}); a classifier needs two or more"]
+        )
+    train, test = split_indices(y, data.test_fraction, seed)
+    if len(test) == 0 and data.test_fraction > 0:
+        message = (
+            f"data.test_fraction: {data.test_fraction} leaves no test examples: each class "
+            f"keeps one training example, and {raw.description} is too small"
+        )
+        raise DataError([message])
+    x_train, x_test = raw.x[train], raw.x[test]
+    if data.standardize:
+        x_train, x_test = _standardize(x_train, x_test)
+    arrays = {
+        "x_train": np.ascontiguousarray(x_train, dtype=np.float32),
+        "y_train": np.ascontiguousarray(y[train], dtype=np.int32),
+        "x_test": np.ascontiguousarray(x_test, dtype=np.float32),
+        "y_test": np.ascontiguousarray(y[test], dtype=np.int32),
+    }
+    return Dataset(
+        **arrays,
+        n_classes=len(class_names),
+        feature_names=raw.feature_names,
+        true_weights=raw.true_weights,
+        sha256=_digest(arrays, len(class_names)),
+        class_names=class_names,
+        description=raw.description,
+    )
+
+
+def check_spec_fits_data(spec: RunSpec, dataset: Dataset) -> None:
+    """Raises ``DataError`` where a run's settings cannot work with its data."""
+    problems = []
+    if spec.model.classes != dataset.n_classes:
+        problems.append(
+            f"model.classes: is {spec.model.classes}, but {dataset.description} has "
+            f"{dataset.n_classes} classes (variant {spec.name})"
+        )
+    n_train = len(dataset.y_train)
+    if spec.train.batch_size is not None and spec.train.batch_size > n_train:
+        problems.append(
+            f"train.batch_size: is {spec.train.batch_size}, more than the {n_train} training "
+            f"examples (variant {spec.name})"
+        )
+    if problems:
+        raise DataError(problems)
+
+
+# ---------------------------------------------------------------------------
+# Sources
+# ---------------------------------------------------------------------------
+
+
+def _rng(seed: int, stream: int) -> np.random.Generator:
+    # Independent streams per purpose, so that changing one never shifts the other.
+    return np.random.default_rng(np.random.SeedSequence([seed, stream]))
+
+
+_SYNTHETIC_STREAM, _SPLIT_STREAM = 0, 1
+
+
+def _synthetic(data: SyntheticData, seed: int, base_dir: Path) -> _Raw:
+    del base_dir
+    rng = _rng(seed, _SYNTHETIC_STREAM)
+    n, d, k = data.n_samples, data.n_features, data.n_informative
+    x = rng.standard_normal((n, d))
+    weights = np.zeros(d)
+    support = rng.choice(d, size=k, replace=False)
+    signs = rng.choice(np.array([-1.0, 1.0]), size=k)
+    weights[support] = data.class_sep * signs * rng.uniform(1.0, 2.0, size=k)
+    # Every draw happens whatever the flags, so that a flag changes only what it names.
+    u_label, u_flip = rng.uniform(size=n), rng.uniform(size=n)
+    logits = x @ weights
+    if data.separable:
+        labels = (logits > 0).astype(np.int64)
+    else:
+        probabilities = 0.5 * (1.0 + np.tanh(0.5 * logits))  # σ(z), without overflow
+        labels = (u_label < probabilities).astype(np.int64)
+    labels = np.where(u_flip < data.label_noise, 1 - labels, labels)
+    return _Raw(
+        x=x,
+        labels=labels.tolist(),
+        feature_names=[f"x{i}" for i in range(d)],
+        true_weights=weights.astype(np.float32),
+        description=f"synthetic data ({n} × {d})",
+    )
+
+
+def _sklearn_loaders() -> dict[str, Callable[..., Any]]:
+    from sklearn import datasets  # a slow import, made only when needed
+
+    return {
+        "breast_cancer": datasets.load_breast_cancer,
+        "iris": datasets.load_iris,
+        "wine": datasets.load_wine,
+        "digits": datasets.load_digits,
+    }
+
+
+def _sklearn(data: SklearnData, seed: int, base_dir: Path) -> _Raw:
+    del seed, base_dir
+    bunch = _sklearn_loaders()[data.name]()
+    x = np.asarray(bunch.data, dtype=np.float64)
+    names = getattr(bunch, "feature_names", None)
+    feature_names = [str(n) for n in names] if names is not None else _columns(x.shape[1])
+    target_names = getattr(bunch, "target_names", None)
+    label_names = None if target_names is None else {i: str(n) for i, n in enumerate(target_names)}
+    return _Raw(
+        x=x,
+        labels=[int(t) for t in bunch.target],
+        feature_names=feature_names,
+        true_weights=None,
+        description=f"sklearn {data.name} ({x.shape[0]} × {x.shape[1]})",
+        label_names=label_names,
+    )
+
+
+def _columns(d: int) -> list[str]:
+    return [f"x{i}" for i in range(d)]
+
+
+def _inline(data: InlineData, seed: int, base_dir: Path) -> _Raw:
+    del seed, base_dir
+    x = np.asarray(data.x, dtype=np.float64)
+    return _Raw(
+        x=x,
+        labels=list(data.y),
+        feature_names=_columns(x.shape[1]),
+        true_weights=None,
+        description=f"inline data ({x.shape[0]} × {x.shape[1]})",
+    )
+
+
+def _csv(data: CsvData, seed: int, base_dir: Path) -> _Raw:
+    del seed
+    path = Path(data.path)
+    if not path.is_absolute():
+        path = base_dir / path
+    if not path.exists():
+        raise DataError([f"data.path: file not found: {path}"])
+    if not path.is_file():
+        raise DataError([f"data.path: not a file: {path}"])
+    rows = _read_rows(path)
+    if not rows:
+        raise DataError([f"data.path: {path} is empty"])
+    (_, header), body = rows[0], rows[1:]
+    header = [name.strip() for name in header]
+    problems = _check_header(header, data.target, path)
+    if problems:
+        raise DataError(problems)
+    if not body:
+        raise DataError([f"data.path: {path} has a header but no rows"])
+    target = header.index(data.target)
+    features = [i for i in range(len(header)) if i != target]
+    x = np.empty((len(body), len(features)))
+    labels: list[Any] = []
+    problems = []
+    for r, (line, row) in enumerate(body):
+        if len(row) != len(header):
+            problems.append(f"line {line}: {len(row)} cells, but the header has {len(header)}")
+            continue
+        label = row[target].strip()
+        if not label:
+            problems.append(f"line {line}, column {data.target!r}: empty target cell")
+        labels.append(label)
+        for c, i in enumerate(features):
+            value, problem = _number(row[i])
+            if problem:
+                problems.append(f"line {line}, column {header[i]!r}: {problem}")
+            x[r, c] = value
+    if problems:
+        shown = [f"data.path: {path}, {p}" for p in problems[:_MAX_CELL_PROBLEMS]]
+        if len(problems) > _MAX_CELL_PROBLEMS:
+            shown.append(f"data.path: ... and {len(problems) - _MAX_CELL_PROBLEMS} more problems")
+        raise DataError(shown)
+    return _Raw(
+        x=x,
+        labels=_numeric_labels(labels),
+        feature_names=[header[i] for i in features],
+        true_weights=None,
+        description=f"{path.name} ({x.shape[0]} × {x.shape[1]})",
+    )
+
+
+def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
+    """The non-blank rows of a CSV file, each with its line number."""
+    rows = []
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as file:
+            reader = csv.reader(file)
+            for row in reader:
+                if any(cell.strip() for cell in row):
+                    rows.append((reader.line_num, row))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise DataError([f"data.path: {path} is not a readable CSV file: {error}"]) from None
+    return rows
+
+
+def _check_header(header: list[str], target: str, path: Path) -> list[str]:
+    problems = []
+    if target not in header:
+        columns = ", ".join(header)
+        problems.append(f"data.target: column {target!r} not found in {path} (columns: {columns})")
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        problems.append(f"data.path: {path} repeats column names: {', '.join(repeated)}")
+    if any(not name for name in header):
+        problems.append(f"data.path: {path} has a column without a name in its header")
+    if target in header and len(header) < 2:
+        problems.append(f"data.path: {path} has no feature columns besides {target!r}")
+    return problems
+
+
+def _number(cell: str) -> tuple[float, str | None]:
+    text = cell.strip()
+    if not text:
+        return math.nan, "empty cell (missing values are not supported)"
+    try:
+        value = float(text)
+    except ValueError:
+        return math.nan, f"{text!r} is not a number"
+    if math.isnan(value):
+        return value, f"{text!r} is NaN (missing values are not supported)"
+    if math.isinf(value):
+        return value, f"{text!r} is infinite"
+    return value, None
+
+
+def _numeric_labels(labels: list[str]) -> list[str] | list[float]:
+    """Labels that all read as numbers sort as numbers (``2 < 10``); others as text."""
+    try:
+        values = [float(label) for label in labels]
+    except ValueError:
+        return labels
+    if not all(math.isfinite(v) for v in values):
+        return labels
+    return values
+
+
+_LOADERS: dict[type, Callable[[Any, int, Path], _Raw]] = {
+    SyntheticData: _synthetic,
+    SklearnData: _sklearn,
+    CsvData: _csv,
+    InlineData: _inline,
+}
+
+
+# ---------------------------------------------------------------------------
+# Labels, split, standardization
+# ---------------------------------------------------------------------------
+
+
+def _encode_labels(
+    labels: Sequence[Any], names: dict[Any, str] | None
+) -> tuple[np.ndarray, list[str]]:
+    classes = sorted(set(labels))
+    index = {label: i for i, label in enumerate(classes)}
+    y = np.asarray([index[label] for label in labels], dtype=np.int64)
+    return y, [names[c] if names else _label_text(c) for c in classes]
+
+
+def _label_text(label: Any) -> str:
+    if isinstance(label, float) and label.is_integer():
+        return str(int(label))
+    return str(label)
+
+
+def split_indices(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A stratified split, deterministic from ``seed``: sorted train and test indices.
+
+    The test set has ``ceil(test_fraction·n)`` examples shared among the classes by largest
+    remainder; every class keeps at least one training example.
+    """
+    n = len(y)
+    if test_fraction <= 0:
+        return np.arange(n), np.arange(0)
+    classes, counts = np.unique(y, return_counts=True)
+    n_test = math.ceil(test_fraction * n)
+    exact = counts * n_test / n
+    share = np.minimum(np.floor(exact).astype(np.int64), counts - 1)
+    for c in np.argsort(-(exact - share), kind="stable"):
+        if share.sum() >= n_test:
+            break
+        if share[c] < counts[c] - 1:
+            share[c] += 1
+    rng = _rng(seed, _SPLIT_STREAM)
+    test = []
+    for label, k in zip(classes, share, strict=True):
+        members = np.flatnonzero(y == label)
+        test.append(rng.permutation(members)[:k])
+    test_indices = np.sort(np.concatenate(test))
+    train_indices = np.setdiff1d(np.arange(n), test_indices)
+    return train_indices, test_indices
+
+
+def _standardize(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = x_train.mean(axis=0)
+    std = x_train.std(axis=0)  # population std (ddof=0), as the issue asks
+    std = np.where(std > 0, std, 1.0)  # a constant feature: centred, not divided by 0
+    return (x_train - mean) / std, (x_test - mean) / std
+
+
+def _digest(arrays: dict[str, np.ndarray], n_classes: int) -> str:
+    digest = hashlib.sha256()
+    header = {k: [a.dtype.str, list(a.shape)] for k, a in arrays.items()}
+    digest.update(json.dumps({"arrays": header, "n_classes": n_classes}, sort_keys=True).encode())
+    for key in sorted(arrays):
+        digest.update(arrays[key].tobytes())
+    return digest.hexdigest()

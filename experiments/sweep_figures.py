@@ -1,0 +1,315 @@
+"""Figures of a sweep, drawn from its files only (``python -m experiments plot`` redraws them).
+
+Reads ``summary.json`` (one entry per member, with its ``sweep`` values), ``data.json`` and
+``metrics.csv`` and writes, depending on what was swept:
+
+- a prior scale (``train.prior.scale``):
+  ``regularization_path`` (each weight against the scale, one panel per variant),
+  ``sparsity_path`` (fraction of exact zeros; precision and recall of the recovered support
+  where the true weights are known) and ``test_path`` (test cross-entropy and accuracy, the
+  best scale marked);
+- a learning rate (``train.optimizer.learning_rate``): ``lr_sweep`` (final cross-entropy
+  and squared error against the learning rate, and convergence bands at three rates).
+
+Every other swept key (seeds, ...) is a spread: lines are means over it, bands span its
+minimum to maximum.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from experiments.figures import PALETTE, STYLE, new_figure
+
+SCALE = "train.prior.scale"
+LEARNING_RATE = "train.optimizer.learning_rate"
+
+
+@dataclass(frozen=True)
+class Member:
+    """What the figures need of one sweep member, read from the run's files."""
+
+    index: int
+    variant: str
+    values: dict[str, float]
+    status: str
+    final: dict[str, dict[str, float]]
+    weights: np.ndarray  # flattened
+    true_weights: np.ndarray | None
+
+
+def is_sweep(run_dir: Path) -> bool:
+    """Whether a run folder holds a sweep (its summary entries carry ``sweep`` values)."""
+    runs = json.loads((Path(run_dir) / "summary.json").read_text(encoding="utf-8"))["runs"]
+    return any("sweep" in run for run in runs)
+
+
+def read_members(run_dir: Path) -> list[Member]:
+    """The members of a sweep folder, in the order of ``summary.json``."""
+    run_dir = Path(run_dir)
+    runs = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))["runs"]
+    data = json.loads((run_dir / "data.json").read_text(encoding="utf-8"))
+    truths = {}
+    for entry in data["variants"]:
+        truth = entry.get("true_weights")
+        truths[entry.get("member", entry["variant"])] = truth
+    members = []
+    for index, run in enumerate(runs):
+        member = run.get("member", index)
+        truth = truths.get(member, truths.get(run["variant"]))
+        members.append(
+            Member(
+                index=member,
+                variant=run["variant"],
+                values=run.get("sweep", {}),
+                status=run["status"],
+                final=run.get("final", {}),
+                weights=np.array(run["params"]["weights"], dtype=float).ravel(),
+                true_weights=None if truth is None else np.array(truth, dtype=float).ravel(),
+            )
+        )
+    return members
+
+
+def draw_sweep_figures(run_dir: Path, formats: Iterable[str]) -> list[Path]:
+    """Draws a sweep's figures from its files into ``run_dir/figures``.
+
+    Returns:
+        The files written.
+    """
+    run_dir = Path(run_dir)
+    members = read_members(run_dir)
+    swept = {key for m in members for key in m.values}
+    figures: dict[str, Callable[[], Figure]] = {}
+    if SCALE in swept:
+        figures["regularization_path"] = lambda: regularization_path_figure(members)
+        figures["sparsity_path"] = lambda: sparsity_path_figure(members)
+        figures["test_path"] = lambda: test_path_figure(members)
+    if LEARNING_RATE in swept:
+        histories = read_member_histories(run_dir / "metrics.csv")
+        figures["lr_sweep"] = lambda: lr_sweep_figure(members, histories)
+    out = run_dir / "figures"
+    out.mkdir(exist_ok=True)
+    written = []
+    with matplotlib.rc_context(STYLE):
+        for name, draw in figures.items():
+            figure = draw()
+            for fmt in formats:
+                path = out / f"{name}.{fmt}"
+                figure.savefig(path, format=fmt)
+                written.append(path)
+    return written
+
+
+def read_member_histories(path: Path) -> dict[int, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """history[member][metric] = (steps, values) on the training split."""
+    rows: dict[int, dict[str, list[tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
+    with path.open(encoding="utf-8", newline="") as file:
+        for row in csv.DictReader(file):
+            if row["split"] != "train":
+                continue
+            value = float(row["value"]) if row["value"] not in ("", "nan") else np.nan
+            rows[int(row.get("member") or 0)][row["metric"]].append((int(row["step"]), value))
+    return {
+        member: {
+            metric: (np.array([s for s, _ in pairs]), np.array([v for _, v in pairs]))
+            for metric, pairs in metrics.items()
+        }
+        for member, metrics in rows.items()
+    }
+
+
+# ---------------------------------------------------------------------------
+# Aggregation over the spread keys
+# ---------------------------------------------------------------------------
+
+
+def _by_variant(members: list[Member]) -> dict[str, list[Member]]:
+    grouped: dict[str, list[Member]] = defaultdict(list)
+    for member in members:
+        grouped[member.variant].append(member)
+    return dict(grouped)
+
+
+def _colors() -> tuple:
+    return matplotlib.colormaps[PALETTE].colors
+
+
+def _aggregate(
+    members: list[Member], key: str, value: Callable[[Member], float | np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x, mean, min, max) of ``value`` over the members at each distinct value of ``key``."""
+    groups: dict[float, list] = defaultdict(list)
+    for member in members:
+        groups[float(member.values[key])].append(np.asarray(value(member), dtype=float))
+    xs = np.array(sorted(groups))
+    stacks = [np.stack(groups[x]) for x in xs]
+    with np.errstate(all="ignore"):
+        mean = np.array([np.nanmean(s, axis=0) for s in stacks])
+        low = np.array([np.nanmin(s, axis=0) for s in stacks])
+        high = np.array([np.nanmax(s, axis=0) for s in stacks])
+    return xs, mean, low, high
+
+
+def _band(ax: Axes, x, mean, low, high, color, label: str | None) -> None:
+    ax.plot(x, mean, color=color, label=label)
+    if np.any(high > low):
+        ax.fill_between(x, low, high, color=color, alpha=0.2, linewidth=0)
+
+
+def _final(split: str, metric: str) -> Callable[[Member], float]:
+    def get(member: Member) -> float:
+        table = member.final.get(split) or member.final.get("train", {})
+        value = table.get(metric)
+        return np.nan if value is None else float(value)
+
+    return get
+
+
+def _spread_note(members: list[Member], key: str) -> str:
+    others = sorted({k for m in members for k in m.values} - {key})
+    return f"mean and min–max over {', '.join(others)}" if others else ""
+
+
+# ---------------------------------------------------------------------------
+# Prior-scale figures
+# ---------------------------------------------------------------------------
+
+
+def regularization_path_figure(members: list[Member]) -> Figure:
+    """Each weight (mean over the spread) against the prior scale, a panel per variant."""
+    variants = _by_variant([m for m in members if SCALE in m.values])
+    figure = new_figure(1, len(variants), (4.2 * len(variants), 3.6))
+    for ax, (name, group) in zip(np.atleast_1d(figure.axes), variants.items(), strict=True):
+        xs, mean, _, _ = _aggregate(group, SCALE, lambda m: m.weights)
+        colors = matplotlib.colormaps["viridis"](np.linspace(0, 0.9, mean.shape[1]))
+        for j in range(mean.shape[1]):
+            ax.plot(xs, mean[:, j], color=colors[j], linewidth=1.0)
+        ax.axhline(0, color="black", linewidth=0.6)
+        ax.set_xscale("log")
+        ax.set_xlabel("prior scale (σ for Gaussian, b for Laplace)")
+        ax.set_ylabel("weight")
+        zeros = int(np.sum(mean[0] == 0))
+        ax.set_title(f"{name}: {mean.shape[1]} weights ({zeros} exactly 0 at the smallest scale)")
+    figure.suptitle("Regularisation path: " + (_spread_note(members, SCALE) or "weights"))
+    return figure
+
+
+def sparsity_path_figure(members: list[Member]) -> Figure:
+    """Fraction of exact zeros, and support precision/recall where the truth is known."""
+    members = [m for m in members if SCALE in m.values]
+    known = all(m.true_weights is not None for m in members)
+    figure = new_figure(1, 2 if known else 1, (9.0 if known else 4.8, 3.6))
+    axes = np.atleast_1d(figure.axes)
+    for color, (name, group) in zip(_colors(), _by_variant(members).items(), strict=False):
+        xs, mean, low, high = _aggregate(group, SCALE, lambda m: np.mean(m.weights == 0))
+        _band(axes[0], xs, mean, low, high, color, name)
+        if known:
+            for metric, style in (("precision", "-"), ("recall", "--")):
+                xs, mean, _, _ = _aggregate(group, SCALE, _support_score(metric))
+                axes[1].plot(xs, mean, style, color=color, label=f"{name} {metric}")
+    axes[0].set_ylabel("fraction of weights exactly 0")
+    axes[0].set_ylim(-0.02, 1.02)
+    if known:
+        axes[1].set_ylabel("support recovery")
+        axes[1].set_ylim(-0.02, 1.02)
+        axes[1].set_title("precision and recall of the nonzero weights")
+        axes[1].legend()
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("prior scale")
+    axes[0].legend()
+    axes[0].set_title("sparsity " + _spread_note(members, SCALE))
+    return figure
+
+
+def _support_score(metric: str) -> Callable[[Member], float]:
+    def score(member: Member) -> float:
+        found = member.weights != 0
+        truth = np.asarray(member.true_weights) != 0
+        hits = np.sum(found & truth)
+        if metric == "precision":
+            return float(hits / found.sum()) if found.any() else np.nan
+        return float(hits / truth.sum()) if truth.any() else np.nan
+
+    return score
+
+
+def test_path_figure(members: list[Member]) -> Figure:
+    """Test cross-entropy and accuracy against the prior scale, the best scale marked."""
+    members = [m for m in members if SCALE in m.values]
+    split = "test" if all("test" in m.final for m in members) else "train"
+    figure = new_figure(1, 2, (9.0, 3.6))
+    ce_ax, acc_ax = figure.axes
+    for color, (name, group) in zip(_colors(), _by_variant(members).items(), strict=False):
+        xs, mean, low, high = _aggregate(group, SCALE, _final(split, "ce"))
+        _band(ce_ax, xs, mean, low, high, color, name)
+        if np.any(np.isfinite(mean)):
+            best = int(np.nanargmin(mean))
+            for ax in (ce_ax, acc_ax):
+                ax.axvline(xs[best], color=color, linestyle=":", linewidth=1.0)
+            ce_ax.plot(xs[best], mean[best], "o", color=color, label=f"best {name}: {xs[best]:.3g}")
+        xs, mean, low, high = _aggregate(group, SCALE, _final(split, "accuracy"))
+        _band(acc_ax, xs, mean, low, high, color, name)
+    ce_ax.set_ylabel(f"{split} cross-entropy (nats)")
+    acc_ax.set_ylabel(f"{split} accuracy")
+    for ax in (ce_ax, acc_ax):
+        ax.set_xscale("log")
+        ax.set_xlabel("prior scale")
+    ce_ax.legend()
+    figure.suptitle(f"{split} metrics against the prior scale; " + _spread_note(members, SCALE))
+    return figure
+
+
+# ---------------------------------------------------------------------------
+# Learning-rate figure
+# ---------------------------------------------------------------------------
+
+
+def lr_sweep_figure(
+    members: list[Member], histories: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]]
+) -> Figure:
+    """Final losses against the learning rate, and convergence bands at three rates."""
+    members = [m for m in members if LEARNING_RATE in m.values]
+    rates = sorted({float(m.values[LEARNING_RATE]) for m in members})
+    picks = sorted({rates[0], rates[len(rates) // 2], rates[-1]})
+    figure = new_figure(2, max(2, len(picks)), (4.0 * max(2, len(picks)), 7.0))
+    axes = np.array(figure.axes).reshape(2, -1)
+    for color, (name, group) in zip(_colors(), _by_variant(members).items(), strict=False):
+        for ax, metric in zip(axes[0], ("ce", "mse"), strict=False):
+            xs, mean, low, high = _aggregate(group, LEARNING_RATE, _final("train", metric))
+            _band(ax, xs, mean, low, high, color, name)
+        for ax, rate in zip(axes[1], picks, strict=False):
+            at_rate = [m for m in group if float(m.values[LEARNING_RATE]) == rate]
+            curves = [histories[m.index]["ce"] for m in at_rate if m.index in histories]
+            if not curves:
+                continue
+            length = min(len(steps) for steps, _ in curves)  # diverged members stop early
+            steps = curves[0][0][:length]
+            values = np.stack([v[:length] for _, v in curves])
+            _band(ax, steps, values.mean(0), values.min(0), values.max(0), color, name)
+            ax.set_title(f"learning rate {rate:.3g}")
+    for ax, metric in zip(axes[0], ("cross-entropy", "squared error"), strict=False):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel(f"final train {metric}")
+        ax.legend()
+    for ax in axes[0][2:]:
+        ax.set_visible(False)
+    for ax in axes[1]:
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel("train cross-entropy (nats)")
+    figure.suptitle("Learning-rate sweep: " + _spread_note(members, LEARNING_RATE))
+    return figure

@@ -1,0 +1,396 @@
+"""The trainer: one pure, jitted program per static configuration.
+
+A run is split into what changes the program and what does not:
+
+- :class:`RunStatic` (loss, prior kind, optimizer, init kind, steps, log_every, batch size,
+  number of classes, progress callback) is closed over; each distinct value compiles once.
+- the hyperparameters (learning rate, momentum, adam's b1/b2/eps, prior scale, init scale and
+  constants) are a dict of float32 scalars, traced, together with the PRNG key and the data.
+
+:func:`make_run_fn` returns ``run(hyper, key, x_train, y_train, x_test, y_test) -> RunOutput``,
+a pure function that ``jax.vmap`` can batch over the members of a sweep. Inside, a
+``lax.while_loop`` over log entries runs a ``lax.scan`` of ``log_every`` steps, evaluates
+every metric on every split, and reports progress to the host through
+``jax.debug.callback``; it stops early once the run has diverged.
+
+Divergence: a step whose loss (at the point where its gradient is taken) or new parameters
+are not finite is not applied. The run keeps its last finite parameters, ``diverged_at`` is
+that step (the step after, if only the new parameters overflowed), and on the host the
+history keeps the entries logged before it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import tqdm
+
+from experiments import model, optim
+from experiments.model import Hyperparameters, Params
+
+if TYPE_CHECKING:
+    from experiments.config import RunSpec
+    from experiments.data import Dataset
+
+METRICS = ("ce", "mse", "accuracy", "grad_norm", "weight_norm", "zero_weights")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    """One trained variant, on the host.
+
+    ``steps`` are the logged steps (0, log_every, 2·log_every, ..., and ``steps`` itself);
+    ``history[split][metric]`` holds the metric at each logged step as float64, for the
+    splits ``train`` and, when there is test data, ``test``. A diverged run keeps the logged
+    steps before ``diverged_at`` and the last finite parameters.
+    """
+
+    name: str
+    status: Literal["ok", "diverged"]
+    diverged_at: int | None
+    steps: np.ndarray
+    history: dict[str, dict[str, np.ndarray]]
+    weights: np.ndarray
+    bias: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class RunStatic:
+    """The choices that change the compiled program (hashable: the key of the jit cache).
+
+    ``progress`` is a host function called (through ``jax.debug.callback``) with the number
+    of steps done after every chunk, or None for no callback.
+    """
+
+    loss: str
+    prior: str
+    optimizer: str
+    init: str
+    steps: int
+    log_every: int
+    batch_size: int | None
+    n_classes: int
+    progress: Callable[[jax.Array], None] | None = None
+
+
+class RunOutput(NamedTuple):
+    """What the compiled run returns, on the device.
+
+    ``history[split][metric]`` has one entry per logged step (NaN where not reached);
+    ``params`` are the last finite parameters; ``diverged_at`` is the step at which the loss
+    or the parameters stopped being finite, or −1.
+    """
+
+    history: dict[str, dict[str, jax.Array]]
+    params: Params
+    diverged_at: jax.Array
+
+
+def logged_steps(steps: int, log_every: int) -> np.ndarray:
+    """The steps at which metrics are recorded: 0, log_every, 2·log_every, ..., steps."""
+    logged = np.arange(0, steps + 1, log_every)
+    return logged if logged[-1] == steps else np.append(logged, steps)
+
+
+def run_static(spec: RunSpec, data: Dataset, *, progress: Callable | None = None) -> RunStatic:
+    """The static part of a run's configuration."""
+    return RunStatic(
+        loss=spec.train.loss,
+        prior=spec.train.prior.kind,
+        optimizer=spec.train.optimizer.name,
+        init=spec.model.init.kind,
+        steps=spec.train.steps,
+        log_every=spec.train.log_every,
+        batch_size=spec.train.batch_size,
+        n_classes=data.n_classes,
+        progress=progress,
+    )
+
+
+def run_hyperparameters(spec: RunSpec) -> dict[str, np.ndarray]:
+    """The traced part of a run's configuration: float32 scalars, the same keys for every run.
+
+    Keys that a run does not use hold neutral values (prior scale 1 without a prior, ...),
+    so that runs with different static choices still have hyperparameters of one structure.
+    """
+    opt, prior, init = spec.train.optimizer, spec.train.prior, spec.model.init
+    values = {
+        "learning_rate": opt.learning_rate,
+        "momentum": opt.momentum,
+        "b1": opt.b1,
+        "b2": opt.b2,
+        "eps": opt.eps,
+        "prior_scale": prior.scale if prior.kind != "none" else 1.0,
+        "init_scale": init.scale if init.kind == "normal" else 1.0,
+        "init_weights": init.weights if init.kind == "constant" else 0.0,
+        "init_bias": init.bias if init.kind == "constant" else 0.0,
+    }
+    return {k: np.float32(v) for k, v in values.items()}
+
+
+class _Carry(NamedTuple):
+    params: Params
+    opt_state: Any
+    step: jax.Array  # steps taken, int32
+    diverged_at: jax.Array  # int32; -1 while the run is finite
+
+
+class _Problem(NamedTuple):
+    """What a step needs: the smooth objective f(params, x, y), λ and the optimizer."""
+
+    objective: Callable[..., jax.Array]
+    l1: jax.Array | None
+    optimizer: optim.Optimizer
+
+
+def _problem(static: RunStatic, hyper: Hyperparameters, n: int) -> _Problem:
+    objective = functools.partial(
+        model.smooth_objective,
+        loss=static.loss,
+        prior=static.prior,
+        prior_scale=hyper["prior_scale"],
+        n=n,
+    )
+    l1 = model.l1_strength(hyper["prior_scale"], n) if static.prior == "laplace" else None
+    return _Problem(objective, l1, optim.make_optimizer(static.optimizer, hyper, l1=l1))
+
+
+def make_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
+    """The pure function ``run(hyper, key, x_train, y_train, x_test, y_test) -> RunOutput``.
+
+    ``hyper`` is :func:`run_hyperparameters`'s dict (traced), ``key`` a typed PRNG key (from
+    which the initial weights and the minibatch shuffling are drawn), the data float32 [n, d]
+    features and int32 [n] labels; an empty test set (n = 0) records no test metrics.
+
+    Log entry 0 holds the initial metrics; entry i > 0 follows a chunk of ``log_every``
+    steps (the last chunk stops at ``steps``). One chunk body and one evaluation are
+    compiled, whatever the number of chunks.
+    """
+    n_logs = len(logged_steps(static.steps, static.log_every))
+
+    def run(hyper: Hyperparameters, key, x_train, y_train, x_test, y_test) -> RunOutput:
+        problem = _problem(static, hyper, x_train.shape[0])
+        init_key, shuffle_key = jax.random.split(key)
+        batch = _batcher(static.batch_size, x_train, y_train, shuffle_key)
+        step = functools.partial(_train_step, static.steps, problem, batch)
+        splits = {"train": (x_train, y_train)}
+        if x_test.shape[0] > 0:
+            splits["test"] = (x_test, y_test)
+
+        def log(state):
+            carry, history, index = state
+            carry = jax.lax.cond(
+                index > 0,
+                lambda c: jax.lax.scan(step, c, length=static.log_every)[0],
+                lambda c: c,
+                carry,
+            )
+            metrics = _evaluate(problem, splits, carry.params)
+            history = jax.tree.map(lambda h, v: h.at[index].set(v), history, metrics)
+            if static.progress is not None:
+                jax.debug.callback(static.progress, carry.step)
+            return carry, history, index + 1
+
+        def running(state) -> jax.Array:
+            carry, _, index = state
+            return (index < n_logs) & (carry.diverged_at < 0)
+
+        params = model.init_params(
+            static.init,
+            hyper,
+            key=init_key,
+            n_features=x_train.shape[1],
+            n_classes=static.n_classes,
+        )
+        carry = _Carry(params, problem.optimizer.init(params), jnp.int32(0), jnp.int32(-1))
+        empty = {metric: jnp.full((n_logs,), jnp.nan, jnp.float32) for metric in METRICS}
+        history = {split: dict(empty) for split in splits}
+        carry, history, _ = jax.lax.while_loop(running, log, (carry, history, jnp.int32(0)))
+        return RunOutput(history, carry.params, carry.diverged_at)
+
+    return run
+
+
+def _train_step(total_steps: int, problem: _Problem, batch, carry: _Carry, _):
+    """One optimizer step; a no-op once the run has diverged or taken ``total_steps``.
+
+    A step whose loss (at the point where the gradient is taken) or new parameters are not
+    finite is not applied: the run keeps its last finite parameters and records the step.
+    """
+    x, y = batch(carry.step)
+    value_and_grad = functools.partial(jax.value_and_grad(problem.objective), x=x, y=y)
+    params, opt_state, value = problem.optimizer.step(carry.params, carry.opt_state, value_and_grad)
+    active = (carry.diverged_at < 0) & (carry.step < total_steps)
+    finite = jnp.isfinite(value) & _tree_all_finite(params)
+    failed_at = jnp.where(jnp.isfinite(value), carry.step + 1, carry.step)
+    diverged_at = jnp.where(active & ~finite, failed_at, carry.diverged_at)
+    params, opt_state = _select(
+        active & finite, (params, opt_state), (carry.params, carry.opt_state)
+    )
+    step = carry.step + (active & finite).astype(jnp.int32)
+    return _Carry(params, opt_state, step, diverged_at), None
+
+
+def _evaluate(problem: _Problem, splits, params: Params) -> dict[str, dict[str, jax.Array]]:
+    """Every metric on every split; ``grad_norm`` is that of the training objective with
+    the split's data (the minimum-norm subgradient for a Laplace prior)."""
+    weight_norm = _scaled_norm(params.weights)
+    zero_weights = jnp.sum(params.weights == 0).astype(jnp.float32)
+    metrics = {}
+    for split, (x, y) in splits.items():
+        grads = jax.grad(problem.objective)(params, x, y)
+        subgradient = model.minimum_norm_subgradient(grads, params, problem.l1)
+        metrics[split] = {
+            "ce": model.cross_entropy_loss(params, x, y),
+            "mse": model.squared_error_loss(params, x, y),
+            "accuracy": model.accuracy(params, x, y),
+            "grad_norm": optax.tree.norm(subgradient),
+            "weight_norm": weight_norm,
+            "zero_weights": zero_weights,
+        }
+    return metrics
+
+
+def _scaled_norm(x: jax.Array) -> jax.Array:
+    """‖x‖₂ computed as m·‖x/m‖₂, m = max |x|, so it does not overflow before ‖x‖₂ does
+    (weights near a divergence reach 1e19 and more, whose squares are inf in float32)."""
+    m = jnp.max(jnp.abs(x), initial=0.0)
+    safe = jnp.where(m > 0, m, 1.0)
+    return safe * jnp.sqrt(jnp.sum(jnp.square(x / safe)))
+
+
+def _tree_all_finite(tree) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]
+    return functools.reduce(jnp.logical_and, leaves)
+
+
+def _select(pred: jax.Array, on_true, on_false):
+    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
+
+
+def _batcher(batch_size: int | None, x: jax.Array, y: jax.Array, key: jax.Array):
+    """``batch(step) -> (x, y)``: the full batch, or minibatches without replacement.
+
+    Each epoch draws a permutation from ``fold_in(key, epoch)``; the examples left over
+    after the last full batch of an epoch are skipped in that epoch.
+    """
+    n = x.shape[0]
+    if batch_size is None or batch_size >= n:
+        return lambda step: (x, y)
+    per_epoch = n // batch_size
+
+    def batch(step: jax.Array):
+        epoch, position = jnp.divmod(step, per_epoch)
+        order = jax.random.permutation(jax.random.fold_in(key, epoch), n)
+        index = jax.lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)
+        return x[index], y[index]
+
+    return batch
+
+
+class _ProgressBars:
+    """The host end of the compiled program's progress callback.
+
+    The callback must be one object for the program to be compiled once, so it forwards to
+    whichever bar :meth:`show` has opened (one run at a time).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._bar: tqdm.tqdm | None = None
+
+    def __call__(self, steps_done: jax.Array) -> None:
+        with self._lock:
+            if self._bar is not None:
+                self._bar.update(int(steps_done) - self._bar.n)
+
+    @contextlib.contextmanager
+    def show(self, total: int, description: str) -> Iterator[None]:
+        with self._lock:
+            self._bar = tqdm.tqdm(total=total, desc=description, unit="step", leave=False)
+        try:
+            yield
+        finally:
+            jax.effects_barrier()
+            with self._lock:
+                self._bar.close()
+                self._bar = None
+
+
+_PROGRESS = _ProgressBars()
+
+
+@functools.cache
+def compiled_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
+    """``jax.jit(make_run_fn(static))``, built once per static configuration."""
+    return jax.jit(make_run_fn(static))
+
+
+def train_run(spec: RunSpec, data: Dataset, *, progress: bool = False) -> RunResult:
+    """Trains one variant and brings its history and final parameters to the host.
+
+    Args:
+        spec: the resolved variant.
+        data: its dataset; ``spec.model.classes`` must equal ``data.n_classes``.
+        progress: show a tqdm bar, advanced after every chunk of ``log_every`` steps.
+
+    Returns:
+        A :class:`RunResult`; ``status`` is ``diverged`` if the loss or the parameters
+        stopped being finite.
+    """
+    if spec.model.classes != data.n_classes:
+        raise ValueError(
+            f"variant {spec.name!r}: model.classes is {spec.model.classes} but the data has "
+            f"{data.n_classes} classes"
+        )
+    static = run_static(spec, data, progress=_PROGRESS if progress else None)
+    arrays = (
+        jnp.asarray(data.x_train, jnp.float32),
+        jnp.asarray(data.y_train, jnp.int32),
+        jnp.asarray(data.x_test, jnp.float32),
+        jnp.asarray(data.y_test, jnp.int32),
+    )
+    run = compiled_run_fn(static)
+    key = jax.random.key(spec.seed)
+    bar = _PROGRESS.show(static.steps, spec.name) if progress else contextlib.nullcontext()
+    with bar:
+        output = jax.device_get(run(run_hyperparameters(spec), key, *arrays))
+    return _to_result(spec.name, static, output)
+
+
+def _to_result(name: str, static: RunStatic, output: RunOutput) -> RunResult:
+    steps = logged_steps(static.steps, static.log_every)
+    diverged_at = int(output.diverged_at)
+    keep = np.ones_like(steps, bool)
+    if diverged_at >= 0:
+        # Keep what was logged before the run diverged (step 0 always) and the record
+        # made at the end of the chunk in which it diverged: it holds the metrics of the
+        # last finite parameters, the ones returned, so it is labelled diverged_at.
+        keep = (steps < diverged_at) | (steps == 0)
+        last = int(np.argmax(steps >= diverged_at))
+        if diverged_at > 0:
+            keep[last] = True
+            steps = steps.copy()
+            steps[last] = diverged_at
+    history = {
+        split: {metric: np.asarray(values, np.float64)[keep] for metric, values in metrics.items()}
+        for split, metrics in output.history.items()
+    }
+    return RunResult(
+        name=name,
+        status="diverged" if diverged_at >= 0 else "ok",
+        diverged_at=diverged_at if diverged_at >= 0 else None,
+        steps=steps[keep],
+        history=history,
+        weights=np.asarray(output.params.weights),
+        bias=np.asarray(output.params.bias),
+    )

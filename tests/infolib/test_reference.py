@@ -1,0 +1,447 @@
+"""Every public function against an independent float64 reference, eager and under jit.
+
+References: scipy.special (entr, rel_entr, xlogy, logsumexp, log_softmax, log_expit), scipy.stats,
+scipy.spatial.distance.jensenshannon, sklearn.metrics (log_loss, mutual_info_score), closed forms in
+numpy and numerical integration (scipy.integrate.quad) for the continuous KL divergences.
+
+Each test runs in float32, called eagerly, at ``rtol=1e-5, atol=1e-6``, and in float64 under
+``jax.jit`` at ``rtol=1e-10, atol=1e-12`` (see conftest.py).
+Edge cases are batched into one array per function (rows padded with zeros or masked logits, which
+change nothing), so that a mismatch report names the failing row.
+"""
+
+import numpy as np
+import pytest
+from scipy import integrate, special, stats
+from scipy.spatial.distance import jensenshannon
+from sklearn import metrics
+
+import infolib
+
+SHAPE = (4, 6)  # one shape for the random inputs, so eager dispatch compiles each primitive once
+
+# Edge distributions, one per row: one-hot, zeros, uniform, nearly degenerate.
+EDGE_P = [
+    [1.0, 0.0, 0.0, 0.0],
+    [0.0, 0.5, 0.5, 0.0],
+    [0.25, 0.25, 0.25, 0.25],
+    [1.0 - 1e-6, 1e-6, 0.0, 0.0],
+    [0.0, 0.0, 0.0, 1.0],
+]
+EDGE_Q = [
+    [0.5, 0.0, 0.5, 0.0],  # p = 0 where q = 0: the term is 0
+    [0.0, 0.5, 0.5, 0.0],  # p = q with shared zeros
+    [0.1, 0.2, 0.3, 0.4],
+    [0.5, 0.5, 0.0, 0.0],
+    [0.0, 0.5, 0.5, 0.0],  # q = 0 < p: +inf
+]
+
+# Logits with masked (-inf) classes; every row keeps at least one finite logit.
+MASKED_LOGITS = [
+    [1.0, -np.inf, 2.0, -0.5, -np.inf],
+    [-np.inf, -np.inf, 3.0, -np.inf, -np.inf],
+    [0.0, -np.inf, 0.0, -np.inf, 5.0],
+]
+
+
+def _assert_close(got, expected, precision):
+    assert got.dtype == precision.dtype
+    np.testing.assert_allclose(
+        np.asarray(got, np.float64), expected, rtol=precision.rtol, atol=precision.atol
+    )
+
+
+def _f64(x):
+    return np.asarray(x).astype(np.float64)
+
+
+def _ce_from_log_q(p, log_q):
+    """-sum p log q with 0 log q = 0 (also for log q = -inf)."""
+    with np.errstate(invalid="ignore"):
+        terms = np.where(p > 0, p * log_q, 0.0)
+    return -terms.sum(axis=-1)
+
+
+# --- self-information and entropy ----------------------------------------------------------------
+
+
+def test_self_information_matches_minus_log(precision, call, rng):
+    p = rng.random(SHAPE).astype(precision.dtype)
+    p[0, :2] = [0.0, 1.0]
+    got = call(infolib.self_information, p)
+    with np.errstate(divide="ignore"):
+        expected = -np.log(_f64(p))
+    _assert_close(got, expected, precision)
+    assert got[0, 0] == np.inf
+
+
+def test_entropy_matches_scipy_on_random_inputs(precision, call, simplex):
+    p = simplex(SHAPE, zeros=0.3).astype(precision.dtype)
+    p64 = _f64(p)
+    got = call(infolib.entropy, p)
+    _assert_close(got, special.entr(p64).sum(-1), precision)
+    # scipy.stats.entropy renormalises, so it is fed rows that sum to 1 in float64.
+    expected = stats.entropy(p64 / p64.sum(-1, keepdims=True), axis=-1)
+    np.testing.assert_allclose(got, expected, rtol=max(precision.rtol, 1e-6), atol=precision.atol)
+
+
+def test_entropy_matches_scipy_on_edge_inputs(precision, call):
+    p = np.asarray(EDGE_P, precision.dtype)
+    _assert_close(call(infolib.entropy, p), special.entr(_f64(p)).sum(-1), precision)
+
+
+def test_entropy_with_logits_matches_entropy_of_softmax(precision, call, rng):
+    logits = (3.0 * rng.standard_normal(SHAPE)).astype(precision.dtype)
+    got = call(infolib.entropy_with_logits, logits)
+    expected = special.entr(special.softmax(_f64(logits), axis=-1)).sum(-1)
+    _assert_close(got, expected, precision)
+
+
+def test_entropy_with_logits_masked_matches_reference(precision, call):
+    logits = np.asarray(MASKED_LOGITS, precision.dtype)
+    got = call(infolib.entropy_with_logits, logits)
+    expected = special.entr(special.softmax(_f64(logits), axis=-1)).sum(-1)
+    _assert_close(got, expected, precision)
+
+
+# --- cross-entropy -------------------------------------------------------------------------------
+
+
+def test_cross_entropy_matches_xlogy(precision, call, simplex):
+    p = simplex(SHAPE, zeros=0.3).astype(precision.dtype)
+    q = simplex(SHAPE).astype(precision.dtype)
+    got = call(infolib.cross_entropy, p, q)
+    _assert_close(got, -special.xlogy(_f64(p), _f64(q)).sum(-1), precision)
+
+
+def test_cross_entropy_matches_xlogy_on_edge_inputs(precision, call):
+    p, q = np.asarray(EDGE_P, precision.dtype), np.asarray(EDGE_Q, precision.dtype)
+    got = call(infolib.cross_entropy, p, q)
+    _assert_close(got, -special.xlogy(_f64(p), _f64(q)).sum(-1), precision)
+
+
+def test_cross_entropy_with_logits_matches_log_softmax(precision, call, simplex, rng):
+    p = simplex(SHAPE, zeros=0.3).astype(precision.dtype)
+    logits = (2.0 * rng.standard_normal(SHAPE)).astype(precision.dtype)
+    got = call(infolib.cross_entropy_with_logits, p, logits)
+    expected = _ce_from_log_q(_f64(p), special.log_softmax(_f64(logits), axis=-1))
+    _assert_close(got, expected, precision)
+
+
+@pytest.mark.parametrize("label_smoothing", [0.1, 1.0])
+def test_cross_entropy_with_logits_label_smoothing_matches_reference(
+    precision, call, simplex, rng, label_smoothing
+):
+    p = simplex(SHAPE).astype(precision.dtype)
+    logits = rng.standard_normal(SHAPE).astype(precision.dtype)
+    got = call(infolib.cross_entropy_with_logits, p, logits, label_smoothing=label_smoothing)
+    p_s = (1.0 - label_smoothing) * _f64(p) + label_smoothing / SHAPE[-1]
+    expected = _ce_from_log_q(p_s, special.log_softmax(_f64(logits), axis=-1))
+    _assert_close(got, expected, precision)
+
+
+def test_cross_entropy_with_logits_masked_matches_reference(precision, call, rng):
+    logits = np.asarray(MASKED_LOGITS, precision.dtype)
+    p = np.where(np.isfinite(logits), rng.random(logits.shape) + 0.1, 0.0)
+    p = (p / p.sum(-1, keepdims=True)).astype(precision.dtype)
+    got = call(infolib.cross_entropy_with_logits, p, logits)
+    expected = _ce_from_log_q(_f64(p), special.log_softmax(_f64(logits), axis=-1))
+    _assert_close(got, expected, precision)
+
+
+def test_cross_entropy_with_logits_one_hot_matches_sklearn_log_loss(precision, call, rng):
+    logits = rng.standard_normal(SHAPE).astype(precision.dtype)
+    labels = rng.integers(0, SHAPE[-1], size=SHAPE[0])
+    one_hot = np.eye(SHAPE[-1], dtype=precision.dtype)[labels]
+    got = call(infolib.cross_entropy_with_logits, one_hot, logits)
+    probabilities = special.softmax(_f64(logits), axis=-1)
+    expected = metrics.log_loss(labels, probabilities, labels=range(SHAPE[-1]))
+    np.testing.assert_allclose(np.mean(_f64(got)), expected, rtol=precision.rtol)
+
+
+def test_sparse_cross_entropy_matches_logsumexp_and_sklearn(precision, call, rng):
+    logits = (3.0 * rng.standard_normal(SHAPE)).astype(precision.dtype)
+    labels = rng.integers(0, SHAPE[-1], size=SHAPE[0])
+    got = call(infolib.sparse_cross_entropy_with_logits, labels, logits)
+    l64 = _f64(logits)
+    expected = special.logsumexp(l64, axis=-1) - np.take_along_axis(l64, labels[:, None], -1)[:, 0]
+    _assert_close(got, expected, precision)
+    probabilities = special.softmax(l64, axis=-1)
+    expected = metrics.log_loss(labels, probabilities, labels=range(SHAPE[-1]))
+    np.testing.assert_allclose(np.mean(_f64(got)), expected, rtol=precision.rtol)
+
+
+def test_sparse_cross_entropy_with_masked_logits_matches_reference(precision, call):
+    logits = np.asarray(MASKED_LOGITS, precision.dtype)
+    labels = np.asarray([2, 2, 4])
+    got = call(infolib.sparse_cross_entropy_with_logits, labels, logits)
+    l64 = _f64(logits)
+    expected = special.logsumexp(l64, axis=-1) - l64[np.arange(3), labels]
+    _assert_close(got, expected, precision)
+
+
+# --- binary cross-entropy ------------------------------------------------------------------------
+
+
+def test_binary_cross_entropy_matches_xlogy(precision, call, rng):
+    y = rng.random(SHAPE).astype(precision.dtype)
+    p = rng.uniform(0.01, 0.99, SHAPE).astype(precision.dtype)
+    y[0, :3], p[0, :3] = [0.0, 1.0, 0.0], [0.0, 1.0, 0.3]  # 0 log 0 = 0 on both sides
+    y[1, :2], p[1, :2] = [1.0, 0.5], [0.0, 1.0]  # +inf
+    got = call(infolib.binary_cross_entropy, y, p)
+    y64, p64 = _f64(y), _f64(p)
+    _assert_close(got, -(special.xlogy(y64, p64) + special.xlogy(1 - y64, 1 - p64)), precision)
+
+
+def test_binary_cross_entropy_matches_sklearn_log_loss(precision, call, rng):
+    y = rng.integers(0, 2, SHAPE)
+    p = rng.uniform(0.05, 0.95, SHAPE).astype(precision.dtype)
+    got = call(infolib.binary_cross_entropy, y.astype(precision.dtype), p)
+    expected = metrics.log_loss(y.ravel(), _f64(p).ravel())
+    np.testing.assert_allclose(np.mean(_f64(got)), expected, rtol=precision.rtol)
+
+
+def test_binary_cross_entropy_with_logits_matches_log_expit(precision, call, rng):
+    y = rng.random(SHAPE).astype(precision.dtype)
+    z = (10.0 * rng.standard_normal(SHAPE)).astype(precision.dtype)
+    z[0, :2] = [80.0, -80.0]  # log(sigmoid(z)) in float32 would lose these
+    got = call(infolib.binary_cross_entropy_with_logits, y, z)
+    y64, z64 = _f64(y), _f64(z)
+    expected = -(y64 * special.log_expit(z64) + (1 - y64) * special.log_expit(-z64))
+    _assert_close(got, expected, precision)
+
+
+def test_binary_cross_entropy_with_logits_at_infinite_logits(precision, call):
+    y = np.asarray([1.0, 0.0, 1.0, 0.0, 0.5], precision.dtype)
+    z = np.asarray([np.inf, -np.inf, -np.inf, np.inf, np.inf], precision.dtype)
+    got = call(infolib.binary_cross_entropy_with_logits, y, z)
+    _assert_close(got, [0.0, 0.0, np.inf, np.inf, np.inf], precision)
+
+
+# --- KL and Jensen-Shannon -----------------------------------------------------------------------
+
+
+def test_kl_divergence_matches_rel_entr_and_scipy(precision, call, simplex):
+    p = simplex(SHAPE, zeros=0.3).astype(precision.dtype)
+    q = simplex(SHAPE).astype(precision.dtype)
+    got = call(infolib.kl_divergence, p, q)
+    p64, q64 = _f64(p), _f64(q)
+    _assert_close(got, special.rel_entr(p64, q64).sum(-1), precision)
+    # scipy.stats.entropy(p, q) renormalises: feed it rows that sum to 1 in float64.
+    p64, q64 = p64 / p64.sum(-1, keepdims=True), q64 / q64.sum(-1, keepdims=True)
+    expected = stats.entropy(p64, q64, axis=-1)
+    np.testing.assert_allclose(got, expected, rtol=max(precision.rtol, 1e-5), atol=1e-6)
+
+
+def test_kl_divergence_matches_rel_entr_on_edge_inputs(precision, call):
+    p, q = np.asarray(EDGE_P, precision.dtype), np.asarray(EDGE_Q, precision.dtype)
+    got = call(infolib.kl_divergence, p, q)
+    _assert_close(got, special.rel_entr(_f64(p), _f64(q)).sum(-1), precision)
+
+
+def _kl_logits_reference(a, b):
+    la, lb = special.log_softmax(_f64(a), axis=-1), special.log_softmax(_f64(b), axis=-1)
+    pa = np.exp(la)
+    with np.errstate(invalid="ignore"):
+        return np.where(pa > 0, pa * (la - lb), 0.0).sum(-1)
+
+
+def test_kl_divergence_with_logits_matches_log_softmax(precision, call, rng):
+    a = (2.0 * rng.standard_normal(SHAPE)).astype(precision.dtype)
+    b = (2.0 * rng.standard_normal(SHAPE)).astype(precision.dtype)
+    got = call(infolib.kl_divergence_with_logits, a, b)
+    _assert_close(got, _kl_logits_reference(a, b), precision)
+
+
+def test_kl_divergence_with_logits_edge_inputs_match_reference(precision, call):
+    inf = np.inf
+    a = [
+        [1.0, -inf, 2.0],  # the same class masked in both
+        [1.0, -inf, 2.0],  # masked in p only
+        [1.0, 0.0, 2.0],  # masked in q only: +inf
+        [0.0, -1000.0, 0.0],  # softmax(a) underflows in float32
+    ]
+    b = [[0.0, -inf, 1.0], [0.0, 3.0, 1.0], [0.0, -inf, 1.0], [0.3, 0.0, -0.2]]
+    a, b = np.asarray(a, precision.dtype), np.asarray(b, precision.dtype)
+    got = call(infolib.kl_divergence_with_logits, a, b)
+    _assert_close(got, _kl_logits_reference(a, b), precision)
+    assert got[2] == np.inf
+
+
+def test_js_divergence_is_scipy_jensenshannon_squared(precision, call, simplex):
+    p = simplex(SHAPE, zeros=0.3).astype(precision.dtype)
+    q = simplex(SHAPE, zeros=0.3).astype(precision.dtype)
+    got = call(infolib.js_divergence, p, q)
+    p64, q64 = _f64(p), _f64(q)
+    m = (p64 + q64) / 2
+    by_formula = 0.5 * special.rel_entr(p64, m).sum(-1) + 0.5 * special.rel_entr(q64, m).sum(-1)
+    _assert_close(got, by_formula, precision)
+    # jensenshannon renormalises: feed it rows that sum to 1 in float64.
+    p64, q64 = p64 / p64.sum(-1, keepdims=True), q64 / q64.sum(-1, keepdims=True)
+    expected = jensenshannon(p64, q64, axis=-1) ** 2
+    np.testing.assert_allclose(got, expected, rtol=max(precision.rtol, 1e-5), atol=1e-6)
+
+
+def test_js_divergence_edge_inputs(precision, call):
+    p = np.asarray([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [1.0, 0.0, 0.0]], precision.dtype)
+    q = np.asarray([[0.0, 1.0, 0.0], [0.5, 0.5, 0.0], [0.5, 0.5, 0.0]], precision.dtype)
+    got = call(infolib.js_divergence, p, q)
+    expected = jensenshannon(_f64(p), _f64(q), axis=-1) ** 2
+    _assert_close(got, expected, precision)
+    _assert_close(got[:2], [np.log(2.0), 0.0], precision)
+
+
+# --- joint, conditional, mutual information ------------------------------------------------------
+
+
+def _joint_reference(pxy):
+    px, py = pxy.sum(-1), pxy.sum(-2)
+    h_xy = special.entr(pxy).sum((-2, -1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_y_given_x = np.where(px[..., None] > 0, pxy / px[..., None], 0.0)
+    h_y_given_x = -special.xlogy(pxy, p_y_given_x).sum((-2, -1))
+    mi = special.rel_entr(pxy, px[..., :, None] * py[..., None, :]).sum((-2, -1))
+    return h_xy, h_y_given_x, mi
+
+
+def test_joint_conditional_mutual_information_match_reference(precision, call, simplex):
+    pxy = simplex((3, 4 * 6), zeros=0.2).reshape(3, *SHAPE).astype(precision.dtype)
+    h_xy, h_y_given_x, mi = _joint_reference(_f64(pxy))
+    _assert_close(call(infolib.joint_entropy, pxy), h_xy, precision)
+    _assert_close(call(infolib.conditional_entropy, pxy), h_y_given_x, precision)
+    _assert_close(call(infolib.mutual_information, pxy), mi, precision)
+
+
+def test_joint_conditional_mutual_information_edge_inputs(precision, call):
+    pxy = [
+        [[0.5, 0.0, 0.0], [0.0, 0.5, 0.0]],  # X determines Y: MI = log 2, H(Y|X) = 0
+        [[0.0, 0.0, 0.0], [0.5, 0.5, 0.0]],  # a row with p(x) = 0
+        [[0.25, 0.25, 0.0], [0.25, 0.25, 0.0]],  # independent: MI = 0
+        [[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]],  # a point mass: everything 0
+    ]
+    pxy = np.asarray(pxy, precision.dtype)
+    h_xy, h_y_given_x, mi = _joint_reference(_f64(pxy))
+    _assert_close(call(infolib.joint_entropy, pxy), h_xy, precision)
+    _assert_close(call(infolib.conditional_entropy, pxy), h_y_given_x, precision)
+    _assert_close(call(infolib.mutual_information, pxy), mi, precision)
+
+
+def test_mutual_information_matches_sklearn_on_a_contingency_table(precision, call, rng):
+    counts = rng.integers(0, 20, size=SHAPE)
+    got = call(infolib.mutual_information, (counts / counts.sum()).astype(precision.dtype))
+    expected = metrics.mutual_info_score(None, None, contingency=counts)
+    np.testing.assert_allclose(got, expected, rtol=max(precision.rtol, 1e-9), atol=precision.atol)
+
+
+# --- closed forms --------------------------------------------------------------------------------
+
+
+def test_gaussian_and_laplace_entropy_match_scipy_stats(precision, call, rng):
+    scale = rng.uniform(0.05, 20.0, SHAPE).astype(precision.dtype)
+    s64 = _f64(scale)
+    got = call(infolib.gaussian_entropy, scale)
+    _assert_close(got, stats.norm(scale=s64).entropy(), precision)
+    got = call(infolib.laplace_entropy, scale)
+    _assert_close(got, stats.laplace(scale=s64).entropy(), precision)
+
+
+def _kl_by_quadrature(dist_p, dist_q, lo, hi, points):
+    def integrand(x):
+        return np.exp(dist_p.logpdf(x)) * (dist_p.logpdf(x) - dist_q.logpdf(x))
+
+    value, _ = integrate.quad(
+        integrand, lo, hi, points=points, epsabs=1e-13, epsrel=1e-12, limit=200
+    )
+    return value
+
+
+# (loc_p, scale_p, loc_q, scale_q)
+CLOSED_FORM_PARAMS = [
+    (0.0, 1.0, 0.0, 1.0),
+    (0.3, 0.5, -1.0, 2.0),
+    (2.0, 3.0, 1.0, 0.7),
+    (0, 1, 5, 1),
+]
+
+
+@pytest.mark.parametrize(
+    ("fn", "family", "width"),
+    [(infolib.gaussian_kl, stats.norm, 40.0), (infolib.laplace_kl, stats.laplace, 60.0)],
+    ids=["gaussian", "laplace"],
+)
+def test_closed_form_kl_matches_numerical_integration(precision, call, fn, family, width):
+    params = [np.asarray(c, precision.dtype) for c in zip(*CLOSED_FORM_PARAMS, strict=True)]
+    got = call(fn, *params)
+    expected = [
+        _kl_by_quadrature(
+            family(mp, sp),
+            family(mq, sq),
+            min(mp, mq) - width * max(sp, sq),
+            max(mp, mq) + width * max(sp, sq),
+            sorted({mp, mq}),
+        )
+        for mp, sp, mq, sq in zip(*map(_f64, params), strict=True)
+    ]
+    # Quadrature is good to ~1e-10, so float64 is compared at rtol=1e-8 here, float32 at 1e-5.
+    assert got.dtype == precision.dtype
+    np.testing.assert_allclose(got, expected, rtol=max(precision.rtol, 1e-8), atol=1e-8)
+
+
+def test_gaussian_kl_matches_closed_form_on_random_parameters(precision, call, rng):
+    loc_p, loc_q = rng.standard_normal((2, *SHAPE)).astype(precision.dtype)
+    scale_p, scale_q = rng.uniform(0.1, 5.0, (2, *SHAPE)).astype(precision.dtype)
+    got = call(infolib.gaussian_kl, loc_p, scale_p, loc_q, scale_q)
+    mp, sp, mq, sq = map(_f64, (loc_p, scale_p, loc_q, scale_q))
+    expected = np.log(sq / sp) + (sp**2 + (mp - mq) ** 2) / (2 * sq**2) - 0.5
+    _assert_close(got, expected, precision)
+
+
+def test_laplace_kl_matches_closed_form_on_random_parameters(precision, call, rng):
+    loc_p, loc_q = rng.standard_normal((2, *SHAPE)).astype(precision.dtype)
+    scale_p, scale_q = rng.uniform(0.1, 5.0, (2, *SHAPE)).astype(precision.dtype)
+    got = call(infolib.laplace_kl, loc_p, scale_p, loc_q, scale_q)
+    mp, bp, mq, bq = map(_f64, (loc_p, scale_p, loc_q, scale_q))
+    d = np.abs(mp - mq)
+    expected = np.log(bq / bp) + d / bq + (bp / bq) * np.exp(-d / bp) - 1.0
+    _assert_close(got, expected, precision)
+
+
+# --- estimators from counts ----------------------------------------------------------------------
+
+
+def _miller_madow_reference(counts, base=None):
+    """plugin + (m - 1) / (2 n) nats, m the number of nonzero bins, n the total; 0 when n = 0."""
+    n = counts.sum(-1)
+    m = (counts > 0).sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = counts / n[..., None]
+        plugin = -np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0).sum(-1)
+        corrected = np.where(n > 0, plugin + (m - 1) / (2 * n), 0.0)
+    return corrected / np.log(base or np.e)
+
+
+def test_plugin_entropy_matches_scipy_on_counts(precision, call, rng):
+    counts = rng.integers(0, 30, size=SHAPE).astype(precision.dtype)
+    counts[:, 0] += 1  # no all-zero row here (scipy returns NaN for those)
+    got = call(infolib.plugin_entropy, counts)
+    _assert_close(got, stats.entropy(_f64(counts), axis=-1), precision)
+
+
+@pytest.mark.parametrize("base", [None, 2])
+def test_miller_madow_entropy_matches_numpy_formula(precision, call, rng, base):
+    counts = rng.integers(0, 12, size=SHAPE).astype(precision.dtype)
+    counts[0] = [0, 0, 7, 0, 0, 0]  # one nonzero bin: no correction
+    counts[1] = [3, 0, 1, 0, 0, 0]
+    got = call(infolib.miller_madow_entropy, counts, base=base)
+    _assert_close(got, _miller_madow_reference(_f64(counts), base), precision)
+
+
+@pytest.mark.parametrize(
+    "fn", [infolib.plugin_entropy, infolib.miller_madow_entropy], ids=["plugin", "miller_madow"]
+)
+def test_counts_estimators_are_zero_for_all_zero_counts(precision, call, fn):
+    counts = np.zeros(SHAPE, precision.dtype)
+    counts[1] = [1, 2, 0, 3, 0, 0]
+    got = call(fn, counts)
+    np.testing.assert_array_equal(np.asarray(got)[[0, 2, 3]], 0.0)
+    assert np.all(np.isfinite(got))
