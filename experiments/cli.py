@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 import time
 import traceback
@@ -18,6 +19,7 @@ from typing import Any
 
 from experiments.config import ConfigError, ExperimentConfig, RunSpec, dump_config, load_config
 from experiments.data import DataError, Dataset, check_spec_fits_data, load_dataset
+from experiments.grid import expand_members
 from experiments.results import (
     RUN_FILES,
     OutputError,
@@ -103,6 +105,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--force", action="store_true", help="replace an existing run folder")
     run.add_argument("--quiet", action="store_true", help="no progress bars or summaries")
+    hosts = run.add_argument_group(
+        "many hosts",
+        "run one sweep over several processes with jax.distributed; process 0 "
+        "writes the run folder (defaults: JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, "
+        "JAX_PROCESS_ID)",
+    )
+    hosts.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address")
+    hosts.add_argument("--num-processes", type=int, metavar="N")
+    hosts.add_argument("--process-id", type=int, metavar="I")
 
     config_arguments(command("validate", _validate_command, "check a config and its data"))
     config_arguments(command("show", _show_command, "print the resolved config"))
@@ -129,11 +140,52 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    hosts = distributed_settings(args.coordinator, args.num_processes, args.process_id)
     run_dir = run_config(
-        args.config, args.set, out=args.out, force=args.force, quiet=args.quiet, argv=argv
+        args.config,
+        args.set,
+        out=args.out,
+        force=args.force,
+        quiet=args.quiet,
+        argv=argv,
+        hosts=hosts,
     )
-    print(run_dir)
+    if run_dir is not None:
+        print(run_dir)
     return EXIT_OK
+
+
+def distributed_settings(
+    coordinator: str | None, num_processes: int | None, process_id: int | None
+) -> tuple[str, int, int] | None:
+    """The (coordinator, process count, process id) of a many-process run, from the flags
+    or JAX's environment variables, or None for a single process."""
+    coordinator = coordinator or os.environ.get("JAX_COORDINATOR_ADDRESS")
+    if num_processes is None and "JAX_NUM_PROCESSES" in os.environ:
+        num_processes = _env_int("JAX_NUM_PROCESSES")
+    if process_id is None and "JAX_PROCESS_ID" in os.environ:
+        process_id = _env_int("JAX_PROCESS_ID")
+    if coordinator is None and num_processes is None and process_id is None:
+        return None
+    problems = []
+    if not coordinator or ":" not in coordinator:
+        problems.append(f"--coordinator: expected HOST:PORT, got {coordinator!r}")
+    if num_processes is None or num_processes < 1:
+        problems.append(f"--num-processes: expected an integer >= 1, got {num_processes!r}")
+    if process_id is None or not 0 <= process_id < (num_processes or 1):
+        problems.append(
+            f"--process-id: expected an integer in [0, {num_processes}), got {process_id!r}"
+        )
+    if problems:
+        raise _BadInput("bad many-host settings:\n  " + "\n  ".join(problems))
+    return coordinator, num_processes, process_id
+
+
+def _env_int(name: str) -> int | None:
+    try:
+        return int(os.environ[name])
+    except ValueError:
+        raise _BadInput(f"{name}: expected an integer, got {os.environ[name]!r}") from None
 
 
 def _validate_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -142,6 +194,8 @@ def _validate_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     specs = config.runs()
     datasets = load_datasets(specs, args.config.parent)
     print(f"{args.config}: ok: {config.name}, {len(specs)} variant(s)")
+    if config.sweep:
+        _print_sweep_plan(config, args.config.parent)
     for spec, data in zip(specs, datasets, strict=True):
         train = spec.train
         print(
@@ -152,9 +206,39 @@ def _validate_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return EXIT_OK
 
 
+def _print_sweep_plan(config: ExperimentConfig, base_dir: Path) -> None:
+    from experiments import sweep  # imported here: it loads jax
+
+    members = expand_members(config.runs(), config.sweep)
+    datasets = load_datasets([m.spec for m in members], base_dir)
+    rows = sweep.plan([m.spec for m in members], datasets)
+    budget = sweep.memory_budget()
+    print(
+        f"  sweep: {len(members)} members in {len(rows)} compiled program(s) on "
+        f"{sweep.jax.device_count()} device(s); memory budget {budget / 2**20:.0f} MiB a device"
+    )
+    for row in rows:
+        print(
+            f"    {', '.join(row['variants'])}: {row['members']} members on "
+            f"{row['data_sets']} data set(s), about {row['bytes_per_member'] / 2**20:.2f} MiB "
+            f"each; {row['calls']} call(s) of {row['members_per_call']} members"
+        )
+
+
 def _show_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     del argv
-    print(dump_config(load_config(args.config, args.set)), end="")
+    config = load_config(args.config, args.set)
+    print(dump_config(config), end="")
+    if config.sweep:
+        members = expand_members(config.runs(), config.sweep)
+        points = len(members) // len(config.variants)
+        print(
+            f"# sweep: {len(members)} members = {len(config.variants)} variant(s) × "
+            f"{points} grid point(s)"
+        )
+        for index, member in enumerate(members):
+            values = ", ".join(f"{k}={v!r}" for k, v in member.values.items())
+            print(f"#   [{index}] {member.variant}: {values}")
     return EXIT_OK
 
 
@@ -167,12 +251,21 @@ def _plot_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if missing:
         raise _BadInput(f"RUN_DIR: {run_dir} is not a run folder (missing {', '.join(missing)})")
     config = load_config(run_dir / "config.yaml")
-    from experiments.figures import draw_figures  # imported here: it loads matplotlib
-
     formats = args.formats or list(config.output.formats)
-    for path in draw_figures(run_dir, formats):
+    for path in _figure_drawer(bool(config.sweep))(run_dir, formats):
         print(path)
     return EXIT_OK
+
+
+def _figure_drawer(sweep: bool) -> Callable[[Path, list[str]], list[Path]]:
+    """The figures of a run or of a sweep (imported here: they load matplotlib)."""
+    if sweep:
+        from experiments.sweep_figures import draw_sweep_figures
+
+        return draw_sweep_figures
+    from experiments.figures import draw_figures
+
+    return draw_figures
 
 
 def _list_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -228,9 +321,10 @@ def load_datasets(specs: Sequence[RunSpec], base_dir: Path) -> list[Dataset]:
     cache: dict[tuple[str, int], Dataset] = {}
     datasets, problems = [], []
     for spec in specs:
-        key = (spec.data.model_dump_json(), spec.seed)
+        seed = spec.seed if spec.data.seed is None else spec.data.seed
+        key = (spec.data.model_dump_json(), seed)
         if key not in cache:
-            cache[key] = load_dataset(spec.data, spec.seed, base_dir)
+            cache[key] = load_dataset(spec.data, seed, base_dir)
         try:
             check_spec_fits_data(spec, cache[key])
         except DataError as error:
@@ -249,43 +343,96 @@ def run_config(
     force: bool = False,
     quiet: bool = False,
     argv: Sequence[str] = (),
-) -> Path:
-    """Validates, trains every variant, writes the run folder and draws its figures.
+    hosts: tuple[str, int, int] | None = None,
+) -> Path | None:
+    """Validates, trains every variant (or sweep member), writes the run folder and draws
+    its figures.
 
-    Everything that can be bad input is checked before anything is written.
+    Everything that can be bad input is checked before anything is written. With ``hosts``
+    (coordinator, process count, process id) the sweep runs over every process's devices and
+    only process 0 writes.
 
     Returns:
-      The run folder.
+      The run folder, or None on a process other than 0.
     """
     start, clock = dt.datetime.now(dt.UTC), time.perf_counter()
     config = load_config(config_path, overrides)
-    folder = choose_run_folder(config, out, force=force, now=start)
-    specs = config.runs()
+    writer = hosts is None or hosts[2] == 0
+    folder = choose_run_folder(config, out, force=force, now=start) if writer else None
+    if config.sweep:
+        members = expand_members(config.runs(), config.sweep)
+        specs = [m.spec for m in members]
+    else:
+        members, specs = [], config.runs()
     datasets = load_datasets(specs, Path(config_path).parent)
+    if hosts is not None:
+        import jax
+
+        coordinator, count, process = hosts
+        jax.distributed.initialize(coordinator, num_processes=count, process_id=process)
 
     # Imported here, so that the commands that train nothing do not load jax or matplotlib.
-    from experiments.figures import draw_figures
     from experiments.train import train_run
 
     progress = not quiet and sys.stderr.isatty()
-    results, seconds = [], {}
-    for spec, data in zip(specs, datasets, strict=True):
-        begun = time.perf_counter()
-        result = train_run(spec, data, progress=progress)
-        seconds[spec.name] = round(time.perf_counter() - begun, 3)
-        results.append(result)
-        if not quiet:
-            print(_one_line(result, seconds[spec.name]), file=sys.stderr)
-    extra = {
+    extra: dict[str, Any] = {
         "command": ["python", "-m", "experiments", *argv],
         "config_file": str(config_path),
         "overrides": list(overrides),
         "start": _iso(start),
-        "end": _iso(dt.datetime.now(dt.UTC)),
-        "wall_time_s": round(time.perf_counter() - clock, 3),
-        "train_time_s": seconds,
     }
-    return _write(folder, config, results, datasets, extra, draw_figures)
+    if config.sweep:
+        results = _run_sweep(members, datasets, progress=progress, quiet=quiet)
+        if hosts is not None:
+            extra["processes"] = hosts[1]
+    else:
+        results, seconds = [], {}
+        for spec, data in zip(specs, datasets, strict=True):
+            begun = time.perf_counter()
+            result = train_run(spec, data, progress=progress)
+            seconds[spec.name] = round(time.perf_counter() - begun, 3)
+            results.append(result)
+            if not quiet:
+                print(_one_line(result, seconds[spec.name]), file=sys.stderr)
+        extra["train_time_s"] = seconds
+    if folder is None:
+        return None
+    extra["end"] = _iso(dt.datetime.now(dt.UTC))
+    extra["wall_time_s"] = round(time.perf_counter() - clock, 3)
+    return _write(folder, config, results, datasets, extra, _figure_drawer(bool(config.sweep)))
+
+
+def _run_sweep(members, datasets, *, progress: bool, quiet: bool) -> list[Any]:
+    """Trains a sweep's members as vectorised programs, with a bar over member-steps."""
+    import dataclasses
+
+    import tqdm
+
+    from experiments import sweep
+
+    total = sum(m.spec.train.steps for m in members)
+    begun = time.perf_counter()
+    with tqdm.tqdm(
+        total=total, unit="member-step", unit_scale=True, disable=not progress, leave=False
+    ) as bar:
+        results = sweep.run_members(
+            [m.spec for m in members],
+            datasets,
+            on_chunk=lambda count, steps: bar.update(count * steps),
+        )
+    results = [
+        dataclasses.replace(result, member=index, sweep=dict(member.values))
+        for index, (member, result) in enumerate(zip(members, results, strict=True))
+    ]
+    if not quiet:
+        diverged = sum(r.status == "diverged" for r in results)
+        seconds = time.perf_counter() - begun
+        print(
+            f"sweep: {len(results)} members, {diverged} diverged, "
+            f"{total / seconds:,.0f} member-steps/s ({seconds:.1f} s)",
+            file=sys.stderr,
+        )
+    return results
 
 
 def _write(

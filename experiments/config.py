@@ -110,6 +110,9 @@ class _Strict(BaseModel):
 
 
 class _DataCommon(_Strict):
+    # The seed of the data's draw and split; null follows the run's seed. A sweep over
+    # seeds with a fixed data.seed varies only the init and the minibatch order.
+    seed: Seed | None = None
     test_fraction: Float = Field(0.25, ge=0, lt=1)
     standardize: Bool = True
 
@@ -347,6 +350,8 @@ class ExperimentConfig(_RunFields):
         default_factory=lambda: [{"name": "default"}], min_length=1
     )
     output: OutputConfig = OutputConfig()
+    # Dotted run keys to the values they take (see experiments.grid); {} is no sweep.
+    sweep: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -655,6 +660,14 @@ def validate_config(
         config = ExperimentConfig.model_validate(raw)
     except ValidationError as error:
         problems.extend(format_errors(error.errors(), set_paths))
+    else:
+        if config.sweep:
+            from experiments.grid import SweepError, expand_members
+
+            try:
+                expand_members(config.runs(), config.sweep)
+            except SweepError as error:
+                problems.extend(error.problems)
     if problems:
         raise ConfigError(problems, source=source)
     return config
@@ -841,7 +854,7 @@ def _number(value: Any) -> str:
 
 
 _FIRST = ("name", "description", "source", "kind")
-_LAST = ("test_fraction", "standardize", "variants", "output")
+_LAST = ("test_fraction", "standardize", "variants", "output", "sweep")
 
 
 def _readable_order(value: Any) -> Any:

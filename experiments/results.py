@@ -97,6 +97,8 @@ class RunLike(Protocol):
     history: Mapping[str, Mapping[str, np.ndarray]]
     weights: np.ndarray
     bias: np.ndarray
+    member: int | None  # a sweep member's index, else None
+    sweep: Mapping[str, Any] | None  # a sweep member's swept values, else None
 
 
 # ---------------------------------------------------------------------------
@@ -238,13 +240,20 @@ def write_run(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    by_name = _datasets_by_name(runs, datasets)
+    if _is_sweep(runs):
+        aligned = list(datasets.values()) if isinstance(datasets, Mapping) else list(datasets)
+        data_info = _sweep_data_info(runs, aligned)
+        record = sweep_manifest(config, runs, aligned, manifest_extra or {})
+    else:
+        by_name = _datasets_by_name(runs, datasets)
+        data_info = _data_info(runs, by_name)
+        record = manifest(config, runs, by_name, manifest_extra or {})
     files = {
         "config.yaml": dump_config(config),
         "metrics.csv": metrics_csv(runs),
         "summary.json": _json(summary(runs)),
-        "data.json": _json(_data_info(runs, by_name)),
-        "manifest.json": _json(manifest(config, runs, by_name, manifest_extra or {})),
+        "data.json": _json(data_info),
+        "manifest.json": _json(record),
     }
     for name, text in files.items():
         (out / name).write_text(text, encoding="utf-8", newline="\n")
@@ -264,19 +273,29 @@ def _ordered_metrics(metrics: Mapping[str, Any]) -> list[str]:
     return [m for m in METRICS if m in metrics] + sorted(set(metrics) - set(METRICS))
 
 
+def _is_sweep(runs: Sequence[RunLike]) -> bool:
+    return any(getattr(run, "member", None) is not None for run in runs)
+
+
 def metrics_csv(runs: Sequence[RunLike]) -> str:
-    """The tidy metrics table, ordered by variant (config order), step, split, metric."""
+    """The tidy metrics table, ordered by variant (config order), step, split, metric.
+
+    A sweep's table has a ``member`` column after ``variant`` (the member's index in
+    ``summary.json``) and is ordered by member.
+    """
+    sweep = _is_sweep(runs)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["variant", "step", "split", "metric", "value"])
+    writer.writerow(["variant", *(["member"] if sweep else []), "step", "split", "metric", "value"])
     for run in runs:
+        lead = [run.name, run.member] if sweep else [run.name]
         splits = [s for s in SPLITS if s in run.history]
         for i, step in enumerate(np.asarray(run.steps)):
             for split in splits:
                 metrics = run.history[split]
                 for metric in _ordered_metrics(metrics):
                     value = _csv_number(metrics[metric][i], metric)
-                    writer.writerow([run.name, int(step), split, metric, value])
+                    writer.writerow([*lead, int(step), split, metric, value])
     return buffer.getvalue()
 
 
@@ -284,7 +303,11 @@ def summary(runs: Sequence[RunLike]) -> dict[str, Any]:
     """The ``summary.json`` contract (see the module docstring); no timings."""
     entries = []
     for run in runs:
-        entry: dict[str, Any] = {"variant": run.name, "status": run.status}
+        entry: dict[str, Any] = {"variant": run.name}
+        if getattr(run, "member", None) is not None:
+            entry["member"] = int(run.member)
+            entry["sweep"] = {key: _plain(value) for key, value in run.sweep.items()}
+        entry["status"] = run.status
         if run.status == "diverged":
             entry["diverged_at"] = None if run.diverged_at is None else int(run.diverged_at)
         entry["final"] = {
@@ -319,6 +342,61 @@ def _data_info(runs: Sequence[RunLike], datasets: Mapping[str, Dataset]) -> dict
             }
         )
     return {"variants": variants}
+
+
+def _sweep_data_info(runs: Sequence[RunLike], datasets: Sequence[Dataset]) -> dict[str, Any]:
+    """A sweep's data sets, each once, with the members that trained on it."""
+    entries: dict[str, dict[str, Any]] = {}
+    for run, data in zip(runs, datasets, strict=True):
+        if data.sha256 not in entries:
+            true = None if data.true_weights is None else _floats(data.true_weights)
+            entries[data.sha256] = {
+                "variants": [],
+                "members": [],
+                "description": data.description,
+                "n_classes": data.n_classes,
+                "class_names": list(data.class_names),
+                "feature_names": list(data.feature_names),
+                "n_train": len(data.y_train),
+                "n_test": len(data.y_test),
+                "sha256": data.sha256,
+                "true_weights": true,
+            }
+        entry = entries[data.sha256]
+        entry["members"].append(int(run.member))
+        if run.name not in entry["variants"]:
+            entry["variants"].append(run.name)
+    return {"datasets": list(entries.values())}
+
+
+def sweep_manifest(
+    config: ExperimentConfig,
+    runs: Sequence[RunLike],
+    datasets: Sequence[Dataset],
+    extra: Mapping[str, Any],
+) -> dict[str, Any]:
+    """A sweep's provenance: as :func:`manifest`, with counts per variant and status."""
+    status: dict[str, dict[str, int]] = {}
+    for run in runs:
+        counts = status.setdefault(run.name, {})
+        counts[run.status] = counts.get(run.status, 0) + 1
+    seeds = sorted({int(run.sweep.get("seed", config.seed)) for run in runs})
+    record: dict[str, Any] = {
+        "name": config.name,
+        "config_sha256": config_hash(config),
+        "git": _git_state(),
+        "versions": _versions(),
+        "platform": platform.platform(),
+        "devices": _devices(),
+        "xla_flags": os.environ.get("XLA_FLAGS"),
+        "seeds": {"config": config.seed, "members": seeds},
+        "data_sha256": sorted({data.sha256 for data in datasets}),
+        "members": len(runs),
+        "status": status,
+        "end": _utc_now(),
+    }
+    record.update(extra)
+    return record
 
 
 def manifest(
@@ -411,6 +489,13 @@ def _shortest(number: float) -> float:
     # 0.10000000149011612); it reads back to the same float32 value.
     single = np.float32(number)
     return float(str(single)) if float(single) == number else number
+
+
+def _plain(value: Any) -> Any:
+    """A swept value as JSON: numbers in shortest form, the rest as given."""
+    if isinstance(value, float):
+        return _shortest(value)
+    return value
 
 
 def _floats(array: Any) -> Any:

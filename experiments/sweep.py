@@ -1,16 +1,5 @@
-"""Sweeps: a grid of runs trained as one vectorised, compiled program per variant.
-
-A config's ``sweep`` block maps dotted keys of a run (``train.prior.scale``, ``seed``,
-``train.optimizer.learning_rate``, ...) to the values they take::
-
-    sweep:
-      train.prior.scale: {logspace: [-3, 1, 100]}   # or {linspace: [a, b, n]}, or a list
-      seed: [0, 1, 2, 3, 4]
-      zip: [[train.optimizer.learning_rate, train.steps]]   # paired axes
-
-The grid is the product of the axes (a ``zip`` group is one axis whose keys move together),
-times the variants. Every member is the run its own config describes: the variant merged
-onto the base, then the member's values set, then validated like any config.
+"""Sweeps: a grid of runs (see :mod:`experiments.grid`) trained as one vectorised, compiled
+program per variant.
 
 Members that share a compiled program (the same loss, prior kind, optimizer, steps, ...)
 are trained together: the per-run function of :mod:`experiments.train` is ``jax.vmap``-ed
@@ -24,10 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import itertools
 import math
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -36,167 +24,10 @@ from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from experiments import train
-from experiments.config import RunSpec, deep_merge
+from experiments.config import RunSpec
 from experiments.data import Dataset
 
 MEMBER_AXIS = "members"
-ZIP_KEY = "zip"
-
-
-class SweepError(ValueError):
-    """A sweep block that cannot be expanded; ``problems`` name their dotted paths."""
-
-    def __init__(self, problems: Iterable[str]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
-
-
-# ---------------------------------------------------------------------------
-# The grid
-# ---------------------------------------------------------------------------
-
-
-def axis_values(key: str, spec: Any) -> list[Any]:
-    """The values of one axis: a list, ``{linspace: [a, b, n]}`` or ``{logspace: [a, b, n]}``.
-
-    ``logspace`` takes exponents of 10, as numpy does: ``{logspace: [-3, 1, 5]}`` is
-    0.001, 0.01, 0.1, 1, 10.
-    """
-    where = f"sweep.{key}"
-    if isinstance(spec, list):
-        if not spec:
-            raise SweepError([f"{where}: an empty list; give at least one value"])
-        return list(spec)
-    if isinstance(spec, Mapping) and len(spec) == 1:
-        ((kind, args),) = spec.items()
-        if kind in ("linspace", "logspace"):
-            if (
-                not isinstance(args, list)
-                or len(args) != 3
-                or not all(isinstance(a, int | float) and not isinstance(a, bool) for a in args)
-                or not (isinstance(args[2], int) and args[2] >= 1)
-            ):
-                raise SweepError(
-                    [
-                        f"{where}.{kind}: expected [start, stop, count], count an integer >= 1; "
-                        f"got {args!r}"
-                    ]
-                )
-            start, stop, count = args
-            space = np.linspace if kind == "linspace" else np.logspace
-            return [float(v) for v in space(start, stop, count)]
-    raise SweepError(
-        [
-            f"{where}: expected a list of values, {{linspace: [a, b, n]}} or "
-            f"{{logspace: [a, b, n]}}, got {spec!r}"
-        ]
-    )
-
-
-def grid_points(sweep: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Expands a sweep block into its points, each a mapping of dotted key to value.
-
-    The order is that of ``itertools.product`` over the axes in the order written (the last
-    axis varies fastest); a ``zip`` group sits where the ``zip`` key is written.
-    """
-    problems: list[str] = []
-    axes: list[list[dict[str, Any]]] = []
-    groups = sweep.get(ZIP_KEY, [])
-    if not isinstance(groups, list) or not all(isinstance(g, list) and g for g in groups):
-        raise SweepError(["sweep.zip: expected a list of key lists, e.g. [[a.b, c.d]]"])
-    zipped = {key for group in groups for key in group}
-    for key, spec in sweep.items():
-        try:
-            if key == ZIP_KEY:
-                axes.extend(_zip_axis(group, sweep) for group in groups)
-            elif key not in zipped:
-                axes.append([{key: v} for v in axis_values(key, spec)])
-        except SweepError as error:
-            problems.extend(error.problems)
-    if problems:
-        raise SweepError(problems)
-    return [
-        dict(itertools.chain.from_iterable(part.items() for part in point))
-        for point in itertools.product(*axes)
-    ]
-
-
-def _zip_axis(group: list[Any], sweep: Mapping[str, Any]) -> list[dict[str, Any]]:
-    missing = [k for k in group if k not in sweep or k == ZIP_KEY]
-    if missing:
-        raise SweepError(
-            [f"sweep.zip: {k!r} has no values; give it its own entry under sweep" for k in missing]
-        )
-    values = {k: axis_values(k, sweep[k]) for k in group}
-    lengths = {k: len(v) for k, v in values.items()}
-    if len(set(lengths.values())) > 1:
-        listed = ", ".join(f"{k} has {n}" for k, n in lengths.items())
-        raise SweepError([f"sweep.zip: zipped keys must have equal lengths: {listed}"])
-    return [dict(zip(group, row, strict=True)) for row in zip(*values.values(), strict=True)]
-
-
-# ---------------------------------------------------------------------------
-# Members
-# ---------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Member:
-    """One run of a sweep: its variant, its swept values and its resolved config."""
-
-    variant: str
-    values: dict[str, Any]
-    spec: RunSpec
-
-
-def _nested(key: str, value: Any) -> dict[str, Any]:
-    update: Any = value
-    for part in reversed(key.split(".")):
-        update = {part: update}
-    return update
-
-
-def expand_members(
-    variants: Sequence[Mapping[str, Any]],
-    sweep: Mapping[str, Any],
-) -> list[Member]:
-    """Every (variant, grid point) pair, validated as a run, variant-major.
-
-    Args:
-        variants: each variant already merged onto the base (a RunSpec as a mapping).
-        sweep: the sweep block.
-
-    Raises:
-        SweepError: listing every problem with the swept key and value that caused it.
-    """
-    points = grid_points(sweep)
-    members, problems = [], []
-    for variant in variants:
-        for point in points:
-            raw: Mapping[str, Any] = variant
-            for key, value in point.items():
-                raw = deep_merge(raw, _nested(key, value), RunSpec)
-            try:
-                members.append(Member(str(variant["name"]), point, RunSpec.model_validate(raw)))
-            except ValueError as error:
-                problems.extend(_member_problems(error, point))
-    if problems:
-        raise SweepError(list(dict.fromkeys(problems)))
-    return members
-
-
-def _member_problems(error: ValueError, point: Mapping[str, Any]) -> list[str]:
-    errors = getattr(error, "errors", None)
-    if errors is None:
-        return [f"sweep: {error}"]
-    problems = []
-    for e in errors():
-        path = ".".join(str(part) for part in e["loc"])
-        swept = path in point
-        where = f"sweep.{path}" if swept else path
-        value = f" = {point[path]!r}" if swept else ""
-        problems.append(f"{where}{value}: {e['msg']}")
-    return problems
 
 
 # ---------------------------------------------------------------------------
@@ -296,6 +127,7 @@ def run_group(
     *,
     budget: int | None = None,
     on_chunk: Callable[[int], None] | None = None,
+    size: int | None = None,
 ) -> list[train.RunResult]:
     """Trains runs that share a compiled program as one vectorised, sharded program.
 
@@ -305,6 +137,8 @@ def run_group(
         datasets: one per run; runs whose datasets are one object share it on the device.
         budget: device memory per device, in bytes (default :func:`memory_budget`).
         on_chunk: called with the number of members after each compiled call.
+        size: members per compiled call (default: as many as fit, see :func:`chunk_size`);
+            the last call is padded to it, so every call runs one compiled program.
 
     Returns:
         One :class:`~experiments.train.RunResult` per run, in order.
@@ -313,12 +147,13 @@ def run_group(
     own_data = len({id(d) for d in datasets}) > 1
     mesh = member_mesh()
     n_devices = mesh.devices.size
-    size = chunk_size(
-        len(specs),
-        member_bytes(static, datasets[0], own_data=own_data),
-        n_devices,
-        budget if budget is not None else memory_budget(),
-    )
+    if size is None:
+        size = chunk_size(
+            len(specs),
+            member_bytes(static, datasets[0], own_data=own_data),
+            n_devices,
+            budget if budget is not None else memory_budget(),
+        )
     by_member = NamedSharding(mesh, P(MEMBER_AXIS))
     replicated = NamedSharding(mesh, P())
     run = _compiled_sweep(static, own_data)
@@ -356,3 +191,92 @@ def _data_arrays(data: Dataset) -> tuple[np.ndarray, ...]:
         np.asarray(data.x_test, np.float32),
         np.asarray(data.y_test, np.int32),
     )
+
+
+def group_key(spec: RunSpec, data: Dataset) -> tuple:
+    """Runs with equal keys share one compiled program: the static choices and data shapes."""
+    return (train.run_static(spec, data), data.x_train.shape, data.x_test.shape)
+
+
+def run_members(
+    specs: Sequence[RunSpec],
+    datasets: Sequence[Dataset],
+    *,
+    on_chunk: Callable[[int, int], None] | None = None,
+    budget: int | None = None,
+) -> list[train.RunResult]:
+    """Trains a sweep's members, one compiled program per group of :func:`group_key`.
+
+    Args:
+        specs: the members' resolved configs.
+        datasets: each member's data set; members with the same data should share the
+            object (it is then put on the devices once).
+        on_chunk: called with (members, steps per member) after every compiled call.
+        budget: device memory per device in bytes (default :func:`memory_budget`).
+
+    Returns:
+        One result per member, in order.
+    """
+    results: list[train.RunResult | None] = [None] * len(specs)
+    for static, by_data in _groups(specs, datasets).items():
+        report = None if on_chunk is None else functools.partial(on_chunk, steps=static.steps)
+        size = _call_size(static, datasets, by_data, budget)
+        for indices in by_data.values():
+            group = run_group(
+                static,
+                [specs[i] for i in indices],
+                [datasets[i] for i in indices],
+                on_chunk=report,
+                size=size,
+            )
+            for i, result in zip(indices, group, strict=True):
+                results[i] = result
+    return results  # type: ignore[return-value]
+
+
+def _groups(
+    specs: Sequence[RunSpec], datasets: Sequence[Dataset]
+) -> dict[train.RunStatic, dict[int, list[int]]]:
+    """Member indices by compiled program (static choices and data shapes), then by data set.
+
+    Members on the same data set are trained together with the data shared on the devices,
+    so their matrix–vector products become one matrix product; each data set of a program
+    is one more call of the same compiled program.
+    """
+    groups: dict[tuple, dict[int, list[int]]] = {}
+    for index, (spec, data) in enumerate(zip(specs, datasets, strict=True)):
+        groups.setdefault(group_key(spec, data), {}).setdefault(id(data), []).append(index)
+    return {key[0]: by_data for key, by_data in groups.items()}
+
+
+def _call_size(
+    static: train.RunStatic,
+    datasets: Sequence[Dataset],
+    by_data: Mapping[int, list[int]],
+    budget: int | None,
+) -> int:
+    largest = max(len(indices) for indices in by_data.values())
+    first = datasets[next(iter(by_data.values()))[0]]
+    each = member_bytes(static, first, own_data=False)
+    budget = budget if budget is not None else memory_budget()
+    return chunk_size(largest, each, jax.device_count(), budget)
+
+
+def plan(specs: Sequence[RunSpec], datasets: Sequence[Dataset]) -> list[dict[str, Any]]:
+    """For each compiled program of a sweep: members, memory per member and chunking."""
+    rows = []
+    for static, by_data in _groups(specs, datasets).items():
+        size = _call_size(static, datasets, by_data, None)
+        indices = [i for group in by_data.values() for i in group]
+        first = datasets[indices[0]]
+        rows.append(
+            {
+                "variants": sorted({specs[i].name for i in indices}),
+                "members": len(indices),
+                "data_sets": len(by_data),
+                "bytes_per_member": member_bytes(static, first, own_data=False),
+                "members_per_call": size,
+                "calls": sum(math.ceil(len(group) / size) for group in by_data.values()),
+            }
+        )
+    return rows

@@ -59,10 +59,12 @@ def read_members(run_dir: Path) -> list[Member]:
     run_dir = Path(run_dir)
     runs = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))["runs"]
     data = json.loads((run_dir / "data.json").read_text(encoding="utf-8"))
-    truths = {}
-    for entry in data["variants"]:
-        truth = entry.get("true_weights")
-        truths[entry.get("member", entry["variant"])] = truth
+    truths: dict[int | str, list | None] = {}
+    for entry in data.get("datasets", []):  # a sweep: each data set with its members
+        for member in entry["members"]:
+            truths[member] = entry.get("true_weights")
+    for entry in data.get("variants", []):
+        truths[entry["variant"]] = entry.get("true_weights")
     members = []
     for index, run in enumerate(runs):
         member = run.get("member", index)
@@ -189,7 +191,7 @@ def _spread_note(members: list[Member], key: str) -> str:
 def regularization_path_figure(members: list[Member]) -> Figure:
     """Each weight (mean over the spread) against the prior scale, a panel per variant."""
     variants = _by_variant([m for m in members if SCALE in m.values])
-    figure = new_figure(1, len(variants), (4.2 * len(variants), 3.6))
+    figure = new_figure(1, len(variants), (5.0 * len(variants), 3.8))
     for ax, (name, group) in zip(np.atleast_1d(figure.axes), variants.items(), strict=True):
         xs, mean, _, _ = _aggregate(group, SCALE, lambda m: m.weights)
         colors = matplotlib.colormaps["viridis"](np.linspace(0, 0.9, mean.shape[1]))
@@ -200,7 +202,7 @@ def regularization_path_figure(members: list[Member]) -> Figure:
         ax.set_xlabel("prior scale (σ for Gaussian, b for Laplace)")
         ax.set_ylabel("weight")
         zeros = int(np.sum(mean[0] == 0))
-        ax.set_title(f"{name}: {mean.shape[1]} weights ({zeros} exactly 0 at the smallest scale)")
+        ax.set_title(f"{name}: {zeros} of {mean.shape[1]} weights 0 at scale {xs[0]:.3g}")
     figure.suptitle("Regularisation path: " + (_spread_note(members, SCALE) or "weights"))
     return figure
 

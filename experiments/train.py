@@ -51,7 +51,8 @@ class RunResult:
     ``steps`` are the logged steps (0, log_every, 2·log_every, ..., and ``steps`` itself);
     ``history[split][metric]`` holds the metric at each logged step as float64, for the
     splits ``train`` and, when there is test data, ``test``. A diverged run keeps the logged
-    steps before ``diverged_at`` and the last finite parameters.
+    steps before ``diverged_at`` and the last finite parameters. A member of a sweep also
+    has its index in the sweep, ``member``, and its swept values, ``sweep``.
     """
 
     name: str
@@ -61,6 +62,8 @@ class RunResult:
     history: dict[str, dict[str, np.ndarray]]
     weights: np.ndarray
     bias: np.ndarray
+    member: int | None = None
+    sweep: dict[str, Any] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,8 +175,8 @@ def make_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
     features and int32 [n] labels; an empty test set (n = 0) records no test metrics.
 
     Log entry 0 holds the initial metrics; entry i > 0 follows a chunk of ``log_every``
-    steps (the last chunk stops at ``steps``). One chunk body and one evaluation are
-    compiled, whatever the number of chunks.
+    steps (the last chunk stops at ``steps``). One chunk body is compiled, whatever the
+    number of chunks.
     """
     n_logs = len(logged_steps(static.steps, static.log_every))
 
@@ -186,19 +189,16 @@ def make_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
         if x_test.shape[0] > 0:
             splits["test"] = (x_test, y_test)
 
-        def log(state):
-            carry, history, index = state
-            carry = jax.lax.cond(
-                index > 0,
-                lambda c: jax.lax.scan(step, c, length=static.log_every)[0],
-                lambda c: c,
-                carry,
-            )
+        def record(history, index, carry):
             metrics = _evaluate(problem, splits, carry.params)
-            history = jax.tree.map(lambda h, v: h.at[index].set(v), history, metrics)
             if static.progress is not None:
                 jax.debug.callback(static.progress, carry.step)
-            return carry, history, index + 1
+            return jax.tree.map(lambda h, v: h.at[index].set(v), history, metrics)
+
+        def log(state):
+            carry, history, index = state
+            carry = jax.lax.scan(step, carry, length=static.log_every)[0]
+            return carry, record(history, index, carry), index + 1
 
         def running(state) -> jax.Array:
             carry, _, index = state
@@ -213,8 +213,10 @@ def make_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
         )
         carry = _Carry(params, problem.optimizer.init(params), jnp.int32(0), jnp.int32(-1))
         empty = {metric: jnp.full((n_logs,), jnp.nan, jnp.float32) for metric in METRICS}
-        history = {split: dict(empty) for split in splits}
-        carry, history, _ = jax.lax.while_loop(running, log, (carry, history, jnp.int32(0)))
+        history = record({split: dict(empty) for split in splits}, 0, carry)
+        # No lax.cond in the loop: under vmap its predicate is batched, which would broadcast
+        # the (shared) data to every member on every chunk.
+        carry, history, _ = jax.lax.while_loop(running, log, (carry, history, jnp.int32(1)))
         return RunOutput(history, carry.params, carry.diverged_at)
 
     return run

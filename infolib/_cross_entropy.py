@@ -215,5 +215,29 @@ def binary_cross_entropy_with_logits(
     """
     (y, z), out_dtype = _base.as_float(y, logits)
     _base.check_same_shape(y=y, logits=z)
-    loss = -(_base.xmul(y, jax.nn.log_sigmoid(z)) + _base.xmul(1 - y, jax.nn.log_sigmoid(-z)))
-    return _base.finish(loss, base, out_dtype)
+    return _base.finish(_binary_logit_loss(y, z), base, out_dtype)
+
+
+@jax.custom_jvp
+def _binary_logit_loss(y: jax.Array, z: jax.Array) -> jax.Array:
+    """−y log σ(z) − (1 − y) log σ(−z) with one exp and one log1p.
+
+    Written as (1 − y)·relu(z) + y·relu(−z) + log1p(exp(−|z|)), with 0·inf = 0 in the
+    first two terms, so that z = ±inf gives the limits; the derivative is set by hand
+    (the kinks of relu and |z| at 0 cancel in the sum but not in autodiff).
+    """
+    tail = jnp.log1p(jnp.exp(-jnp.abs(z)))
+    return _base.xmul(1 - y, jax.nn.relu(z)) + _base.xmul(y, jax.nn.relu(-z)) + tail
+
+
+def _binary_logit_loss_jvp(primals, tangents):
+    y, z = primals
+    dy, dz = tangents
+    out = _binary_logit_loss(y, z)
+    e = jnp.exp(-jnp.abs(z))
+    sigmoid = jnp.where(z >= 0, 1, e) / (1 + e)
+    # ∂/∂z = σ(z) − y; ∂/∂y = log σ(−z) − log σ(z) = −z.
+    return out, _base.tangent(out, (dz, lambda t: t * (sigmoid - y)), (dy, lambda t: -t * z))
+
+
+_binary_logit_loss.defjvp(_binary_logit_loss_jvp, symbolic_zeros=True)

@@ -175,7 +175,7 @@ def test_overrides_are_applied_and_validated():
         (
             lambda r: r["data"].update(n_samplez=3),
             [],
-            "data.n_samplez: unknown key for source 'synthetic' (allowed: source, n_samples",
+            "data.n_samplez: unknown key for source 'synthetic' (allowed: source, seed, n_samples",
         ),
         (lambda r: r["data"].update(test_fraction=1.0), [], "data.test_fraction: must be < 1"),
         (lambda r: r["data"].update(test_fraction=-0.1), [], "data.test_fraction: must be >= 0"),

@@ -7,15 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import sweep, train
-from experiments.config import RUN_KEYS, RunSpec, deep_merge, validate_config
+from experiments import grid, sweep, train
+from experiments.config import RunSpec, validate_config
 from experiments.data import load_dataset
 
 
-def _variants(raw: dict) -> list[dict]:
-    config = validate_config(raw)
-    base = config.model_dump(mode="json", include=set(RUN_KEYS))
-    return [deep_merge(base, variant, RunSpec) for variant in config.variants]
+def _variants(raw: dict) -> list[RunSpec]:
+    return validate_config(raw).runs()
 
 
 BASE = {
@@ -35,7 +33,7 @@ BASE = {
 
 
 def test_grid_is_the_product_with_the_last_axis_fastest():
-    points = sweep.grid_points({"a": [1, 2], "b": {"linspace": [0, 1, 3]}})
+    points = grid.grid_points({"a": [1, 2], "b": {"linspace": [0, 1, 3]}})
     assert points == [
         {"a": 1, "b": 0.0},
         {"a": 1, "b": 0.5},
@@ -48,12 +46,12 @@ def test_grid_is_the_product_with_the_last_axis_fastest():
 
 def test_logspace_takes_exponents_of_ten():
     np.testing.assert_allclose(
-        sweep.axis_values("k", {"logspace": [-3, 1, 5]}), 10.0 ** np.arange(-3, 2)
+        grid.axis_values("k", {"logspace": [-3, 1, 5]}), 10.0 ** np.arange(-3, 2)
     )
 
 
 def test_zip_pairs_axes_instead_of_multiplying_them():
-    points = sweep.grid_points(
+    points = grid.grid_points(
         {"lr": [0.1, 1.0], "steps": [10, 20], "seed": [0, 1], "zip": [["lr", "steps"]]}
     )
     assert len(points) == 4
@@ -71,28 +69,28 @@ def test_zip_pairs_axes_instead_of_multiplying_them():
     ],
 )
 def test_bad_sweep_blocks_name_the_key(block, fragment):
-    with pytest.raises(sweep.SweepError) as caught:
-        sweep.grid_points(block)
+    with pytest.raises(grid.SweepError) as caught:
+        grid.grid_points(block)
     assert fragment in str(caught.value)
 
 
 def test_each_member_is_validated_and_the_swept_value_is_named():
-    with pytest.raises(sweep.SweepError) as caught:
-        sweep.expand_members(_variants(BASE), {"train.optimizer.learning_rate": [0.1, -1.0]})
+    with pytest.raises(grid.SweepError) as caught:
+        grid.expand_members(_variants(BASE), {"train.optimizer.learning_rate": [0.1, -1.0]})
     message = str(caught.value)
     assert "sweep.train.optimizer.learning_rate = -1.0" in message
     assert "0.1" not in message.replace("-1.0", "")
 
 
 def test_unknown_swept_key_is_an_error():
-    with pytest.raises(sweep.SweepError, match=r"train\.optimiser"):
-        sweep.expand_members(_variants(BASE), {"train.optimiser.learning_rate": [0.1]})
+    with pytest.raises(grid.SweepError, match=r"train\.optimiser"):
+        grid.expand_members(_variants(BASE), {"train.optimiser.learning_rate": [0.1]})
 
 
 @pytest.fixture(scope="module")
 def members():
-    grid = {"train.prior.scale": {"logspace": [-2, 0, 3]}, "seed": [0, 1]}
-    return sweep.expand_members(_variants(BASE), grid)
+    block = {"train.prior.scale": {"logspace": [-2, 0, 3]}, "seed": [0, 1]}
+    return grid.expand_members(_variants(BASE), block)
 
 
 @pytest.fixture(scope="module")
@@ -150,12 +148,14 @@ def test_a_small_memory_budget_splits_the_sweep_into_chunks_with_the_same_result
     chunked, _ = _run(members, ("laplace",), budget=1, on_chunk=chunks.append)
     assert chunks == [1] * 6
     for a, b in zip(whole[6:], chunked, strict=True):
-        np.testing.assert_array_equal(a.weights, b.weights)
+        # One member per call is a matrix-vector product, many a matrix product: float32
+        # rounding differs (seen: 6e-8 absolute).
+        np.testing.assert_allclose(a.weights, b.weights, rtol=1e-5, atol=1e-6)
 
 
 def test_a_diverged_member_does_not_cost_the_sweep():
-    grid = {"train.optimizer.learning_rate": [0.5, 3e38]}
-    members = sweep.expand_members(_variants({**BASE, "variants": [{"name": "mle"}]}), grid)
+    block = {"train.optimizer.learning_rate": [0.5, 3e38]}
+    members = grid.expand_members(_variants({**BASE, "variants": [{"name": "mle"}]}), block)
     results, _ = _run_one(members)
     assert [r.status for r in results] == ["ok", "diverged"]
     assert results[1].diverged_at is not None
