@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -156,7 +157,8 @@ def _aggregate(
         groups[float(member.values[key])].append(np.asarray(value(member), dtype=float))
     xs = np.array(sorted(groups))
     stacks = [np.stack(groups[x]) for x in xs]
-    with np.errstate(all="ignore"):
+    # An all-NaN group (e.g. precision with no weight left) stays NaN: a gap in the line.
+    with warnings.catch_warnings(action="ignore", category=RuntimeWarning):
         mean = np.array([np.nanmean(s, axis=0) for s in stacks])
         low = np.array([np.nanmin(s, axis=0) for s in stacks])
         high = np.array([np.nanmax(s, axis=0) for s in stacks])

@@ -166,3 +166,24 @@ def _run_one(members):
     data = load_dataset(members[0].spec.data, 0, Path("."))
     static = train.run_static(members[0].spec, data)
     return sweep.run_group(static, [m.spec for m in members], [data] * len(members)), data
+
+
+def test_a_sweep_of_4096_members_over_breast_cancer_runs_here():
+    raw = {
+        "name": "wide",
+        "data": {"source": "sklearn", "name": "breast_cancer"},
+        "train": {
+            "prior": {"kind": "laplace", "scale": 1.0},
+            "optimizer": {"name": "fista", "learning_rate": 0.1},
+            "steps": 20,
+            "log_every": 10,
+        },
+    }
+    members = grid.expand_members(
+        _variants(raw), {"train.prior.scale": {"logspace": [-3, 1, 4096]}}
+    )
+    data = load_dataset(members[0].spec.data, 0, Path("."))
+    results = sweep.run_members([m.spec for m in members], [data] * len(members))
+    assert len(results) == 4096 and all(r.status == "ok" for r in results)
+    zeros = [int(np.sum(r.weights == 0)) for r in (results[0], results[-1])]
+    assert zeros[0] == 30 and zeros[1] < 30  # the strongest L1 penalty zeroes every weight
