@@ -48,6 +48,10 @@ MASKED_LOGITS = [
 ]
 
 
+# Edge inputs run in float32 only, eagerly; test_boundaries.py runs them under jit.
+EDGE_CASES_IN_FLOAT32 = pytest.mark.parametrize("precision", ["float32-eager"], indirect=True)
+
+
 def _assert_close(got, expected, precision):
     assert got.dtype == precision.dtype
     np.testing.assert_allclose(
@@ -89,6 +93,7 @@ def test_entropy_matches_scipy_on_random_inputs(precision, call, simplex):
     np.testing.assert_allclose(got, expected, rtol=max(precision.rtol, 1e-6), atol=precision.atol)
 
 
+@EDGE_CASES_IN_FLOAT32
 def test_entropy_matches_scipy_on_edge_inputs(precision, call):
     p = np.asarray(EDGE_P, precision.dtype)
     _assert_close(call(infolib.entropy, p), special.entr(_f64(p)).sum(-1), precision)
@@ -101,6 +106,7 @@ def test_entropy_with_logits_matches_entropy_of_softmax(precision, call, rng):
     _assert_close(got, expected, precision)
 
 
+@EDGE_CASES_IN_FLOAT32
 def test_entropy_with_logits_masked_matches_reference(precision, call):
     logits = np.asarray(MASKED_LOGITS, precision.dtype)
     got = call(infolib.entropy_with_logits, logits)
@@ -118,6 +124,7 @@ def test_cross_entropy_matches_xlogy(precision, call, simplex):
     _assert_close(got, -special.xlogy(_f64(p), _f64(q)).sum(-1), precision)
 
 
+@EDGE_CASES_IN_FLOAT32
 def test_cross_entropy_matches_xlogy_on_edge_inputs(precision, call):
     p, q = np.asarray(EDGE_P, precision.dtype), np.asarray(EDGE_Q, precision.dtype)
     got = call(infolib.cross_entropy, p, q)
@@ -144,6 +151,7 @@ def test_cross_entropy_with_logits_label_smoothing_matches_reference(
     _assert_close(got, expected, precision)
 
 
+@EDGE_CASES_IN_FLOAT32
 def test_cross_entropy_with_logits_masked_matches_reference(precision, call, rng):
     logits = np.asarray(MASKED_LOGITS, precision.dtype)
     p = np.where(np.isfinite(logits), rng.random(logits.shape) + 0.1, 0.0)
@@ -175,6 +183,7 @@ def test_sparse_cross_entropy_matches_logsumexp_and_sklearn(precision, call, rng
     np.testing.assert_allclose(np.mean(_f64(got)), expected, rtol=precision.rtol)
 
 
+@EDGE_CASES_IN_FLOAT32
 def test_sparse_cross_entropy_with_masked_logits_matches_reference(precision, call):
     logits = np.asarray(MASKED_LOGITS, precision.dtype)
     labels = np.asarray([2, 2, 4, 1])
@@ -234,6 +243,7 @@ def test_kl_divergence_matches_rel_entr_and_scipy(precision, call, simplex):
     np.testing.assert_allclose(got, expected, rtol=max(precision.rtol, 1e-5), atol=1e-6)
 
 
+@EDGE_CASES_IN_FLOAT32
 def test_kl_divergence_matches_rel_entr_on_edge_inputs(precision, call):
     p, q = np.asarray(EDGE_P, precision.dtype), np.asarray(EDGE_Q, precision.dtype)
     got = call(infolib.kl_divergence, p, q)
@@ -254,6 +264,7 @@ def test_kl_divergence_with_logits_matches_log_softmax(precision, call, rng):
     _assert_close(got, _kl_logits_reference(a, b), precision)
 
 
+@EDGE_CASES_IN_FLOAT32
 def test_kl_divergence_with_logits_edge_inputs_match_reference(precision, call):
     a = [
         [1.0, -INF, 2.0, -INF, -INF, -INF],  # the same classes masked in both
@@ -287,6 +298,7 @@ def test_js_divergence_is_scipy_jensenshannon_squared(precision, call, simplex):
     np.testing.assert_allclose(got, expected, rtol=max(precision.rtol, 1e-5), atol=1e-6)
 
 
+@EDGE_CASES_IN_FLOAT32
 def test_js_divergence_edge_inputs(precision, call):
     p = np.zeros(SHAPE, precision.dtype)
     q = np.zeros(SHAPE, precision.dtype)
@@ -321,6 +333,7 @@ def test_joint_conditional_mutual_information_match_reference(precision, call, s
     _assert_close(call(infolib.mutual_information, pxy), mi, precision)
 
 
+@EDGE_CASES_IN_FLOAT32
 def test_joint_conditional_mutual_information_edge_inputs(precision, call):
     cases = [
         [[0.5, 0.0, 0.0], [0.0, 0.5, 0.0]],  # X determines Y: MI = log 2, H(Y|X) = 0
@@ -449,6 +462,7 @@ def test_miller_madow_entropy_matches_numpy_formula(precision, call, rng, base):
     _assert_close(got, _miller_madow_reference(_f64(counts), base), precision)
 
 
+@EDGE_CASES_IN_FLOAT32
 @pytest.mark.parametrize(
     "fn", [infolib.plugin_entropy, infolib.miller_madow_entropy], ids=["plugin", "miller_madow"]
 )
