@@ -121,7 +121,10 @@ def checked(fn: Callable[..., jax.Array], *, atol: float = 1e-4) -> Callable[...
     - a +inf logit (−inf is allowed: it masks a class).
 
     Keyword options (``axis``, ``base``, ``label_smoothing``) are compile-time constants
-    of the checked function; each distinct combination compiles once.
+    of the checked function; each distinct combination compiles once. The checked function
+    is itself jitted and raises on the host when it returns, so call it outside
+    ``jax.jit``; inside a jitted program, use :func:`jax.experimental.checkify.checkify`
+    on the whole program instead.
 
     Args:
         fn: one of infolib's public functions.
