@@ -201,18 +201,16 @@ def _version(package: str) -> str | None:
         return None
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
-        )
+        out = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return None
     return out.stdout.strip()
 
 
 def machine() -> dict[str, Any]:
-    """The machine, the JAX devices and the versions of the libraries compared."""
+    """The machine, the JAX devices, the versions of the libraries compared, and the load."""
     device = jax.devices()[0]
     memory = None
     if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
@@ -228,7 +226,10 @@ def machine() -> dict[str, Any]:
         "device_kind": device.device_kind,
         "devices": [str(d) for d in jax.devices()],
         "versions": {package: _version(package) for package in PACKAGES},
-        "git_commit": _git_commit(),
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        # Other processes on the machine: timings are only as quiet as this.
+        "load_average_1_5_15_min": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
 
 
@@ -326,3 +327,18 @@ def report(lines: Sequence[str]) -> None:
     """Prints the report (tables and notes) to stdout and flushes it."""
     print("\n".join(lines))
     sys.stdout.flush()
+
+
+def main(
+    name: str,
+    description: str,
+    run: Callable[..., dict[str, Any]],
+    tables: Callable[[dict[str, Any]], list[str]],
+    argv: Sequence[str] | None,
+) -> int:
+    """A benchmark's command line: parse, run, write the JSON, print the tables."""
+    args = arguments(description, argv)
+    results = run(quick=args.quick)
+    path = write_json(name, results, args.out, quick=args.quick)
+    report([*tables(results), "", f"Written: {path}"])
+    return 0

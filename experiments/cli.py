@@ -357,6 +357,9 @@ def run_config(
     """
     start, clock = dt.datetime.now(dt.UTC), time.perf_counter()
     config = load_config(config_path, overrides)
+    from experiments.cache import enable_compilation_cache
+
+    enable_compilation_cache()  # a second run of the same programs skips XLA's compilation
     writer = hosts is None or hosts[2] == 0
     folder = choose_run_folder(config, out, force=force, now=start) if writer else None
     if config.sweep:

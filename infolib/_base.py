@@ -219,3 +219,31 @@ def entropy_terms_from_log(log_p: jax.Array) -> jax.Array:
     finite = jnp.isfinite(log_p)
     safe_log_p = jnp.where(finite, log_p, 0)
     return jnp.where(finite, -jnp.exp(safe_log_p) * safe_log_p, 0)
+
+
+# ---------------------------------------------------------------------------
+# Log-softmax without materialising it
+# ---------------------------------------------------------------------------
+
+
+def log_normalizer(logits: jax.Array, axis: int) -> tuple[jax.Array, jax.Array]:
+    """The maximum m of ``logits`` along ``axis`` and log Σ exp(z − m), both keeping ``axis``.
+
+    logsumexp(z) = m + log Σ exp(z − m) and log softmax(z) = (z − m) − log Σ exp(z − m).
+    A row whose logits are all −inf gives m = −inf and NaN downstream, as
+    ``jax.nn.log_softmax`` does. Callers define their derivatives by hand (``custom_jvp``),
+    so no ``stop_gradient`` is needed on m.
+    """
+    m = jnp.max(logits, axis=axis, keepdims=True)
+    return m, jnp.log(jnp.sum(jnp.exp(logits - m), axis=axis, keepdims=True))
+
+
+def log_softmax_from(logits: jax.Array, m: jax.Array, log_s: jax.Array) -> jax.Array:
+    """log softmax(z) = (z − m) − log Σ exp(z − m), from :func:`log_normalizer`'s outputs.
+
+    Written with −m rather than m: XLA:CPU writes a broadcast that feeds two fusions out as
+    a whole array, so this use of the row maximum gets a broadcast of its own (of −m) and
+    the reduction that consumes it fuses it, instead of one more write and read of an array
+    the size of ``logits``. −inf logits (masked classes) give −inf.
+    """
+    return (logits + (-m)) - log_s

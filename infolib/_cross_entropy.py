@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
 
 import jax
@@ -96,13 +97,42 @@ def cross_entropy_with_logits(
     (p, logits), out_dtype = _base.as_float(p, logits)
     _base.check_same_shape(p=p, logits=logits)
     axis = _base.check_event_axis(p, axis, "p")
-    log_q = jax.nn.log_softmax(logits, axis=axis)
     if not (isinstance(label_smoothing, numbers.Real) and label_smoothing == 0.0):
         support = logits != -jnp.inf
         n_support = jnp.sum(support, axis=axis, keepdims=True)
         uniform = jnp.where(support, 1.0 / jnp.maximum(n_support, 1), 0.0)
         p = (1.0 - label_smoothing) * p + label_smoothing * uniform
-    return _base.finish(-jnp.sum(_base.xmul(p, log_q), axis=axis), base, out_dtype)
+    return _base.finish(_softmax_cross_entropy(p, logits, axis), base, out_dtype)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+def _softmax_cross_entropy(p: jax.Array, logits: jax.Array, axis: int) -> jax.Array:
+    """−Σ p·log softmax(logits) along ``axis``, 0·(−inf) read as 0.
+
+    The log-softmax is never written out as an array: its pieces (the row maximum and
+    log-sum-exp) are per row, and the one array-sized term feeds the sum directly.
+    """
+    m, log_s = _base.log_normalizer(logits, axis)
+    log_q = _base.log_softmax_from(logits, m, log_s)
+    return -jnp.sum(_base.xmul(p, log_q), axis=axis)
+
+
+def _softmax_cross_entropy_jvp(axis, primals, tangents):
+    p, logits = primals
+    dp, dlogits = tangents
+    out = _softmax_cross_entropy(p, logits, axis)
+    m, log_s = _base.log_normalizer(logits, axis)
+    log_z = m + log_s
+    mass = jnp.sum(p, axis=axis, keepdims=True)
+    # ∂/∂z = softmax(z)·Σp − p, one fused elementwise pass; ∂/∂p = −log softmax(z).
+    return out, _base.tangent(
+        out,
+        (dlogits, lambda t: jnp.sum(t * (jnp.exp(logits - log_z) * mass - p), axis=axis)),
+        (dp, lambda t: jnp.sum(t * (log_z - logits), axis=axis)),
+    )
+
+
+_softmax_cross_entropy.defjvp(_softmax_cross_entropy_jvp, symbolic_zeros=True)
 
 
 def sparse_cross_entropy_with_logits(
@@ -149,10 +179,33 @@ def sparse_cross_entropy_with_logits(
         )
     n_classes = logits.shape[axis]
     valid = (labels >= 0) & (labels < n_classes)
-    index = jnp.expand_dims(jnp.where(valid, labels, 0), axis)
-    label_logit = jnp.squeeze(jnp.take_along_axis(logits, index, axis=axis), axis)
-    loss = jax.nn.logsumexp(logits, axis=axis) - label_logit
+    loss = _sparse_softmax_cross_entropy(jnp.where(valid, labels, 0), logits, axis)
     return _base.finish(jnp.where(valid, loss, jnp.nan), base, out_dtype)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+def _sparse_softmax_cross_entropy(labels: jax.Array, logits: jax.Array, axis: int) -> jax.Array:
+    """logsumexp(z) − z_y along ``axis``, for labels already in [0, K)."""
+    m, log_s = _base.log_normalizer(logits, axis)
+    index = jnp.expand_dims(labels, axis)
+    label_logit = jnp.take_along_axis(logits, index, axis=axis)
+    return jnp.squeeze((m + log_s) - label_logit, axis)
+
+
+def _sparse_softmax_cross_entropy_jvp(axis, primals, tangents):
+    labels, logits = primals
+    _, dlogits = tangents
+    out = _sparse_softmax_cross_entropy(labels, logits, axis)
+    m, log_s = _base.log_normalizer(logits, axis)
+    classes = jax.lax.broadcasted_iota(labels.dtype, logits.shape, axis)
+    one_hot = (classes == jnp.expand_dims(labels, axis)).astype(logits.dtype)
+    # softmax(z) − onehot(y) in one elementwise pass: no gather's transpose (a scatter
+    # into a zero array) in the gradient.
+    grad = jnp.exp(logits - (m + log_s)) - one_hot
+    return out, _base.tangent(out, (dlogits, lambda t: jnp.sum(t * grad, axis=axis)))
+
+
+_sparse_softmax_cross_entropy.defjvp(_sparse_softmax_cross_entropy_jvp, symbolic_zeros=True)
 
 
 def binary_cross_entropy(y: ArrayLike, p: ArrayLike, *, base: float | None = None) -> jax.Array:

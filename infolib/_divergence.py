@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
@@ -82,17 +84,48 @@ def kl_divergence_with_logits(
     (a, b), out_dtype = _base.as_float(p_logits, q_logits)
     _base.check_same_shape(p_logits=a, q_logits=b)
     axis = _base.check_event_axis(a, axis, "p_logits")
-    log_p = jax.nn.log_softmax(a, axis=axis)
-    log_q = jax.nn.log_softmax(b, axis=axis)
-    in_p = jnp.isfinite(log_p)
-    in_q = jnp.isfinite(log_q)
-    keep = in_p & in_q
-    safe_log_p = jnp.where(keep, log_p, 0)
-    safe_log_q = jnp.where(keep, log_q, 0)
-    terms = jnp.where(keep, jnp.exp(safe_log_p) * (safe_log_p - safe_log_q), 0)
-    d = jnp.sum(terms, axis=axis)
-    outside_q = jnp.any(in_p & ~in_q, axis=axis)
-    return _base.finish(jnp.where(outside_q, jnp.inf, d), base, out_dtype)
+    return _base.finish(_softmax_kl_divergence(a, b, axis), base, out_dtype)
+
+
+def _log_softmaxes(a: jax.Array, b: jax.Array, axis: int) -> tuple[jax.Array, jax.Array]:
+    log_p = _base.log_softmax_from(a, *_base.log_normalizer(a, axis))
+    log_q = _base.log_softmax_from(b, *_base.log_normalizer(b, axis))
+    return log_p, log_q
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+def _softmax_kl_divergence(a: jax.Array, b: jax.Array, axis: int) -> jax.Array:
+    """Σ p (log p − log q) with p, q the softmaxes of a, b; +inf where log q = −inf < log p.
+
+    The log-softmaxes are never written out as arrays: the terms are computed from the
+    logits and the per-row maxima and log-sum-exps, in one pass that feeds the sum.
+    """
+    log_p, log_q = _log_softmaxes(a, b, axis)
+    outside_q = (log_p > -jnp.inf) & (log_q == -jnp.inf)
+    terms = jnp.where(outside_q, jnp.inf, _base.xmul(jnp.exp(log_p), log_p - log_q))
+    return jnp.sum(terms, axis=axis)
+
+
+def _softmax_kl_divergence_jvp(axis, primals, tangents):
+    a, b = primals
+    da, db = tangents
+    out = _softmax_kl_divergence(a, b, axis)
+    log_p, log_q = _log_softmaxes(a, b, axis)
+    p = jnp.exp(log_p)
+    d = jnp.expand_dims(out, axis)
+    finite = d < jnp.inf
+    # ∂/∂a = p (log p − log q − D), 0 where p = 0; ∂/∂b = q − p. A row whose divergence is
+    # +inf has no derivative; it gets 0, as the value does not move.
+    d_a = jnp.where(finite, _base.xmul(p, log_p - log_q - jnp.where(finite, d, 0)), 0)
+    d_b = jnp.where(finite, jnp.exp(log_q) - p, 0)
+    return out, _base.tangent(
+        out,
+        (da, lambda t: jnp.sum(t * d_a, axis=axis)),
+        (db, lambda t: jnp.sum(t * d_b, axis=axis)),
+    )
+
+
+_softmax_kl_divergence.defjvp(_softmax_kl_divergence_jvp, symbolic_zeros=True)
 
 
 @jax.custom_jvp
