@@ -37,6 +37,12 @@ A metric that was NaN or infinite is ``null``.
 
 ``true_weights`` (synthetic data only) has one entry per feature, in the units of the
 unstandardized features.
+
+A sweep (see ``experiments.sweep``) writes one ``summary.json`` entry per member, with
+``"member": i`` and ``"sweep": {dotted key: value}`` after ``variant``; ``metrics.csv`` gains
+a ``member`` column; ``data.json`` lists each distinct data set once as
+``{"datasets": [{"variants": [...], "members": [...], ...the fields above}]}``; and the
+manifest counts statuses per variant.
 """
 
 from __future__ import annotations
@@ -323,25 +329,24 @@ def summary(runs: Sequence[RunLike]) -> dict[str, Any]:
     return {"runs": entries}
 
 
+def _dataset_entry(data: Dataset) -> dict[str, Any]:
+    """What data.json says of one data set."""
+    return {
+        "description": data.description,
+        "n_classes": data.n_classes,
+        "class_names": list(data.class_names),
+        "feature_names": list(data.feature_names),
+        "n_train": len(data.y_train),
+        "n_test": len(data.y_test),
+        "sha256": data.sha256,
+        "true_weights": None if data.true_weights is None else _floats(data.true_weights),
+    }
+
+
 def _data_info(runs: Sequence[RunLike], datasets: Mapping[str, Dataset]) -> dict[str, Any]:
-    variants = []
-    for run in runs:
-        data = datasets[run.name]
-        true = None if data.true_weights is None else _floats(data.true_weights)
-        variants.append(
-            {
-                "variant": run.name,
-                "description": data.description,
-                "n_classes": data.n_classes,
-                "class_names": list(data.class_names),
-                "feature_names": list(data.feature_names),
-                "n_train": len(data.y_train),
-                "n_test": len(data.y_test),
-                "sha256": data.sha256,
-                "true_weights": true,
-            }
-        )
-    return {"variants": variants}
+    return {
+        "variants": [{"variant": run.name, **_dataset_entry(datasets[run.name])} for run in runs]
+    }
 
 
 def _sweep_data_info(runs: Sequence[RunLike], datasets: Sequence[Dataset]) -> dict[str, Any]:
@@ -349,19 +354,7 @@ def _sweep_data_info(runs: Sequence[RunLike], datasets: Sequence[Dataset]) -> di
     entries: dict[str, dict[str, Any]] = {}
     for run, data in zip(runs, datasets, strict=True):
         if data.sha256 not in entries:
-            true = None if data.true_weights is None else _floats(data.true_weights)
-            entries[data.sha256] = {
-                "variants": [],
-                "members": [],
-                "description": data.description,
-                "n_classes": data.n_classes,
-                "class_names": list(data.class_names),
-                "feature_names": list(data.feature_names),
-                "n_train": len(data.y_train),
-                "n_test": len(data.y_test),
-                "sha256": data.sha256,
-                "true_weights": true,
-            }
+            entries[data.sha256] = {"variants": [], "members": [], **_dataset_entry(data)}
         entry = entries[data.sha256]
         entry["members"].append(int(run.member))
         if run.name not in entry["variants"]:
@@ -381,14 +374,8 @@ def sweep_manifest(
         counts = status.setdefault(run.name, {})
         counts[run.status] = counts.get(run.status, 0) + 1
     seeds = sorted({int(run.sweep.get("seed", config.seed)) for run in runs})
-    record: dict[str, Any] = {
-        "name": config.name,
-        "config_sha256": config_hash(config),
-        "git": _git_state(),
-        "versions": _versions(),
-        "platform": platform.platform(),
-        "devices": _devices(),
-        "xla_flags": os.environ.get("XLA_FLAGS"),
+    record = {
+        **_provenance(config),
         "seeds": {"config": config.seed, "members": seeds},
         "data_sha256": sorted({data.sha256 for data in datasets}),
         "members": len(runs),
@@ -397,6 +384,19 @@ def sweep_manifest(
     }
     record.update(extra)
     return record
+
+
+def _provenance(config: ExperimentConfig) -> dict[str, Any]:
+    """What ran, from which code, where: common to every manifest."""
+    return {
+        "name": config.name,
+        "config_sha256": config_hash(config),
+        "git": _git_state(),
+        "versions": _versions(),
+        "platform": platform.platform(),
+        "devices": _devices(),
+        "xla_flags": os.environ.get("XLA_FLAGS"),
+    }
 
 
 def manifest(
@@ -408,13 +408,7 @@ def manifest(
     """Provenance: what ran, where, on what, from which code; the run's times."""
     specs = {spec.name: spec for spec in config.runs()}
     record: dict[str, Any] = {
-        "name": config.name,
-        "config_sha256": config_hash(config),
-        "git": _git_state(),
-        "versions": _versions(),
-        "platform": platform.platform(),
-        "devices": _devices(),
-        "xla_flags": os.environ.get("XLA_FLAGS"),
+        **_provenance(config),
         "seeds": {"config": config.seed, "variants": {n: specs[n].seed for n in datasets}},
         "data_sha256": {name: data.sha256 for name, data in datasets.items()},
         "status": {run.name: run.status for run in runs},
