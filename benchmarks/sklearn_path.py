@@ -137,10 +137,9 @@ def member_specs(problem: Problem, data_config: dict[str, Any], lip: float, n: i
 def project_path(problem: Problem, data: Dataset, specs: list[RunSpec]):
     """A function that trains the whole path with one run_group call; returns (W, b)."""
     static = train.run_static(specs[0], data)
-    datasets = [data] * len(specs)
 
     def fit() -> tuple[np.ndarray, np.ndarray]:
-        results = sweep.run_group(static, specs, datasets)
+        results = sweep.run_group(static, specs, data)
         return np.stack([r.weights for r in results]), np.array([r.bias for r in results])
 
     return fit

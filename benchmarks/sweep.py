@@ -110,9 +110,8 @@ def bench_members(
 ) -> dict[str, Any]:
     """Times the sweep, the loop and the matrix products for one number of members."""
     specs = member_specs(sizes, count)
-    datasets = [data] * count
     sweep_timing, results = _common.measure(
-        lambda: sweep.run_group(static, specs, datasets), repeats=sizes.repeats, warmup=False
+        lambda: sweep.run_group(static, specs, data), repeats=sizes.repeats, warmup=False
     )
     looped = specs[: min(count, sizes.loop_members)]
     loop_timing, loop_results = _common.measure(

@@ -165,10 +165,8 @@ def smooth_objective(
     proximal step of :mod:`experiments.optim`. ``n`` is the number of training examples
     (not the batch size), so a minibatch estimate is unbiased.
     """
-    value = LOSSES[loss](params, x, y)
-    if prior == "gaussian":
-        value = value + prior_penalty(prior, params.weights, prior_scale, n)
-    return value
+    smooth_prior = "gaussian" if prior == "gaussian" else "none"
+    return map_objective(params, x, y, loss=loss, prior=smooth_prior, prior_scale=prior_scale, n=n)
 
 
 def map_objective(

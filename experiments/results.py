@@ -373,7 +373,8 @@ def sweep_manifest(
     for run in runs:
         counts = status.setdefault(run.name, {})
         counts[run.status] = counts.get(run.status, 0) + 1
-    seeds = sorted({int(run.sweep.get("seed", config.seed)) for run in runs})
+    variant_seeds = {spec.name: spec.seed for spec in config.runs()}
+    seeds = sorted({int(run.sweep.get("seed", variant_seeds[run.name])) for run in runs})
     record = {
         **_provenance(config),
         "seeds": {"config": config.seed, "members": seeds},

@@ -4,9 +4,9 @@ program per variant.
 Members that share a compiled program (the same loss, prior kind, optimizer, steps, ...)
 are trained together: the per-run function of :mod:`experiments.train` is ``jax.vmap``-ed
 over their hyperparameters and PRNG keys, so many matrix–vector products become one matrix
-product, and the member axis is laid out over every device with a ``NamedSharding``. Data
-is shared by the members (broadcast) unless their data differ, e.g. a seed that draws the
-split: then each member carries its own copy.
+product, and the member axis is laid out over every device with a ``NamedSharding``. The
+members on one data set share it on the devices; each further data set (e.g. a seed that
+draws its own split) is one more call of the same compiled program.
 """
 
 from __future__ import annotations
@@ -44,13 +44,13 @@ def member_mesh() -> jax.sharding.Mesh:
     return jax.make_mesh((jax.device_count(),), (MEMBER_AXIS,), axis_types=(AxisType.Auto,))
 
 
-def member_bytes(static: train.RunStatic, data: Dataset, *, own_data: bool) -> int:
+def member_bytes(static: train.RunStatic, data: Dataset) -> int:
     """An estimate of the device memory one member needs while it trains.
 
     Parameters with optimizer state and gradients (about six copies), the metric history,
     and the per-example work of a step and of the evaluation (logits, probabilities and
-    their gradients: about eight values per example and class), in float32; plus the
-    member's own copy of the data when it has one.
+    their gradients: about eight values per example and class), in float32. The data
+    itself is shared by the members.
     """
     n_train, d = data.x_train.shape
     n_test = data.x_test.shape[0]
@@ -58,8 +58,6 @@ def member_bytes(static: train.RunStatic, data: Dataset, *, own_data: bool) -> i
     params = (d + 1) * classes
     n_logs = len(train.logged_steps(static.steps, static.log_every))
     floats = 6 * params + 2 * len(train.METRICS) * n_logs + 8 * (n_train + n_test) * classes
-    if own_data:
-        floats += (n_train + n_test) * (d + 1)
     return 4 * floats
 
 
@@ -86,9 +84,9 @@ def chunk_size(n_members: int, bytes_each: int, n_devices: int, budget: int) -> 
 
 
 @functools.cache
-def _compiled_sweep(static: train.RunStatic, own_data: bool) -> Callable[..., train.RunOutput]:
-    data_axis = 0 if own_data else None
-    run = jax.vmap(train.make_run_fn(static), in_axes=(0, 0, *(data_axis,) * 4))
+def _compiled_sweep(static: train.RunStatic) -> Callable[..., train.RunOutput]:
+    """The run function vmapped over hyperparameters and keys, the data shared, jitted."""
+    run = jax.vmap(train.make_run_fn(static), in_axes=(0, 0, None, None, None, None))
     return jax.jit(run)
 
 
@@ -123,18 +121,19 @@ def _gather(tree: Any) -> Any:
 def run_group(
     static: train.RunStatic,
     specs: Sequence[RunSpec],
-    datasets: Sequence[Dataset],
+    data: Dataset,
     *,
     budget: int | None = None,
     on_chunk: Callable[[int], None] | None = None,
     size: int | None = None,
 ) -> list[train.RunResult]:
-    """Trains runs that share a compiled program as one vectorised, sharded program.
+    """Trains runs that share a compiled program and a data set as one vectorised, sharded
+    program; the data is put on the devices once, replicated.
 
     Args:
         static: the runs' common static configuration (progress callbacks are dropped).
         specs: the runs.
-        datasets: one per run; runs whose datasets are one object share it on the device.
+        data: their data set.
         budget: device memory per device, in bytes (default :func:`memory_budget`).
         on_chunk: called with the number of members after each compiled call.
         size: members per compiled call (default: as many as fit, see :func:`chunk_size`);
@@ -144,42 +143,34 @@ def run_group(
         One :class:`~experiments.train.RunResult` per run, in order.
     """
     static = dataclasses.replace(static, progress=None)
-    own_data = len({id(d) for d in datasets}) > 1
     mesh = member_mesh()
-    n_devices = mesh.devices.size
     if size is None:
         size = chunk_size(
             len(specs),
-            member_bytes(static, datasets[0], own_data=own_data),
-            n_devices,
+            member_bytes(static, data),
+            mesh.devices.size,
             budget if budget is not None else memory_budget(),
         )
-    by_member = NamedSharding(mesh, P(MEMBER_AXIS))
+    member_sharded = functools.partial(_global, sharding=NamedSharding(mesh, P(MEMBER_AXIS)))
     replicated = NamedSharding(mesh, P())
-    run = _compiled_sweep(static, own_data)
+    shared = [_global(array, replicated) for array in _data_arrays(data)]
+    run = _compiled_sweep(static)
     hyper = _stack([train.run_hyperparameters(spec) for spec in specs])
     seeds = np.array([spec.seed for spec in specs], np.uint32)
-    arrays = [_data_arrays(d) for d in (datasets if own_data else datasets[:1])]
-    data = _stack(arrays) if own_data else arrays[0]
 
     outputs = []
     for start in range(0, len(specs), size):
         stop = min(start + size, len(specs))
         chunk = slice(start, stop)
-        member_sharded = functools.partial(_global, sharding=by_member)
         chunk_hyper = {k: member_sharded(_pad(v[chunk], size)) for k, v in hyper.items()}
         keys = jax.vmap(jax.random.key)(member_sharded(_pad(seeds[chunk], size)))
-        if own_data:
-            chunk_data = [member_sharded(_pad(a[chunk], size)) for a in data]
-        else:
-            chunk_data = [_global(a, replicated) for a in data]
-        output = _gather(run(chunk_hyper, keys, *chunk_data))
+        output = _gather(run(chunk_hyper, keys, *shared))
         outputs.append(jax.tree.map(lambda leaf, n=stop - start: leaf[:n], output))
         if on_chunk is not None:
             on_chunk(stop - start)
     output = jax.tree.map(lambda *leaves: np.concatenate(leaves), *outputs)
     return [
-        train._to_result(spec.name, static, jax.tree.map(lambda leaf, i=i: leaf[i], output))
+        train.to_result(spec.name, static, jax.tree.map(lambda leaf, i=i: leaf[i], output))
         for i, spec in enumerate(specs)
     ]
 
@@ -225,7 +216,7 @@ def run_members(
             group = run_group(
                 static,
                 [specs[i] for i in indices],
-                [datasets[i] for i in indices],
+                datasets[indices[0]],
                 on_chunk=report,
                 size=size,
             )
@@ -257,7 +248,7 @@ def _call_size(
 ) -> int:
     largest = max(len(indices) for indices in by_data.values())
     first = datasets[next(iter(by_data.values()))[0]]
-    each = member_bytes(static, first, own_data=False)
+    each = member_bytes(static, first)
     budget = budget if budget is not None else memory_budget()
     return chunk_size(largest, each, jax.device_count(), budget)
 
@@ -274,7 +265,7 @@ def plan(specs: Sequence[RunSpec], datasets: Sequence[Dataset]) -> list[dict[str
                 "variants": sorted({specs[i].name for i in indices}),
                 "members": len(indices),
                 "data_sets": len(by_data),
-                "bytes_per_member": member_bytes(static, first, own_data=False),
+                "bytes_per_member": member_bytes(static, first),
                 "members_per_call": size,
                 "calls": sum(math.ceil(len(group) / size) for group in by_data.values()),
             }

@@ -366,10 +366,10 @@ def train_run(spec: RunSpec, data: Dataset, *, progress: bool = False) -> RunRes
     bar = _PROGRESS.show(static.steps, spec.name) if progress else contextlib.nullcontext()
     with bar:
         output = jax.device_get(run(run_hyperparameters(spec), key, *arrays))
-    return _to_result(spec.name, static, output)
+    return to_result(spec.name, static, output)
 
 
-def _to_result(name: str, static: RunStatic, output: RunOutput) -> RunResult:
+def to_result(name: str, static: RunStatic, output: RunOutput) -> RunResult:
     steps = logged_steps(static.steps, static.log_every)
     diverged_at = int(output.diverged_at)
     keep = np.ones_like(steps, bool)

@@ -122,7 +122,7 @@ def _run(members, variants=("gaussian", "laplace"), **kwargs):
     for variant in variants:
         group = [m.spec for m in members if m.variant == variant]
         static = train.run_static(group[0], data)
-        results += sweep.run_group(static, group, [data] * len(group), **kwargs)
+        results += sweep.run_group(static, group, data, **kwargs)
     return results, data
 
 
@@ -165,7 +165,7 @@ def test_a_diverged_member_does_not_cost_the_sweep():
 def _run_one(members):
     data = load_dataset(members[0].spec.data, 0, Path("."))
     static = train.run_static(members[0].spec, data)
-    return sweep.run_group(static, [m.spec for m in members], [data] * len(members)), data
+    return sweep.run_group(static, [m.spec for m in members], data), data
 
 
 def test_a_sweep_of_4096_members_over_breast_cancer_runs_here():
