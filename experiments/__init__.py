@@ -1,21 +1,35 @@
-"""Config-driven experiments: logistic regression under MSE vs cross-entropy, MLE vs MAP.
+"""Config-driven experiments in information theory and learning.
 
-``python -m experiments run configs/mle_vs_map.yaml`` validates the config, trains every
-variant and writes a run folder (config, manifest, metrics, summary, figures).
+``python -m experiments run configs/mle_vs_map.yaml`` validates the config, runs every
+member and writes a run folder (config, manifest, metrics, summary, figures).
 
-Modules: ``config`` (the validated schema), ``data`` (data sets and splits), ``model`` and
-``optim`` (objectives and optimizers), ``train`` (the jitted trainer), ``results`` (run
-folders), ``figures`` (plots drawn from a run folder's files), ``cli`` (the commands).
-Only the config, data and results names are re-exported here, so that importing the package
-does not load jax.
+The pipeline: ``config`` (resolve) → ``runner`` (plan, execute, record) with ``execute``
+(vmapped, sharded programs), ``record`` (run files), ``folders`` (staged run folders) and
+``plotting`` (figures from files); ``kinds/`` holds the experiment kinds, each in its own
+folder, registered in ``kinds.KINDS``; ``cli`` is the command line. Only light names are
+re-exported here, so that importing the package does not load jax.
 """
 
 from experiments.config import ConfigError as ConfigError
-from experiments.config import ExperimentConfig as ExperimentConfig
-from experiments.config import RunSpec as RunSpec
+from experiments.config import Experiment as Experiment
+from experiments.config import MemberSpec as MemberSpec
 from experiments.config import load_config as load_config
-from experiments.data import DataError as DataError
-from experiments.data import Dataset as Dataset
-from experiments.data import load_dataset as load_dataset
-from experiments.results import OutputError as OutputError
-from experiments.results import write_run as write_run
+from experiments.config import validate_config as validate_config
+from experiments.folders import OutputError as OutputError
+from experiments.kind import DataError as DataError
+from experiments.kind import Kind as Kind
+from experiments.kind import Outcome as Outcome
+from experiments.kinds import KINDS as KINDS
+
+__all__ = [
+    "KINDS",
+    "ConfigError",
+    "DataError",
+    "Experiment",
+    "Kind",
+    "MemberSpec",
+    "Outcome",
+    "OutputError",
+    "load_config",
+    "validate_config",
+]

@@ -1,4 +1,4 @@
-"""Figures of a sweep, drawn from its files only (``python -m experiments plot`` redraws them).
+"""The classifier's figures of a sweep, drawn from its files only.
 
 Reads ``summary.json`` (one entry per member, with its ``sweep`` values), ``data.json`` and
 ``metrics.csv`` and writes, depending on what was swept:
@@ -17,27 +17,25 @@ minimum to maximum.
 
 from __future__ import annotations
 
-import csv
-import json
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from experiments.figures import PALETTE, STYLE, new_figure
+from experiments.plotting import PALETTE, new_figure
+from experiments.record import RunRecord
 
 SCALE = "train.prior.scale"
 LEARNING_RATE = "train.optimizer.learning_rate"
 
 
 @dataclass(frozen=True)
-class Member:
+class SweepPoint:
     """What the figures need of one sweep member, read from the run's files."""
 
     index: int
@@ -49,30 +47,14 @@ class Member:
     true_weights: np.ndarray | None
 
 
-def is_sweep(run_dir: Path) -> bool:
-    """Whether a run folder holds a sweep (its summary entries carry ``sweep`` values)."""
-    runs = json.loads((Path(run_dir) / "summary.json").read_text(encoding="utf-8"))["runs"]
-    return any("sweep" in run for run in runs)
-
-
-def read_members(run_dir: Path) -> list[Member]:
-    """The members of a sweep folder, in the order of ``summary.json``."""
-    run_dir = Path(run_dir)
-    runs = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))["runs"]
-    data = json.loads((run_dir / "data.json").read_text(encoding="utf-8"))
-    truths: dict[int | str, list | None] = {}
-    for entry in data.get("datasets", []):  # a sweep: each data set with its members
-        for member in entry["members"]:
-            truths[member] = entry.get("true_weights")
-    for entry in data.get("variants", []):
-        truths[entry["variant"]] = entry.get("true_weights")
-    members = []
-    for index, run in enumerate(runs):
-        member = run.get("member", index)
-        truth = truths.get(member, truths.get(run["variant"]))
-        members.append(
-            Member(
-                index=member,
+def read_points(record: RunRecord) -> list[SweepPoint]:
+    """The members of a sweep, in the order of ``summary.json``."""
+    points = []
+    for run in record.runs:
+        truth = record.data[run["member"]].get("true_weights")
+        points.append(
+            SweepPoint(
+                index=run["member"],
                 variant=run["variant"],
                 values=run.get("sweep", {}),
                 status=run["status"],
@@ -81,55 +63,22 @@ def read_members(run_dir: Path) -> list[Member]:
                 true_weights=None if truth is None else np.array(truth, dtype=float).ravel(),
             )
         )
-    return members
+    return points
 
 
-def draw_sweep_figures(run_dir: Path, formats: Iterable[str]) -> list[Path]:
-    """Draws a sweep's figures from its files into ``run_dir/figures``.
-
-    Returns:
-        The files written.
-    """
-    run_dir = Path(run_dir)
-    members = read_members(run_dir)
-    swept = {key for m in members for key in m.values}
-    figures: dict[str, Callable[[], Figure]] = {}
+def figures(record: RunRecord) -> dict[str, Callable[[], Figure]]:
+    """A sweep's figures, by what was swept (none for a sweep of other keys only)."""
+    members = read_points(record)
+    swept = record.swept_keys()
+    drawn: dict[str, Callable[[], Figure]] = {}
     if SCALE in swept:
-        figures["regularization_path"] = lambda: regularization_path_figure(members)
-        figures["sparsity_path"] = lambda: sparsity_path_figure(members)
-        figures["test_path"] = lambda: test_path_figure(members)
+        drawn["regularization_path"] = lambda: regularization_path_figure(members)
+        drawn["sparsity_path"] = lambda: sparsity_path_figure(members)
+        drawn["test_path"] = lambda: test_path_figure(members)
     if LEARNING_RATE in swept:
-        histories = read_member_histories(run_dir / "metrics.csv")
-        figures["lr_sweep"] = lambda: lr_sweep_figure(members, histories)
-    out = run_dir / "figures"
-    out.mkdir(exist_ok=True)
-    written = []
-    with matplotlib.rc_context(STYLE):
-        for name, draw in figures.items():
-            figure = draw()
-            for fmt in formats:
-                path = out / f"{name}.{fmt}"
-                figure.savefig(path, format=fmt)
-                written.append(path)
-    return written
-
-
-def read_member_histories(path: Path) -> dict[int, dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """history[member][metric] = (steps, values) on the training split."""
-    rows: dict[int, dict[str, list[tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
-    with path.open(encoding="utf-8", newline="") as file:
-        for row in csv.DictReader(file):
-            if row["split"] != "train":
-                continue
-            value = float(row["value"]) if row["value"] not in ("", "nan") else np.nan
-            rows[int(row.get("member") or 0)][row["metric"]].append((int(row["step"]), value))
-    return {
-        member: {
-            metric: (np.array([s for s, _ in pairs]), np.array([v for _, v in pairs]))
-            for metric, pairs in metrics.items()
-        }
-        for member, metrics in rows.items()
-    }
+        histories = {i: h.get("train", {}) for i, h in record.history.items()}
+        drawn["lr_sweep"] = lambda: lr_sweep_figure(members, histories)
+    return drawn
 
 
 # ---------------------------------------------------------------------------
@@ -137,8 +86,8 @@ def read_member_histories(path: Path) -> dict[int, dict[str, tuple[np.ndarray, n
 # ---------------------------------------------------------------------------
 
 
-def _by_variant(members: list[Member]) -> dict[str, list[Member]]:
-    grouped: dict[str, list[Member]] = defaultdict(list)
+def _by_variant(members: list[SweepPoint]) -> dict[str, list[SweepPoint]]:
+    grouped: dict[str, list[SweepPoint]] = defaultdict(list)
     for member in members:
         grouped[member.variant].append(member)
     return dict(grouped)
@@ -149,7 +98,7 @@ def _colors() -> tuple:
 
 
 def _aggregate(
-    members: list[Member], key: str, value: Callable[[Member], float | np.ndarray]
+    members: list[SweepPoint], key: str, value: Callable[[SweepPoint], float | np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(x, mean, min, max) of ``value`` over the members at each distinct value of ``key``."""
     groups: dict[float, list] = defaultdict(list)
@@ -171,8 +120,8 @@ def _band(ax: Axes, x, mean, low, high, color, label: str | None) -> None:
         ax.fill_between(x, low, high, color=color, alpha=0.2, linewidth=0)
 
 
-def _final(split: str, metric: str) -> Callable[[Member], float]:
-    def get(member: Member) -> float:
+def _final(split: str, metric: str) -> Callable[[SweepPoint], float]:
+    def get(member: SweepPoint) -> float:
         table = member.final.get(split) or member.final.get("train", {})
         value = table.get(metric)
         return np.nan if value is None else float(value)
@@ -180,7 +129,7 @@ def _final(split: str, metric: str) -> Callable[[Member], float]:
     return get
 
 
-def _spread_note(members: list[Member], key: str) -> str:
+def _spread_note(members: list[SweepPoint], key: str) -> str:
     others = sorted({k for m in members for k in m.values} - {key})
     return f"mean and min–max over {', '.join(others)}" if others else ""
 
@@ -190,7 +139,7 @@ def _spread_note(members: list[Member], key: str) -> str:
 # ---------------------------------------------------------------------------
 
 
-def regularization_path_figure(members: list[Member]) -> Figure:
+def regularization_path_figure(members: list[SweepPoint]) -> Figure:
     """Each weight (mean over the spread) against the prior scale, a panel per variant."""
     variants = _by_variant([m for m in members if SCALE in m.values])
     figure = new_figure(1, len(variants), (5.0 * len(variants), 3.8))
@@ -209,7 +158,7 @@ def regularization_path_figure(members: list[Member]) -> Figure:
     return figure
 
 
-def sparsity_path_figure(members: list[Member]) -> Figure:
+def sparsity_path_figure(members: list[SweepPoint]) -> Figure:
     """Fraction of exact zeros, and support precision/recall where the truth is known."""
     members = [m for m in members if SCALE in m.values]
     known = all(m.true_weights is not None for m in members)
@@ -237,8 +186,8 @@ def sparsity_path_figure(members: list[Member]) -> Figure:
     return figure
 
 
-def _support_score(metric: str) -> Callable[[Member], float]:
-    def score(member: Member) -> float:
+def _support_score(metric: str) -> Callable[[SweepPoint], float]:
+    def score(member: SweepPoint) -> float:
         found = member.weights != 0
         truth = np.asarray(member.true_weights) != 0
         hits = np.sum(found & truth)
@@ -249,7 +198,7 @@ def _support_score(metric: str) -> Callable[[Member], float]:
     return score
 
 
-def test_path_figure(members: list[Member]) -> Figure:
+def test_path_figure(members: list[SweepPoint]) -> Figure:
     """Test cross-entropy and accuracy against the prior scale, the best scale marked."""
     members = [m for m in members if SCALE in m.values]
     split = "test" if all("test" in m.final for m in members) else "train"
@@ -281,7 +230,7 @@ def test_path_figure(members: list[Member]) -> Figure:
 
 
 def lr_sweep_figure(
-    members: list[Member], histories: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]]
+    members: list[SweepPoint], histories: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]]
 ) -> Figure:
     """Final losses against the learning rate, and convergence bands at three rates."""
     members = [m for m in members if LEARNING_RATE in m.values]

@@ -21,49 +21,24 @@ history keeps the entries logged before it.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
-import threading
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import tqdm
 
-from experiments import model, optim
-from experiments.model import Hyperparameters, Params
+from experiments.kind import Outcome
+from experiments.kinds.classifier import model, optim
+from experiments.kinds.classifier.metrics import METRICS
+from experiments.kinds.classifier.model import Hyperparameters, Params
 
 if TYPE_CHECKING:
-    from experiments.config import RunSpec
-    from experiments.data import Dataset
-
-METRICS = ("ce", "mse", "accuracy", "grad_norm", "weight_norm", "zero_weights")
-
-
-@dataclasses.dataclass(frozen=True)
-class RunResult:
-    """One trained variant, on the host.
-
-    ``steps`` are the logged steps (0, log_every, 2·log_every, ..., and ``steps`` itself);
-    ``history[split][metric]`` holds the metric at each logged step as float64, for the
-    splits ``train`` and, when there is test data, ``test``. A diverged run keeps the logged
-    steps before ``diverged_at`` and the last finite parameters. A member of a sweep also
-    has its index in the sweep, ``member``, and its swept values, ``sweep``.
-    """
-
-    name: str
-    status: Literal["ok", "diverged"]
-    diverged_at: int | None
-    steps: np.ndarray
-    history: dict[str, dict[str, np.ndarray]]
-    weights: np.ndarray
-    bias: np.ndarray
-    member: int | None = None
-    sweep: dict[str, Any] | None = None
+    from experiments.kinds.classifier.data import Dataset
+    from experiments.kinds.classifier.schema import RunSpec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -299,77 +274,8 @@ def _batcher(batch_size: int | None, x: jax.Array, y: jax.Array, key: jax.Array)
     return batch
 
 
-class _ProgressBars:
-    """The host end of the compiled program's progress callback.
-
-    The callback must be one object for the program to be compiled once, so it forwards to
-    whichever bar :meth:`show` has opened (one run at a time).
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._bar: tqdm.tqdm | None = None
-
-    def __call__(self, steps_done: jax.Array) -> None:
-        with self._lock:
-            if self._bar is not None:
-                self._bar.update(int(steps_done) - self._bar.n)
-
-    @contextlib.contextmanager
-    def show(self, total: int, description: str) -> Iterator[None]:
-        with self._lock:
-            self._bar = tqdm.tqdm(total=total, desc=description, unit="step", leave=False)
-        try:
-            yield
-        finally:
-            jax.effects_barrier()
-            with self._lock:
-                self._bar.close()
-                self._bar = None
-
-
-_PROGRESS = _ProgressBars()
-
-
-@functools.cache
-def compiled_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
-    """``jax.jit(make_run_fn(static))``, built once per static configuration."""
-    return jax.jit(make_run_fn(static))
-
-
-def train_run(spec: RunSpec, data: Dataset, *, progress: bool = False) -> RunResult:
-    """Trains one variant and brings its history and final parameters to the host.
-
-    Args:
-        spec: the resolved variant.
-        data: its dataset; ``spec.model.classes`` must equal ``data.n_classes``.
-        progress: show a tqdm bar, advanced after every chunk of ``log_every`` steps.
-
-    Returns:
-        A :class:`RunResult`; ``status`` is ``diverged`` if the loss or the parameters
-        stopped being finite.
-    """
-    if spec.model.classes != data.n_classes:
-        raise ValueError(
-            f"variant {spec.name!r}: model.classes is {spec.model.classes} but the data has "
-            f"{data.n_classes} classes"
-        )
-    static = run_static(spec, data, progress=_PROGRESS if progress else None)
-    arrays = (
-        jnp.asarray(data.x_train, jnp.float32),
-        jnp.asarray(data.y_train, jnp.int32),
-        jnp.asarray(data.x_test, jnp.float32),
-        jnp.asarray(data.y_test, jnp.int32),
-    )
-    run = compiled_run_fn(static)
-    key = jax.random.key(spec.seed)
-    bar = _PROGRESS.show(static.steps, spec.name) if progress else contextlib.nullcontext()
-    with bar:
-        output = jax.device_get(run(run_hyperparameters(spec), key, *arrays))
-    return to_result(spec.name, static, output)
-
-
-def to_result(name: str, static: RunStatic, output: RunOutput) -> RunResult:
+def to_outcome(static: RunStatic, output: RunOutput) -> Outcome:
+    """One member's output on the host as an :class:`~experiments.kind.Outcome`."""
     steps = logged_steps(static.steps, static.log_every)
     diverged_at = int(output.diverged_at)
     keep = np.ones_like(steps, bool)
@@ -387,12 +293,13 @@ def to_result(name: str, static: RunStatic, output: RunOutput) -> RunResult:
         split: {metric: np.asarray(values, np.float64)[keep] for metric, values in metrics.items()}
         for split, metrics in output.history.items()
     }
-    return RunResult(
-        name=name,
+    return Outcome(
         status="diverged" if diverged_at >= 0 else "ok",
         diverged_at=diverged_at if diverged_at >= 0 else None,
         steps=steps[keep],
         history=history,
-        weights=np.asarray(output.params.weights),
-        bias=np.asarray(output.params.bias),
+        params={
+            "weights": np.asarray(output.params.weights),
+            "bias": np.asarray(output.params.bias),
+        },
     )

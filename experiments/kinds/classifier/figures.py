@@ -1,7 +1,5 @@
-"""Figures of a run, drawn from its files only (so ``python -m experiments plot`` redraws them).
-
-Reads ``metrics.csv``, ``summary.json`` and ``data.json`` from the run folder and writes
-``figures/<name>.<format>`` for
+"""The classifier's figures of a run, drawn from its files only (see
+:mod:`experiments.plotting`). For a run that is not a sweep:
 
 - ``convergence``: cross-entropy and squared error (log scale), accuracy, and the gradient
   norm against step, per variant, train solid and test dashed;
@@ -9,49 +7,26 @@ Reads ``metrics.csv``, ``summary.json`` and ``data.json`` from the run folder an
   axis, the true weights for synthetic data, and a histogram of the nonzero magnitudes; the
   count of exact zeros is in the legend;
 - ``weight_norm``: ‖w‖₂ and the number of exact zeros against step.
-
-Figures are drawn on the Agg canvas without pyplot (no global figure state), inside one
-``matplotlib.rc_context`` style; raster formats at 150 dpi, pdf and svg as vectors.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import LogFormatter, MaxNLocator
 
-STYLE = {
-    "font.size": 9,
-    "axes.titlesize": 10,
-    "axes.labelsize": 9,
-    "legend.fontsize": 8,
-    "xtick.labelsize": 8,
-    "ytick.labelsize": 8,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "grid.linewidth": 0.6,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "lines.linewidth": 1.6,
-    "lines.markersize": 4,
-    "legend.frameon": False,
-    "savefig.dpi": 150,
-    "pdf.fonttype": 42,  # embed TrueType, so text stays text in the pdf
-    "svg.fonttype": "none",
-}
+from experiments.kinds.classifier import path_figures
+from experiments.plotting import PALETTE, new_figure
+from experiments.record import RunRecord
+
 SPLIT_STYLES = {"train": "-", "test": "--"}
-PALETTE = "tab10"
 
 
 @dataclass(frozen=True)
@@ -78,72 +53,39 @@ class Variant:
         return int(np.sum(self.weights == 0))
 
 
-def draw_figures(run_dir: Path, formats: Iterable[str]) -> list[Path]:
-    """Draws the run's figures from its files into ``run_dir/figures``.
-
-    Args:
-        run_dir: a run folder with ``metrics.csv``, ``summary.json`` and ``data.json``.
-        formats: file formats, e.g. ``["png", "pdf"]``.
-
-    Returns:
-        The files written, figure by figure, in the order of ``formats``.
+def draw(record: RunRecord) -> dict[str, Callable[[], Figure]]:
+    """The figures of a run folder: its variants' training curves and weights, or for a
+    sweep, the figures of what was swept (:mod:`~experiments.kinds.classifier.path_figures`).
     """
-    run_dir = Path(run_dir)
-    variants = read_variants(run_dir)
-    out = run_dir / "figures"
-    out.mkdir(exist_ok=True)
-    written = []
-    with matplotlib.rc_context(STYLE):
-        for name, draw in FIGURES.items():
-            figure = draw(variants)
-            for fmt in formats:
-                path = out / f"{name}.{fmt}"
-                figure.savefig(path, format=fmt)
-                written.append(path)
-    return written
+    if record.swept:
+        return path_figures.figures(record)
+    variants = read_variants(record)
+    return {name: functools.partial(make, variants) for name, make in FIGURES.items()}
 
 
-def read_variants(run_dir: Path) -> list[Variant]:
-    """The variants of a run folder, in the order of ``summary.json``."""
-    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    data = json.loads((run_dir / "data.json").read_text(encoding="utf-8"))
-    true_weights = {entry["variant"]: entry.get("true_weights") for entry in data["variants"]}
-    history = _read_metrics(run_dir / "metrics.csv")
+def read_variants(record: RunRecord) -> list[Variant]:
+    """The variants of a (not swept) run, in the order of ``summary.json``."""
     colors = matplotlib.colormaps[PALETTE].colors
     variants = []
-    for index, run in enumerate(summary["runs"]):
-        name = run["variant"]
-        true = true_weights.get(name)
+    for index, run in enumerate(record.runs):
+        true = record.data[run["member"]].get("true_weights")
         variants.append(
             Variant(
-                name=name,
+                name=run["variant"],
                 color=colors[index % len(colors)],
                 status=run["status"],
                 diverged_at=run.get("diverged_at"),
-                weights=_as_array(run["params"]["weights"]).ravel(),
-                true_weights=None if true is None else _as_array(true).ravel(),
-                history=history.get(name, {}),
+                weights=as_array(run["params"]["weights"]).ravel(),
+                true_weights=None if true is None else as_array(true).ravel(),
+                history=record.history.get(run["member"], {}),
             )
         )
     return variants
 
 
-def _as_array(values) -> np.ndarray:
+def as_array(values) -> np.ndarray:
     """JSON numbers (null for non-finite) as a float array, null as NaN."""
     return np.array(values, dtype=float)  # None -> nan
-
-
-def _read_metrics(path: Path) -> dict[str, dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]]:
-    rows: dict[tuple[str, str, str], list[tuple[int, float]]] = defaultdict(list)
-    with path.open(newline="", encoding="utf-8") as file:
-        for row in csv.DictReader(file):
-            key = (row["variant"], row["split"], row["metric"])
-            rows[key].append((int(row["step"]), float(row["value"])))
-    history: dict = defaultdict(lambda: defaultdict(dict))
-    for (variant, split, metric), points in rows.items():
-        steps, values = np.array(points, dtype=float).T
-        history[variant][split][metric] = (steps.astype(int), values)
-    return {variant: {split: dict(m) for split, m in s.items()} for variant, s in history.items()}
 
 
 # ---------------------------------------------------------------------------
@@ -323,13 +265,6 @@ def _plain_log_labels(axis) -> None:
     if low > 0 and high / low < 100:
         axis.set_major_formatter(_PlainLogFormatter())
         axis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False))
-
-
-def new_figure(rows: int, cols: int, size: tuple[float, float]) -> Figure:
-    figure = Figure(figsize=size, layout="constrained")
-    FigureCanvasAgg(figure)
-    figure.subplots(rows, cols)
-    return figure
 
 
 FIGURES: dict[str, Callable[[list[Variant]], Figure]] = {

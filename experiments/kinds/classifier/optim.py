@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from experiments.model import Hyperparameters, Params
+from experiments.kinds.classifier.model import Hyperparameters, Params
 
 # Value and gradient of the smooth part f at a point; the optimizer chooses the point.
 ValueAndGradFn = Callable[[Params], tuple[jax.Array, Params]]
@@ -121,7 +121,6 @@ def _fista(hyper: Hyperparameters, l1: jax.Array | None) -> Optimizer:
     lr ≤ 1/L, L the Lipschitz constant of ∇f.
     """
     lr = hyper["learning_rate"]
-    gradient_step = optax.sgd(lr)  # stateless: −lr·g
 
     def init(params: Params) -> FistaState:
         return FistaState(previous=params, t=jnp.ones((), jnp.float32))
@@ -131,8 +130,7 @@ def _fista(hyper: Hyperparameters, l1: jax.Array | None) -> Optimizer:
         beta = (state.t - 1.0) / t_next
         y = jax.tree.map(lambda x, x_prev: x + beta * (x - x_prev), params, state.previous)
         value, grads = value_and_grad(y)
-        updates, _ = gradient_step.update(grads, gradient_step.init(y))
-        new = optax.apply_updates(y, updates)
+        new = jax.tree.map(lambda p, g: p - lr * g, y, grads)
         if l1 is not None:
             new = new._replace(weights=soft_threshold(new.weights, l1 * lr))
         return new, FistaState(previous=params, t=t_next), value

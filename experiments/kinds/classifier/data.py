@@ -15,14 +15,15 @@ import csv
 import hashlib
 import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from experiments.config import (
+from experiments.kind import DataError
+from experiments.kinds.classifier.schema import (
     CsvData,
     DataConfig,
     InlineData,
@@ -34,17 +35,6 @@ from experiments.config import (
 __all__ = ["DataError", "Dataset", "check_spec_fits_data", "load_dataset", "split_indices"]
 
 _MAX_CELL_PROBLEMS = 10
-
-
-class DataError(ValueError):
-    """The data cannot be used: a missing or malformed file, a single class, ...
-
-    ``problems`` holds one line per problem, each starting with the config key to fix.
-    """
-
-    def __init__(self, problems: Iterable[str]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,0 +1,148 @@
+"""Reading configs: YAML in, overrides applied, one validated, resolved experiment out.
+
+A config is a YAML file read with a safe loader that refuses repeated keys. Its ``kind:``
+(default ``classifier``) picks the schema from :data:`experiments.kinds.KINDS`; overrides
+``--set key.path=value`` are merged into the raw mapping first, so they are checked
+exactly like the file, and every problem is reported at once with its dotted path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from experiments.config.errors import (
+    ConfigError,
+    format_errors,
+    format_path,
+    readable_order,
+    show,
+    type_name,
+)
+from experiments.config.merge import apply_override, parse_override
+from experiments.config.schema import Experiment, experiment_model
+from experiments.kinds import DEFAULT_KIND, KINDS
+
+__all__ = ["config_hash", "dump_config", "load_config", "read_yaml", "validate_config"]
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a mapping with a repeated key."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: Path) -> Any:
+    """Reads YAML safely (plain data only), refusing repeated keys."""
+    text = path.read_text(encoding="utf-8")
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+
+
+def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Experiment:
+    """Reads, overrides, validates and resolves a config.
+
+    Args:
+      path: the YAML file.
+      overrides: ``key.path=value`` strings, applied in order.
+
+    Returns:
+      The validated experiment; its ``members`` are the resolved runs.
+
+    Raises:
+      ConfigError: listing every problem, each with its dotted path.
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "not found"
+        raise ConfigError([f"config file {what}: {path}"], source=source)
+    try:
+        raw = read_yaml(path)
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ConfigError(
+            [f"{path}: invalid YAML: {_yaml_problem(error)}"], source=source
+        ) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        message = f"{path}: the top level must be a mapping of keys, got {type_name(raw)}"
+        raise ConfigError([message], source=source)
+    return validate_config(raw, overrides, source=source)
+
+
+def validate_config(
+    raw: Mapping[str, Any], overrides: Iterable[str] = (), *, source: str | None = None
+) -> Experiment:
+    """Applies ``overrides`` to the raw mapping and validates it (see :func:`load_config`)."""
+    overrides = list(overrides)
+    problems: list[str] = []
+    raw = dict(raw)
+    kind_name = _kind_name(raw, overrides)
+    if kind_name not in KINDS:
+        allowed = ", ".join(KINDS)
+        raise ConfigError([f"kind: {show(kind_name)} is not one of {allowed}"], source=source)
+    model = experiment_model(KINDS[kind_name])
+    set_paths: dict[str, str] = {}
+    for text in overrides:
+        try:
+            segments, value = parse_override(text)
+            raw = apply_override(raw, segments, value, model=model, variant_model=model.KIND.spec)
+            set_paths[format_path(segments)] = text
+        except ValueError as error:
+            problems.append(f"--set {text}: {error}")
+    try:
+        config = model.model_validate(raw)
+    except ValidationError as error:
+        problems.extend(format_errors(error.errors(), model, model.KIND.spec, set_paths))
+    if problems:
+        raise ConfigError(problems, source=source)
+    return config
+
+
+def _kind_name(raw: Mapping[str, Any], overrides: list[str]) -> Any:
+    kind = raw.get("kind", DEFAULT_KIND)
+    for text in overrides:
+        try:
+            segments, value = parse_override(text)
+        except ValueError:
+            continue  # reported with the other overrides
+        if segments == ["kind"]:
+            kind = value
+    return kind
+
+
+def _yaml_problem(error: Exception) -> str:
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    if mark is not None:
+        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return problem
+
+
+def dump_config(config: Experiment) -> str:
+    """The resolved config as YAML, every default written out."""
+    data = readable_order(config.model_dump(mode="json"))
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=100)
+
+
+def config_hash(config: Experiment) -> str:
+    """SHA-256 of what runs (everything but ``description`` and ``output``), canonical
+    JSON, as hex."""
+    data = config.model_dump(mode="json", exclude={"description", "output"})
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

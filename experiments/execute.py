@@ -1,0 +1,269 @@
+"""Planning and executing members: one vectorised, compiled, sharded program per group.
+
+Members whose kind gives them equal *program keys* (static choices and data shapes) and who
+share a data set form a group: the kind's pure member function is ``jax.vmap``-ed over
+their hyperparameters and PRNG keys, so many matrix–vector products become one matrix
+product, and the member axis is laid out over every device (of every process) with a
+``NamedSharding`` on a one-dimensional mesh. The data is put on the devices once per group,
+replicated. A group too large for the memory budget is split into chunks of one size, so
+every call runs the same compiled program. Nothing here knows any kind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import os
+import time
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+import jax
+import numpy as np
+from jax.sharding import AxisType, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from experiments.kind import Outcome, Program
+
+__all__ = [
+    "MEMBER_AXIS",
+    "Group",
+    "chunk_size",
+    "group_members",
+    "member_mesh",
+    "memory_budget",
+    "plan_rows",
+    "run_group",
+    "run_members",
+]
+
+MEMBER_AXIS = "members"
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """Members trained by one compiled program on one data set (indices into the run's
+    member list)."""
+
+    key: Hashable
+    data: Any
+    members: tuple[int, ...]
+
+
+def group_members(program: Program, specs: Sequence[Any], datasets: Sequence[Any]) -> list[Group]:
+    """Groups members by program key, then by data set, in order of first appearance.
+
+    Everything that changes the compiled program or the data is in the group's identity:
+    the program key (static choices and data shapes) and the data set itself.
+    """
+    groups: dict[tuple[Hashable, int], list[int]] = {}
+    for index, (spec, data) in enumerate(zip(specs, datasets, strict=True)):
+        groups.setdefault((program.program_key(spec, data), id(data)), []).append(index)
+    by_id = {id(data): data for data in datasets}
+    return [Group(key, by_id[data_id], tuple(ix)) for (key, data_id), ix in groups.items()]
+
+
+def member_mesh() -> jax.sharding.Mesh:
+    """A one-dimensional mesh of every device (of every process), named ``members``.
+
+    Auto axes: explicit ones (``jax.make_mesh``'s default since jax 0.10) break
+    ``jax.debug.callback`` inside ``vmap``.
+    """
+    return jax.make_mesh((jax.device_count(),), (MEMBER_AXIS,), axis_types=(AxisType.Auto,))
+
+
+def memory_budget() -> int:
+    """Bytes the members may use on each device: 70% of what the device reports, or on a
+    CPU, a quarter of the machine's memory shared by its devices; ``INFOLAB_SWEEP_MEMORY``
+    (bytes) overrides it."""
+    if "INFOLAB_SWEEP_MEMORY" in os.environ:
+        return int(float(os.environ["INFOLAB_SWEEP_MEMORY"]))
+    device = jax.local_devices()[0]
+    stats = device.memory_stats() if device.platform != "cpu" else None
+    if stats and "bytes_limit" in stats:
+        return int(0.7 * stats["bytes_limit"])
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return total // 4 // max(jax.local_device_count(), 1)
+
+
+def chunk_size(n_members: int, bytes_each: int, n_devices: int, budget: int) -> int:
+    """Members per compiled call: all of them if they fit, else as many as fit, rounded to a
+    multiple of the device count (at least one per device)."""
+    per_device = max(1, budget // max(bytes_each, 1))
+    per_call = math.ceil(n_members / n_devices) * n_devices
+    return min(per_call, per_device * n_devices)
+
+
+def _call_size(program: Program, groups: Sequence[Group], budget: int | None) -> int:
+    """One call size for all the groups of a program key (so it compiles once)."""
+    largest = max(len(g.members) for g in groups)
+    each = program.member_bytes(groups[0].key, groups[0].data)
+    budget = budget if budget is not None else memory_budget()
+    return chunk_size(largest, each, jax.device_count(), budget)
+
+
+def plan_rows(
+    program: Program, groups: Sequence[Group], variants: Sequence[str]
+) -> list[dict[str, Any]]:
+    """For each compiled program: members, data sets, memory per member and chunking.
+
+    Args:
+        program: the kind's program.
+        groups: from :func:`group_members`.
+        variants: each member's variant name.
+    """
+    rows = []
+    for key, same in _by_key(groups).items():
+        size = _call_size(program, same, None)
+        indices = [i for g in same for i in g.members]
+        rows.append(
+            {
+                "variants": sorted({variants[i] for i in indices}),
+                "members": len(indices),
+                "data_sets": len(same),
+                "bytes_per_member": program.member_bytes(key, same[0].data),
+                "members_per_call": size,
+                "calls": sum(math.ceil(len(g.members) / size) for g in same),
+            }
+        )
+    return rows
+
+
+def _by_key(groups: Sequence[Group]) -> dict[Hashable, list[Group]]:
+    by_key: dict[Hashable, list[Group]] = {}
+    for group in groups:
+        by_key.setdefault(group.key, []).append(group)
+    return by_key
+
+
+# ---------------------------------------------------------------------------
+# Execution
+# ---------------------------------------------------------------------------
+
+
+@functools.cache
+def _compiled(program: Program, key: Hashable, progress: Callable | None, arrays: int) -> Callable:
+    """The member function vmapped over hyperparameters and keys, the ``arrays`` data
+    arrays shared, jitted: built once per program key."""
+    member = program.member_fn(key, progress)
+    return jax.jit(jax.vmap(member, in_axes=(0, 0, *([None] * arrays))))
+
+
+def _stack(trees: Sequence[Any]) -> Any:
+    return jax.tree.map(lambda *leaves: np.stack(leaves), *trees)
+
+
+def _pad(array: np.ndarray, size: int) -> np.ndarray:
+    """Pads the member axis to ``size`` by repeating the last member."""
+    if array.shape[0] == size:
+        return array
+    filler = np.repeat(array[-1:], size - array.shape[0], axis=0)
+    return np.concatenate([array, filler])
+
+
+def _global(array: np.ndarray, sharding: NamedSharding) -> jax.Array:
+    """A global array from a host array every process holds in full."""
+    return jax.make_array_from_callback(array.shape, sharding, lambda index: array[index])
+
+
+def _gather(tree: Any) -> Any:
+    """Brings a (possibly multi-process) result to the host of every process."""
+    if jax.process_count() == 1:
+        return jax.device_get(tree)
+    from jax.experimental import multihost_utils
+
+    return jax.tree.map(
+        lambda leaf: np.asarray(multihost_utils.process_allgather(leaf, tiled=True)), tree
+    )
+
+
+def run_group(
+    program: Program,
+    group: Group,
+    specs: Sequence[Any],
+    *,
+    size: int,
+    progress: Callable | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> list[Outcome]:
+    """Trains one group's members as one vectorised, sharded program.
+
+    Args:
+        program: the kind's program.
+        group: the members (indices into ``specs``), their program key and data set.
+        specs: every member's resolved run config.
+        size: members per compiled call; the last call is padded to it.
+        progress: a host function the program calls with the steps done (only passed to a
+            one-member group: a vmapped callback fires once per member).
+        on_chunk: called with the number of members after each compiled call.
+
+    Returns:
+        One outcome per member of the group, in order.
+    """
+    mesh = member_mesh()
+    member_sharded = functools.partial(_global, sharding=NamedSharding(mesh, P(MEMBER_AXIS)))
+    replicated = NamedSharding(mesh, P())
+    shared = [_global(array, replicated) for array in program.arrays(group.data)]
+    alone = progress if len(group.members) == 1 else None
+    run = _compiled(program, group.key, alone, len(shared))
+    members = [specs[i] for i in group.members]
+    hyper = _stack([program.hyperparameters(spec) for spec in members])
+    seeds = np.array([spec.seed for spec in members], np.uint32)
+    outputs = []
+    for start in range(0, len(members), size):
+        stop = min(start + size, len(members))
+        chunk = slice(start, stop)
+        chunk_hyper = {k: member_sharded(_pad(v[chunk], size)) for k, v in hyper.items()}
+        keys = jax.vmap(jax.random.key)(member_sharded(_pad(seeds[chunk], size)))
+        output = _gather(run(chunk_hyper, keys, *shared))
+        outputs.append(jax.tree.map(lambda leaf, n=stop - start: leaf[:n], output))
+        if on_chunk is not None:
+            on_chunk(stop - start)
+    output = jax.tree.map(lambda *leaves: np.concatenate(leaves), *outputs)
+    return [
+        program.outcome(group.key, jax.tree.map(lambda leaf, i=i: leaf[i], output))
+        for i in range(len(members))
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
+class Executed:
+    """Every member's outcome, in member order, and each group's wall time."""
+
+    outcomes: list[Outcome]
+    seconds: list[tuple[Group, float]]
+
+
+def run_members(
+    program: Program,
+    specs: Sequence[Any],
+    datasets: Sequence[Any],
+    *,
+    progress: Callable[[int], None] | None = None,
+    on_chunk: Callable[[int, int], None] | None = None,
+    budget: int | None = None,
+) -> Executed:
+    """Trains every member, one compiled program per program key.
+
+    Args:
+        program: the kind's program.
+        specs: the members' resolved run configs.
+        datasets: each member's data set; members on the same data share the object.
+        progress: a host function called with a one-member group's steps done.
+        on_chunk: called with (members, steps per member) after every compiled call.
+        budget: device memory per device in bytes (default :func:`memory_budget`).
+    """
+    outcomes: list[Outcome | None] = [None] * len(specs)
+    seconds = []
+    for key, same in _by_key(group_members(program, specs, datasets)).items():
+        size = _call_size(program, same, budget)
+        steps = program.steps(key)
+        report = None if on_chunk is None else (lambda count, steps=steps: on_chunk(count, steps))
+        for group in same:
+            begun = time.perf_counter()
+            done = run_group(program, group, specs, size=size, progress=progress, on_chunk=report)
+            seconds.append((group, time.perf_counter() - begun))
+            for index, outcome in zip(group.members, done, strict=True):
+                outcomes[index] = outcome
+    return Executed(outcomes, seconds)  # type: ignore[arg-type]

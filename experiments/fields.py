@@ -1,0 +1,91 @@
+"""Field types and base models shared by every config schema (the experiment's and each
+kind's): strict numbers and names, ``extra="forbid"`` everywhere, and tagged choices whose
+tag has a default."""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
+
+__all__ = [
+    "Bool",
+    "Float",
+    "Int",
+    "Name",
+    "RunBase",
+    "Seed",
+    "StrictModel",
+    "default_tag",
+    "field_annotation",
+    "is_model",
+    "union_members",
+]
+
+
+def _reject_bool(value: Any) -> Any:
+    # YAML reads `yes`/`true` as booleans; pydantic's lax mode would take them as 1.
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {str(value).lower()}")
+    return value
+
+
+# Floats accept YAML 1.1's quirk of reading `1e-3` as a string; NaN and inf are rejected.
+Float = Annotated[float, BeforeValidator(_reject_bool), Field(allow_inf_nan=False)]
+Int = Annotated[int, Strict()]
+Bool = Annotated[bool, Strict()]
+Seed = Annotated[int, Strict(), Field(ge=0, lt=2**32)]
+NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
+Name = Annotated[str, Strict(), Field(min_length=1, max_length=64, pattern=NAME_PATTERN)]
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors; values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def default_tag(key: str, default: str) -> BeforeValidator:
+    """Fills in a union's tag when a mapping leaves it out, so the tag has a default."""
+
+    def fill(value: Any) -> Any:
+        if isinstance(value, Mapping) and key not in value:
+            return {key: default, **value}
+        return value
+
+    return BeforeValidator(fill)
+
+
+class RunBase(StrictModel):
+    """What every run of every kind has: a name (its variant's) and a seed.
+
+    A kind's run spec subclasses this with its own sections (``data``, ``model``, ...); the
+    PRNG key of a run is ``jax.random.key(seed)``.
+    """
+
+    name: Name
+    seed: Seed = 0
+
+
+# Walking a schema (merging and error messages follow the models).
+
+
+def field_annotation(model: type[BaseModel], key: str) -> tuple[Any, str | None]:
+    field = model.model_fields[key]
+    discriminator = field.discriminator if isinstance(field.discriminator, str) else None
+    return field.annotation, discriminator
+
+
+def union_members(annotation: Any, key: str) -> dict[str, type[BaseModel]]:
+    """Maps each tag of a discriminated union to its model."""
+    members = {}
+    for member in typing.get_args(annotation):
+        tag = typing.get_args(member.model_fields[key].annotation)[0]
+        members[tag] = member
+    return members
+
+
+def is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)

@@ -1,0 +1,131 @@
+"""What an experiment kind gives the shared pipeline.
+
+A kind is a folder under ``experiments/kinds/`` that provides a :class:`Kind`: its run
+schema (light: pydantic only), and two loaders for its heavy parts, called only when a
+command needs them, so that ``show`` and ``validate`` do not import jax or matplotlib:
+
+- :class:`Program` (jax): its data, its pure per-member function and its metrics;
+- ``figures(record) -> {name: Figure}`` (matplotlib): figures drawn from a run's files.
+
+The shared machinery (variants, sweeps, seeds, sharding, chunking, run folders, manifest,
+progress, ``plot``, ``show``, ``validate``) reads a kind only through these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from experiments.fields import RunBase
+
+__all__ = ["DataError", "Kind", "Outcome", "Program"]
+
+
+class DataError(ValueError):
+    """A run's data cannot be used: a missing or malformed file, a single class, ...
+
+    ``problems`` holds one line per problem, each starting with the config key to fix.
+    """
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """One member's result on the host.
+
+    ``steps`` are the logged steps; ``history[split][metric]`` holds each metric at each
+    logged step (float64); ``params`` are the final parameters by name. A diverged member
+    keeps what was logged before ``diverged_at`` and its last finite parameters.
+    """
+
+    status: Literal["ok", "diverged"]
+    diverged_at: int | None
+    steps: np.ndarray
+    history: dict[str, dict[str, np.ndarray]]
+    params: dict[str, np.ndarray]
+
+
+class Program(Protocol):
+    """A kind's computation: data, a pure vmappable member function, and its results.
+
+    A *program key* is a hashable value holding everything that changes the compiled
+    program (static choices and data shapes); members with equal keys on one data set are
+    trained by one call of one compiled, vmapped program.
+    """
+
+    def data_key(self, spec: Any) -> Hashable:
+        """What identifies the data set of a run: runs with equal keys share it."""
+
+    def load_data(self, spec: Any, base_dir: Any) -> Any:
+        """Loads (and splits) a run's data; raises ``DataError`` naming the config key."""
+
+    def check(self, spec: Any, data: Any) -> list[str]:
+        """Problems of a run's settings with its data, one line each (empty: fine)."""
+
+    def describe(self, spec: Any, data: Any) -> str:
+        """One line about the run for ``validate``."""
+
+    def program_key(self, spec: Any, data: Any) -> Hashable:
+        """The static part of a run on its data."""
+
+    def hyperparameters(self, spec: Any) -> dict[str, np.ndarray]:
+        """The traced part of a run: scalars of one structure for every run of a program."""
+
+    def arrays(self, data: Any) -> tuple[np.ndarray, ...]:
+        """The data as the arrays the member function takes (shared by the members)."""
+
+    def member_fn(self, key: Hashable, progress: Callable | None) -> Callable[..., Any]:
+        """The pure ``f(hyper, prng_key, *arrays) -> output`` of a program key.
+
+        ``progress``, when given, is a host function that ``f`` calls through
+        ``jax.debug.callback`` with the steps it has done.
+        """
+
+    def steps(self, key: Hashable) -> int:
+        """Steps per member (the unit of progress)."""
+
+    def member_bytes(self, key: Hashable, data: Any) -> int:
+        """An estimate of the device memory one member needs (the data is shared)."""
+
+    def outcome(self, key: Hashable, output: Any) -> Outcome:
+        """One member's output (host arrays, member axis removed) as an :class:`Outcome`."""
+
+    def data_entry(self, data: Any) -> dict[str, Any]:
+        """What ``data.json`` says of a data set (``description`` and ``sha256`` at least)."""
+
+    def headline(self, outcome: Outcome) -> str:
+        """A few words on a finished run (its status and final loss), for the terminal."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    """An experiment kind, registered in :data:`experiments.kinds.KINDS`.
+
+    Attributes:
+        name: the value of a config's ``kind:``.
+        spec: the schema of one run (a :class:`~experiments.fields.RunBase` subclass);
+            its fields other than ``name`` are what a variant may change.
+        metrics: the metric names, in the order tables list them.
+        count_metrics: those that are counts (written as integers).
+        program: returns the kind's :class:`Program` (imports jax).
+        figures: returns ``draw(record) -> {name: Figure}`` (imports matplotlib); ``record``
+            is a :class:`~experiments.record.RunRecord` read from a run folder.
+    """
+
+    name: str
+    spec: type[RunBase]
+    metrics: tuple[str, ...]
+    program: Callable[[], Program]
+    figures: Callable[[], Callable[[Any], Mapping[str, Any]]]
+    count_metrics: frozenset[str] = frozenset()
+
+    @property
+    def run_keys(self) -> tuple[str, ...]:
+        """The keys of a run that the experiment's base and its variants set."""
+        return tuple(key for key in self.spec.model_fields if key != "name")

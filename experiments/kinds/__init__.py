@@ -1,0 +1,15 @@
+"""The registry of experiment kinds: a config's ``kind:`` picks one.
+
+Each kind lives in its own folder and provides a :class:`~experiments.kind.Kind`. Adding a
+kind is a new folder and one line here.
+"""
+
+from experiments.kind import Kind
+from experiments.kinds import classifier
+
+__all__ = ["DEFAULT_KIND", "KINDS"]
+
+KINDS: dict[str, Kind] = {
+    classifier.KIND.name: classifier.KIND,
+}
+DEFAULT_KIND = classifier.KIND.name

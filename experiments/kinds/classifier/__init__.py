@@ -1,0 +1,40 @@
+"""The ``classifier`` kind: logistic regression under MSE versus cross-entropy, and MLE
+versus MAP with Gaussian (L2) and Laplace (L1) priors.
+
+``schema`` (its config sections) · ``data`` (data sets and splits) · ``model`` and
+``optim`` (objectives and optimizers) · ``train`` (the pure, vmappable run function) ·
+``program`` (what the pipeline calls) · ``figures`` and ``path_figures`` (drawn from a run
+folder's files). Importing this package loads neither jax nor matplotlib.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from experiments.kind import Kind
+from experiments.kinds.classifier.metrics import COUNT_METRICS, METRICS
+from experiments.kinds.classifier.schema import RunSpec
+
+__all__ = ["KIND"]
+
+
+def _program() -> Any:
+    from experiments.kinds.classifier.program import PROGRAM
+
+    return PROGRAM
+
+
+def _figures() -> Any:
+    from experiments.kinds.classifier.figures import draw
+
+    return draw
+
+
+KIND = Kind(
+    name="classifier",
+    spec=RunSpec,
+    metrics=METRICS,
+    count_metrics=COUNT_METRICS,
+    program=_program,
+    figures=_figures,
+)

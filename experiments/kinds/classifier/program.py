@@ -1,0 +1,130 @@
+"""The classifier's :class:`~experiments.kind.Program`: logistic regression trained by
+the pure run function of :mod:`experiments.kinds.classifier.train`."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from experiments import execute
+from experiments.kind import DataError, Outcome
+from experiments.kinds.classifier import train
+from experiments.kinds.classifier.data import Dataset, check_spec_fits_data, load_dataset
+from experiments.kinds.classifier.metrics import METRICS
+from experiments.kinds.classifier.schema import RunSpec
+
+__all__ = ["PROGRAM", "ProgramKey", "train_run"]
+
+
+class ProgramKey(NamedTuple):
+    """What changes the compiled program: the static choices and the data's shapes."""
+
+    static: train.RunStatic
+    train_shape: tuple[int, ...]
+    test_shape: tuple[int, ...]
+
+
+class ClassifierProgram:
+    """Logistic regression (sigmoid or softmax) under MSE or cross-entropy, MLE or MAP."""
+
+    def data_key(self, spec: RunSpec) -> tuple[str, int]:
+        return spec.data.model_dump_json(), _data_seed(spec)
+
+    def load_data(self, spec: RunSpec, base_dir: Path) -> Dataset:
+        return load_dataset(spec.data, _data_seed(spec), base_dir)
+
+    def check(self, spec: RunSpec, data: Dataset) -> list[str]:
+        try:
+            check_spec_fits_data(spec, data)
+        except DataError as error:
+            return error.problems
+        return []
+
+    def describe(self, spec: RunSpec, data: Dataset) -> str:
+        train_ = spec.train
+        return (
+            f"{train_.loss}, prior {train_.prior.kind}, {train_.optimizer.name}, "
+            f"{train_.steps} steps on {data.description} "
+            f"({len(data.y_train)} train, {len(data.y_test)} test)"
+        )
+
+    def program_key(self, spec: RunSpec, data: Dataset) -> ProgramKey:
+        return ProgramKey(train.run_static(spec, data), data.x_train.shape, data.x_test.shape)
+
+    def hyperparameters(self, spec: RunSpec) -> dict[str, np.ndarray]:
+        return train.run_hyperparameters(spec)
+
+    def arrays(self, data: Dataset) -> tuple[np.ndarray, ...]:
+        return (
+            np.asarray(data.x_train, np.float32),
+            np.asarray(data.y_train, np.int32),
+            np.asarray(data.x_test, np.float32),
+            np.asarray(data.y_test, np.int32),
+        )
+
+    def member_fn(self, key: ProgramKey, progress: Callable | None) -> Callable[..., Any]:
+        return train.make_run_fn(dataclasses.replace(key.static, progress=progress))
+
+    def steps(self, key: ProgramKey) -> int:
+        return key.static.steps
+
+    def member_bytes(self, key: ProgramKey, data: Dataset) -> int:
+        """Parameters with optimizer state and gradients (about six copies), the metric
+        history, and the per-example work of a step and of the evaluation (logits,
+        probabilities and their gradients: about eight values per example and class), in
+        float32. The data itself is shared by the members."""
+        static = key.static
+        n_train, d = key.train_shape
+        n_test = key.test_shape[0]
+        classes = 1 if static.n_classes == 2 else static.n_classes
+        params = (d + 1) * classes
+        n_logs = len(train.logged_steps(static.steps, static.log_every))
+        floats = 6 * params + 2 * len(METRICS) * n_logs + 8 * (n_train + n_test) * classes
+        return 4 * floats
+
+    def outcome(self, key: ProgramKey, output: Any) -> Outcome:
+        return train.to_outcome(key.static, output)
+
+    def data_entry(self, data: Dataset) -> dict[str, Any]:
+        return {
+            "description": data.description,
+            "n_classes": data.n_classes,
+            "class_names": list(data.class_names),
+            "feature_names": list(data.feature_names),
+            "n_train": len(data.y_train),
+            "n_test": len(data.y_test),
+            "sha256": data.sha256,
+            "true_weights": None if data.true_weights is None else data.true_weights.tolist(),
+        }
+
+    def headline(self, outcome: Outcome) -> str:
+        split = "test" if "test" in outcome.history else "train"
+        metrics = outcome.history[split]
+        ce, accuracy = float(metrics["ce"][-1]), float(metrics["accuracy"][-1])
+        status = outcome.status
+        if outcome.diverged_at is not None:
+            status = f"diverged at {outcome.diverged_at}"
+        return f"{status}, {split} ce {ce:.4g}, accuracy {accuracy:.4f}"
+
+
+def _data_seed(spec: RunSpec) -> int:
+    return spec.seed if spec.data.seed is None else spec.data.seed
+
+
+PROGRAM = ClassifierProgram()
+
+
+def train_run(spec: RunSpec, data: Dataset, *, progress: Callable | None = None) -> Outcome:
+    """Trains one run on its data set: the pipeline's one-member case, for scripts and tests.
+
+    Raises:
+        ValueError: ``spec.model.classes`` differs from the data's class count.
+    """
+    problems = PROGRAM.check(spec, data)
+    if problems:
+        raise ValueError(f"variant {spec.name!r}: " + "; ".join(problems))
+    return execute.run_members(PROGRAM, [spec], [data], progress=progress).outcomes[0]

@@ -1,0 +1,232 @@
+"""The classifier kind's config: data, model and training sections of a run.
+
+Every default lives here; ``python -m experiments show CONFIG`` prints them resolved. The
+sections are validated with ``extra="forbid"`` (see :mod:`experiments.config.fields`), and a
+tagged choice (``data.source``, ``model.init.kind``, ``train.prior.kind``) defaults its tag.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, Strict, ValidationInfo, field_validator
+
+from experiments.fields import Bool, Float, Int, RunBase, Seed, default_tag
+from experiments.fields import StrictModel as _Strict
+
+__all__ = [
+    "Constant",
+    "CsvData",
+    "DataConfig",
+    "GaussianPrior",
+    "InitConfig",
+    "InlineData",
+    "LaplacePrior",
+    "ModelConfig",
+    "NoPrior",
+    "Normal",
+    "OptimizerConfig",
+    "PriorConfig",
+    "RunSpec",
+    "SklearnData",
+    "SyntheticData",
+    "TrainConfig",
+    "Zeros",
+]
+
+# ---------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------
+
+
+class _DataCommon(_Strict):
+    # The seed of the data's draw and split; null follows the run's seed. A sweep over
+    # seeds with a fixed data.seed varies only the init and the minibatch order.
+    seed: Seed | None = None
+    test_fraction: Float = Field(0.25, ge=0, lt=1)
+    standardize: Bool = True
+
+
+class SyntheticData(_DataCommon):
+    """Binary labels from a sparse logistic model, deterministic from the run's seed.
+
+    ``x ~ N(0, I)``; the true weights have exactly ``n_informative`` nonzeros of magnitude
+    ``class_sep·[1, 2)`` and random sign; ``y ~ Bernoulli(σ(x·w))`` (or ``y = [x·w > 0]``
+    when ``separable``); then each label is flipped with probability ``label_noise``.
+    """
+
+    source: Literal["synthetic"] = "synthetic"
+    n_samples: Int = Field(2000, ge=4)
+    n_features: Int = Field(50, ge=1)
+    n_informative: Int = Field(5, ge=0)
+    class_sep: Float = Field(1.0, gt=0)
+    label_noise: Float = Field(0.0, ge=0, le=0.5)
+    separable: Bool = False
+
+    @field_validator("n_informative")
+    @classmethod
+    def _at_most_n_features(cls, value: int, info: ValidationInfo) -> int:
+        n_features = info.data.get("n_features")
+        if n_features is not None and value > n_features:
+            raise ValueError(f"must be <= n_features ({n_features}), got {value}")
+        return value
+
+
+class SklearnData(_DataCommon):
+    """A data set bundled with scikit-learn (no network)."""
+
+    source: Literal["sklearn"] = "sklearn"
+    name: Literal["breast_cancer", "iris", "wine", "digits"]
+
+
+class CsvData(_DataCommon):
+    """A CSV file with a header row: numeric features and one target column.
+
+    ``path`` is relative to the config file's folder.
+    """
+
+    source: Literal["csv"] = "csv"
+    path: Annotated[str, Strict(), Field(min_length=1)]
+    target: Annotated[str, Strict(), Field(min_length=1)]
+
+
+class InlineData(_DataCommon):
+    """A tiny hand-made data set written in the config."""
+
+    source: Literal["inline"] = "inline"
+    x: list[list[Float]] = Field(min_length=2)
+    y: list[Int] = Field(min_length=2)
+
+    @field_validator("x")
+    @classmethod
+    def _rectangular(cls, value: list[list[float]]) -> list[list[float]]:
+        widths = sorted({len(row) for row in value})
+        if widths[0] == 0:
+            raise ValueError("rows must have at least one feature")
+        if len(widths) > 1:
+            raise ValueError(f"every row must have the same length, got lengths {widths}")
+        return value
+
+    @field_validator("y")
+    @classmethod
+    def _one_label_per_row(cls, value: list[int], info: ValidationInfo) -> list[int]:
+        x = info.data.get("x")
+        if x is not None and len(x) != len(value):
+            raise ValueError(f"has {len(value)} labels but data.x has {len(x)} rows")
+        return value
+
+
+DataConfig = Annotated[
+    SyntheticData | SklearnData | CsvData | InlineData,
+    Field(discriminator="source"),
+    default_tag("source", "synthetic"),
+]
+
+
+# ---------------------------------------------------------------------------
+# Model
+# ---------------------------------------------------------------------------
+
+
+class Zeros(_Strict):
+    """All weights and biases start at zero."""
+
+    kind: Literal["zeros"] = "zeros"
+
+
+class Normal(_Strict):
+    """Weights start at ``N(0, scale²)`` drawn from the run's seed; biases at zero."""
+
+    kind: Literal["normal"] = "normal"
+    scale: Float = Field(0.01, gt=0)
+
+
+class Constant(_Strict):
+    """Every weight starts at ``weights`` and every bias at ``bias``."""
+
+    kind: Literal["constant"] = "constant"
+    weights: Float
+    bias: Float = 0.0
+
+
+InitConfig = Annotated[
+    Zeros | Normal | Constant, Field(discriminator="kind"), default_tag("kind", "zeros")
+]
+
+
+class ModelConfig(_Strict):
+    """A linear model: sigmoid output for 2 classes, softmax for more."""
+
+    classes: Int = Field(2, ge=2)
+    init: InitConfig = Zeros()
+
+
+# ---------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------
+
+
+class NoPrior(_Strict):
+    """Maximum likelihood: no penalty."""
+
+    kind: Literal["none"] = "none"
+
+
+class GaussianPrior(_Strict):
+    """MAP with ``w ~ N(0, scale²)``: adds ``‖w‖²/(2·scale²)`` (sklearn's L2 with C = scale²)."""
+
+    kind: Literal["gaussian"] = "gaussian"
+    scale: Float = Field(gt=0)
+
+
+class LaplacePrior(_Strict):
+    """MAP with ``w ~ Laplace(0, scale)``: adds ``‖w‖₁/scale`` (sklearn's L1 with C = scale)."""
+
+    kind: Literal["laplace"] = "laplace"
+    scale: Float = Field(gt=0)
+
+
+PriorConfig = Annotated[
+    NoPrior | GaussianPrior | LaplacePrior,
+    Field(discriminator="kind"),
+    default_tag("kind", "none"),
+]
+
+
+class OptimizerConfig(_Strict):
+    """The optimizer; ``momentum`` is read by ``momentum`` only; ``b1``, ``b2``, ``eps`` by adam."""
+
+    name: Literal["sgd", "momentum", "adam", "fista"] = "sgd"
+    learning_rate: Float = Field(0.5, gt=0)
+    momentum: Float = Field(0.9, ge=0, lt=1)
+    b1: Float = Field(0.9, ge=0, lt=1)
+    b2: Float = Field(0.999, ge=0, lt=1)
+    eps: Float = Field(1e-8, gt=0)
+
+
+class TrainConfig(_Strict):
+    """What is minimised and how: ``batch_size: null`` means full batch."""
+
+    loss: Literal["ce", "mse"] = "ce"
+    prior: PriorConfig = NoPrior()
+    optimizer: OptimizerConfig = OptimizerConfig()
+    steps: Int = Field(2000, gt=0)
+    batch_size: Int | None = Field(None, gt=0)
+    log_every: Int = Field(10, gt=0)
+
+    @field_validator("log_every")
+    @classmethod
+    def _at_most_steps(cls, value: int, info: ValidationInfo) -> int:
+        steps = info.data.get("steps")
+        if steps is not None and value > steps:
+            raise ValueError(f"must be <= train.steps ({steps}), got {value}")
+        return value
+
+
+class RunSpec(RunBase):
+    """One resolved classifier run: the base config with its variant (and, in a sweep, the
+    member's values) merged in."""
+
+    data: DataConfig = SyntheticData()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()

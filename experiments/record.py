@@ -1,0 +1,368 @@
+"""A run's files: written from its members' outcomes, and read back for figures.
+
+A run folder holds::
+
+    config.yaml     the resolved config (every default written out; ``run`` accepts it)
+    manifest.json   provenance: git, versions, devices, XLA flags, seeds, hashes, times
+    metrics.csv     tidy: variant,[member,]step,split,metric,value
+    summary.json    final metrics and parameters per member (the contract below)
+    data.json       each distinct data set once, with the variants and members on it
+    figures/        drawn from the files above by the kind's figures
+
+A plain run is a sweep of one member per variant: the same files, the same layouts.
+``metrics.csv`` and ``summary.json`` hold no timings, so the same config on the same machine
+gives the same bytes. Floats are written in the shortest form that reads back to the same
+value (float32 values in their float32 shortest form); NaN and infinities are ``nan``/``inf``
+in the CSV and ``null`` in JSON.
+
+``summary.json``::
+
+    {"runs": [{"variant": "mle", "member": 3, "sweep": {"seed": 1},
+               "status": "ok" | "diverged", "diverged_at": 120,
+               "final": {"train": {"ce": ..., ...}, "test": {...}},
+               "params": {"weights": [...] or [[...], ...], "bias": ... or [...]}}]}
+
+``member`` and ``sweep`` (the swept keys and their values) are present when the config has
+a sweep, and the CSV then has a ``member`` column; ``diverged_at`` only for a diverged
+member; ``test`` only when there is test data. A metric that was NaN or inf is ``null``.
+
+``data.json``::
+
+    {"datasets": [{"variants": ["mle"], "members": [0], "description": "...",
+                   "sha256": "...", ...what the kind says of its data}]}
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import importlib.metadata
+import io
+import json
+import math
+import os
+import platform
+import subprocess
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from experiments.config import Experiment, MemberSpec, config_hash, dump_config
+from experiments.kind import Outcome
+
+__all__ = [
+    "RUN_FILES",
+    "SPLITS",
+    "Result",
+    "RunRecord",
+    "metrics_csv",
+    "read_run",
+    "summary",
+    "utc_now",
+    "write_run",
+]
+
+SPLITS = ("train", "test")
+RUN_FILES = ("config.yaml", "manifest.json", "metrics.csv", "summary.json", "data.json")
+
+
+@dataclass(frozen=True)
+class Result:
+    """A member and what came of it."""
+
+    member: MemberSpec
+    outcome: Outcome
+
+
+# ---------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------
+
+
+def write_run(
+    out_dir: str | Path,
+    config: Experiment,
+    results: Sequence[Result],
+    data_entries: Sequence[Mapping[str, Any]],
+    manifest_extra: Mapping[str, Any] | None = None,
+) -> None:
+    """Writes a run's files into ``out_dir`` (made if missing; stage it for atomicity).
+
+    Args:
+      out_dir: the folder to write into, typically :func:`~experiments.folders.staged_run_dir`'s.
+      config: the resolved config.
+      results: one per member, in member order.
+      data_entries: each member's data set as the kind describes it (with ``sha256``).
+      manifest_extra: entries added to ``manifest.json`` (``start``, ``wall_time_s``, ...).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    kind = type(config).KIND
+    swept = bool(config.sweep)
+    files = {
+        "config.yaml": dump_config(config),
+        "metrics.csv": metrics_csv(results, kind.metrics, kind.count_metrics, swept=swept),
+        "summary.json": _json(summary(results, kind.metrics, kind.count_metrics, swept=swept)),
+        "data.json": _json(_data_info(results, data_entries)),
+        "manifest.json": _json(manifest(config, results, data_entries, manifest_extra or {})),
+    }
+    for name, text in files.items():
+        (out / name).write_text(text, encoding="utf-8", newline="\n")
+
+
+def _ordered(metrics: Mapping[str, Any], order: Sequence[str]) -> list[str]:
+    return [m for m in order if m in metrics] + sorted(set(metrics) - set(order))
+
+
+def metrics_csv(
+    results: Sequence[Result], order: Sequence[str], counts: frozenset[str], *, swept: bool
+) -> str:
+    """The tidy metrics table, by member, step, split and metric (``order``)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["variant", *(["member"] if swept else []), "step", "split", "metric", "value"])
+    for result in results:
+        run, member = result.outcome, result.member
+        lead = [member.variant, member.index] if swept else [member.variant]
+        splits = [s for s in SPLITS if s in run.history]
+        for i, step in enumerate(np.asarray(run.steps)):
+            for split in splits:
+                metrics = run.history[split]
+                for metric in _ordered(metrics, order):
+                    value = _csv_number(metrics[metric][i], metric in counts)
+                    writer.writerow([*lead, int(step), split, metric, value])
+    return buffer.getvalue()
+
+
+def summary(
+    results: Sequence[Result], order: Sequence[str], counts: frozenset[str], *, swept: bool
+) -> dict[str, Any]:
+    """The ``summary.json`` contract (see the module docstring); no timings."""
+    entries = []
+    for result in results:
+        run, member = result.outcome, result.member
+        entry: dict[str, Any] = {"variant": member.variant}
+        if swept:
+            entry["member"] = member.index
+            entry["sweep"] = {key: _plain(value) for key, value in member.values.items()}
+        entry["status"] = run.status
+        if run.status == "diverged":
+            entry["diverged_at"] = None if run.diverged_at is None else int(run.diverged_at)
+        entry["final"] = {
+            split: {
+                metric: _scalar(run.history[split][metric][-1], metric in counts)
+                for metric in _ordered(run.history[split], order)
+            }
+            for split in SPLITS
+            if split in run.history and len(run.steps) > 0
+        }
+        entry["params"] = {name: _floats(value) for name, value in run.params.items()}
+        entries.append(entry)
+    return {"runs": entries}
+
+
+def _data_info(results: Sequence[Result], data_entries: Sequence[Mapping[str, Any]]) -> dict:
+    """Each distinct data set once, with the variants and members that trained on it."""
+    entries: dict[str, dict[str, Any]] = {}
+    for result, data in zip(results, data_entries, strict=True):
+        if data["sha256"] not in entries:
+            entries[data["sha256"]] = {"variants": [], "members": [], **_plain_tree(data)}
+        entry = entries[data["sha256"]]
+        entry["members"].append(result.member.index)
+        if result.member.variant not in entry["variants"]:
+            entry["variants"].append(result.member.variant)
+    return {"datasets": list(entries.values())}
+
+
+def manifest(
+    config: Experiment,
+    results: Sequence[Result],
+    data_entries: Sequence[Mapping[str, Any]],
+    extra: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Provenance: what ran, from which code, where, on what; counts per variant and status."""
+    status: dict[str, dict[str, int]] = {}
+    for result in results:
+        counts = status.setdefault(result.member.variant, {})
+        counts[result.outcome.status] = counts.get(result.outcome.status, 0) + 1
+    record = {
+        "name": config.name,
+        "kind": config.kind,
+        "config_sha256": config_hash(config),
+        "git": _git_state(),
+        "versions": _versions(),
+        "platform": platform.platform(),
+        "devices": _devices(),
+        "xla_flags": os.environ.get("XLA_FLAGS"),
+        "seeds": {
+            "config": config.seed,
+            "members": sorted({int(r.member.spec.seed) for r in results}),
+        },
+        "data_sha256": sorted({data["sha256"] for data in data_entries}),
+        "members": len(results),
+        "status": status,
+        "end": utc_now(),
+    }
+    record.update(extra)
+    return record
+
+
+def _git_state() -> dict[str, Any]:
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=False
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout if done.returncode == 0 else None
+
+    sha = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "sha": sha.strip() if sha else None,
+        "dirty": None if status is None else bool(status.strip()),
+    }
+
+
+def _versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for package in ("infolab", "jax", "jaxlib", "optax", "numpy"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def _devices() -> dict[str, Any]:
+    import jax  # imported here: the commands that write no run should not pay for it
+
+    devices = jax.devices()
+    return {
+        "platform": devices[0].platform,
+        "kind": devices[0].device_kind,
+        "count": len(devices),
+    }
+
+
+def utc_now(moment: dt.datetime | None = None) -> str:
+    """An ISO 8601 UTC time to the microsecond, ``Z``-suffixed (every time in a manifest)."""
+    moment = moment or dt.datetime.now(dt.UTC)
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+# ---------------------------------------------------------------------------
+# Numbers
+# ---------------------------------------------------------------------------
+
+
+def _scalar(value: Any, count: bool = False) -> float | int | None:
+    """A JSON-ready number: counts as int, floats in shortest form, non-finite as None."""
+    number = float(value)
+    if not math.isfinite(number):
+        return None
+    if count and number.is_integer():
+        return int(number)
+    return _shortest(number + 0.0)  # + 0.0 turns -0.0 (from soft-thresholding) into 0.0
+
+
+def _shortest(number: float) -> float:
+    # A float64 that holds a float32 value prints as float32's shortest repr (0.1, not
+    # 0.10000000149011612); it reads back to the same float32 value.
+    single = np.float32(number)
+    return float(str(single)) if float(single) == number else number
+
+
+def _plain(value: Any) -> Any:
+    """A swept value as JSON: numbers in shortest form, the rest as given."""
+    if isinstance(value, float):
+        return _shortest(value)
+    return value
+
+
+def _plain_tree(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain_tree(v) for v in value]
+    if isinstance(value, float):
+        return _scalar(value)
+    return value
+
+
+def _floats(array: Any) -> Any:
+    values = np.asarray(array)
+    if values.ndim == 0:
+        return _scalar(values)
+    return [_floats(v) for v in values]
+
+
+def _csv_number(value: Any, count: bool) -> str:
+    number = float(value)
+    if not math.isfinite(number):
+        return repr(number)  # nan, inf, -inf
+    return repr(_scalar(number, count))
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------
+
+History = dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]  # [split][metric] = (steps, values)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run folder read back: what a kind's figures draw from.
+
+    ``runs`` are the summary entries, each with its ``member`` index (its position when
+    nothing was swept); ``data[i]`` is member i's ``data.json`` entry and ``history[i]``
+    its metrics.
+    """
+
+    path: Path
+    swept: bool
+    runs: list[dict[str, Any]]
+    data: dict[int, dict[str, Any]]
+    history: dict[int, History]
+
+    def swept_keys(self) -> set[str]:
+        return {key for run in self.runs for key in run.get("sweep", {})}
+
+
+def read_run(run_dir: str | Path) -> RunRecord:
+    """Reads a run folder's ``summary.json``, ``data.json`` and ``metrics.csv``."""
+    run_dir = Path(run_dir)
+    runs = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))["runs"]
+    swept = any("member" in run for run in runs)
+    runs = [{**run, "member": run.get("member", index)} for index, run in enumerate(runs)]
+    datasets = json.loads((run_dir / "data.json").read_text(encoding="utf-8"))["datasets"]
+    data = {member: entry for entry in datasets for member in entry["members"]}
+    by_variant = {run["variant"]: run["member"] for run in runs}
+    return RunRecord(run_dir, swept, runs, data, _read_metrics(run_dir / "metrics.csv", by_variant))
+
+
+def _read_metrics(path: Path, by_variant: Mapping[str, int]) -> dict[int, History]:
+    rows: dict[tuple[int, str, str], list[tuple[int, float]]] = defaultdict(list)
+    with path.open(newline="", encoding="utf-8") as file:
+        for row in csv.DictReader(file):
+            member = int(row["member"]) if "member" in row else by_variant[row["variant"]]
+            rows[(member, row["split"], row["metric"])].append(
+                (int(row["step"]), float(row["value"]))
+            )
+    history: dict[int, History] = defaultdict(lambda: defaultdict(dict))
+    for (member, split, metric), points in rows.items():
+        steps, values = np.array(points, dtype=float).T
+        history[member][split][metric] = (steps.astype(int), values)
+    return {member: {s: dict(m) for s, m in splits.items()} for member, splits in history.items()}

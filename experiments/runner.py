@@ -1,0 +1,275 @@
+"""The pipeline: a config becomes a run folder in five stages, each plain data in and out.
+
+1. **resolve**: :func:`experiments.config.load_config` validates the config and expands
+   its variants and sweep into members, once;
+2. **plan** (:func:`plan`): each member's data is loaded (once per distinct data set) and
+   checked, and members are grouped into compiled programs;
+3. **execute** (:func:`execute`): each group is one vectorised, sharded call (or a few
+   chunks) of its kind's pure member function;
+4. **record** (:func:`record`): the run's files are written into a staged folder;
+5. **figures**: the kind draws its figures from those files, and the folder is renamed
+   into place, complete.
+
+A plain run is a sweep of one member per variant. The command line and the Python API
+call :func:`run`; nothing here knows any particular kind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import tqdm
+
+from experiments import execute as executor
+from experiments.config import Experiment, MemberSpec, load_config
+from experiments.folders import RunFolder, choose_run_folder, staged_run_dir
+from experiments.kind import DataError, Kind, Program
+from experiments.plotting import draw_run_figures
+from experiments.record import Result, utc_now, write_run
+
+__all__ = ["Plan", "execute", "load_members_data", "plan", "plan_rows", "record", "run"]
+
+Log = Callable[[str], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What will run: the config, its kind, its members, their data and their programs."""
+
+    config: Experiment
+    kind: Kind
+    program: Program
+    members: list[MemberSpec]
+    datasets: list[Any]  # one per member; members on the same data share the object
+    groups: list[executor.Group]
+
+
+def load_members_data(config: Experiment, base_dir: Path) -> list[Any]:
+    """Each member's data set, loaded once per distinct data key and checked against the
+    member's settings. Raises ``DataError`` with every problem found."""
+    program = type(config).KIND.program()
+    cache: dict[Any, Any] = {}
+    datasets, problems = [], []
+    for member in config.members:
+        key = program.data_key(member.spec)
+        if key not in cache:
+            cache[key] = program.load_data(member.spec, base_dir)
+        datasets.append(cache[key])
+        for problem in program.check(member.spec, cache[key]):
+            if problem not in problems:
+                problems.append(problem)
+    if problems:
+        raise DataError(problems)
+    return datasets
+
+
+def plan(config: Experiment, base_dir: Path) -> Plan:
+    """Loads and checks the data, and groups the members into compiled programs."""
+    kind = type(config).KIND
+    program = kind.program()
+    datasets = load_members_data(config, base_dir)
+    specs = [m.spec for m in config.members]
+    groups = executor.group_members(program, specs, datasets)
+    return Plan(config, kind, program, config.members, datasets, groups)
+
+
+def plan_rows(the_plan: Plan) -> list[dict[str, Any]]:
+    """For ``validate``: each compiled program's members, memory and chunks."""
+    variants = [m.variant for m in the_plan.members]
+    return executor.plan_rows(the_plan.program, the_plan.groups, variants)
+
+
+# ---------------------------------------------------------------------------
+# Execute
+# ---------------------------------------------------------------------------
+
+
+class _Progress:
+    """A bar over member-steps, advanced by a one-member program's callback within a call
+    and by each finished call."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self._lock = threading.Lock()
+        self._done = 0
+        self._bar = tqdm.tqdm(
+            total=total, unit="step", unit_scale=True, disable=not enabled, leave=False
+        )
+
+    def within_call(self, steps_done: Any) -> None:
+        with self._lock:
+            self._bar.update(self._done + int(steps_done) - self._bar.n)
+
+    def after_call(self, members: int, steps: int) -> None:
+        with self._lock:
+            self._done += members * steps
+            self._bar.update(self._done - self._bar.n)
+
+    def close(self) -> None:
+        jax.effects_barrier()
+        with self._lock:
+            self._bar.close()
+
+
+class _Relay:
+    """The one host callback compiled into one-member programs (so a program is compiled
+    once, whatever bar it reports to): it forwards to the current run's bar."""
+
+    def __init__(self) -> None:
+        self.target: _Progress | None = None
+
+    def __call__(self, steps_done: Any) -> None:
+        if self.target is not None:
+            self.target.within_call(steps_done)
+
+
+_RELAY = _Relay()
+
+
+def execute(the_plan: Plan, *, progress: bool = False) -> executor.Executed:
+    """Trains every member of the plan, one compiled program per group.
+
+    Args:
+        the_plan: from :func:`plan`.
+        progress: show a bar over member-steps (on stderr).
+    """
+    specs = [m.spec for m in the_plan.members]
+    total = sum(the_plan.program.steps(g.key) * len(g.members) for g in the_plan.groups)
+    bar = _Progress(total, progress)
+    _RELAY.target = bar
+    try:
+        return executor.run_members(
+            the_plan.program,
+            specs,
+            the_plan.datasets,
+            progress=_RELAY if progress else None,
+            on_chunk=bar.after_call,
+        )
+    finally:
+        _RELAY.target = None
+        bar.close()
+
+
+def train_seconds(the_plan: Plan, executed: executor.Executed) -> dict[str, float]:
+    """Each variant's share of the training time: a group's time split evenly over its
+    members."""
+    seconds: dict[str, float] = {}
+    for group, spent in executed.seconds:
+        for index in group.members:
+            variant = the_plan.members[index].variant
+            seconds[variant] = seconds.get(variant, 0.0) + spent / len(group.members)
+    return {variant: round(value, 3) for variant, value in seconds.items()}
+
+
+# ---------------------------------------------------------------------------
+# Record
+# ---------------------------------------------------------------------------
+
+
+def record(
+    the_plan: Plan,
+    executed: executor.Executed,
+    folder: RunFolder,
+    extra: dict[str, Any],
+) -> Path:
+    """Writes the run folder (files, then figures) into a staged folder and moves it into
+    place; returns where it went."""
+    results = [Result(m, o) for m, o in zip(the_plan.members, executed.outcomes, strict=True)]
+    entries = [the_plan.program.data_entry(data) for data in the_plan.datasets]
+    formats = list(the_plan.config.output.formats)
+    with staged_run_dir(folder) as stage:
+        write_run(stage.path, the_plan.config, results, entries, extra)
+        if formats:
+            draw_run_figures(stage.path, formats, the_plan.kind)
+    assert stage.final is not None
+    return stage.final
+
+
+# ---------------------------------------------------------------------------
+# The whole run
+# ---------------------------------------------------------------------------
+
+
+def run(
+    config: Experiment | str | Path,
+    overrides: Sequence[str] = (),
+    *,
+    base_dir: Path | None = None,
+    out: Path | None = None,
+    force: bool = False,
+    progress: bool = False,
+    log: Log | None = None,
+    hosts: tuple[str, int, int] | None = None,
+    manifest: dict[str, Any] | None = None,
+) -> Path | None:
+    """Runs a config end to end and returns its run folder.
+
+    Everything that can be bad input (the config, the data, the output folder) is checked
+    before anything runs or is written. With ``hosts`` (coordinator, process count, process
+    id) the members run over every process's devices and only process 0 writes.
+
+    Args:
+        config: a validated config, or a YAML file's path (then ``overrides`` apply).
+        overrides: ``key.path=value`` strings, for a path.
+        base_dir: the folder data paths are relative to (default: the config file's).
+        out: the run folder (default: under ``output.dir``, named by time and hash).
+        force: replace an existing run folder at ``out``.
+        progress: show a progress bar.
+        log: called with a line per finished variant or sweep (None: silent).
+        hosts: many-process settings, or None for one process.
+        manifest: entries added to ``manifest.json`` (the command, ...).
+
+    Returns:
+        The run folder, or None on a process other than 0.
+    """
+    start, clock = dt.datetime.now(dt.UTC), time.perf_counter()
+    if not isinstance(config, Experiment):
+        path = Path(config)
+        config, base_dir = load_config(path, overrides), base_dir or path.parent
+    base_dir = base_dir or Path(".")
+    writer = hosts is None or hosts[2] == 0
+    folder = choose_run_folder(config, out, force=force, now=start) if writer else None
+    the_plan = plan(config, base_dir)
+    if hosts is not None:
+        coordinator, count, process = hosts
+        jax.distributed.initialize(coordinator, num_processes=count, process_id=process)
+    executed = execute(the_plan, progress=progress)
+    seconds = train_seconds(the_plan, executed)
+    if log is not None:
+        _report(the_plan, executed, seconds, log)
+    if folder is None:
+        return None
+    extra = {
+        **(manifest or {}),
+        "overrides": list(overrides),
+        "start": utc_now(start),
+        "train_time_s": seconds,
+        "end": utc_now(),
+        "wall_time_s": round(time.perf_counter() - clock, 3),
+    }
+    if hosts is not None:
+        extra["processes"] = hosts[1]
+    return record(the_plan, executed, folder, extra)
+
+
+def _report(
+    the_plan: Plan, executed: executor.Executed, seconds: dict[str, float], log: Log
+) -> None:
+    if not the_plan.config.sweep:
+        for member, outcome in zip(the_plan.members, executed.outcomes, strict=True):
+            line = the_plan.program.headline(outcome)
+            log(f"{member.variant}: {line} ({seconds[member.variant]:.1f} s)")
+        return
+    diverged = sum(o.status == "diverged" for o in executed.outcomes)
+    total = sum(the_plan.program.steps(g.key) * len(g.members) for g in the_plan.groups)
+    spent = max(sum(s for _, s in executed.seconds), 1e-9)
+    log(
+        f"sweep: {len(executed.outcomes)} members, {diverged} diverged, "
+        f"{total / spent:,.0f} member-steps/s ({spent:.1f} s)"
+    )
