@@ -5,7 +5,7 @@
 For each data set (breast_cancer, standardized, all 569 examples; synthetic 20,000 × 200,
 standardized) and penalty (L1, L2), 100 values of C log-spaced over ``C_RANGE``:
 
-- this project: one :func:`experiments.sweep.run_group` call training the 100 members with
+- this project: one :func:`experiments.execute.run_members` call training the 100 members with
   FISTA (full batch, float32, step 1/L with L the Lipschitz constant of the smooth part's
   gradient for that member, a fixed number of steps per problem, ``STEPS``). Member i is
   the MAP run whose objective is scikit-learn's divided by C·n: a Laplace prior of scale C
@@ -36,9 +36,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from benchmarks import _common
-from experiments import sweep, train
-from experiments.config import RunSpec
-from experiments.data import Dataset, load_dataset
+from experiments import execute
+from experiments.kinds.classifier.data import Dataset, load_dataset
+from experiments.kinds.classifier.program import PROGRAM
+from experiments.kinds.classifier.schema import RunSpec
 
 NAME = "sklearn_path"
 TOLERANCE = 1e-6
@@ -135,12 +136,13 @@ def member_specs(problem: Problem, data_config: dict[str, Any], lip: float, n: i
 
 
 def project_path(problem: Problem, data: Dataset, specs: list[RunSpec]):
-    """A function that trains the whole path with one run_group call; returns (W, b)."""
-    static = train.run_static(specs[0], data)
+    """A function that trains the whole path as one vectorised program; returns (W, b)."""
 
     def fit() -> tuple[np.ndarray, np.ndarray]:
-        results = sweep.run_group(static, specs, data)
-        return np.stack([r.weights for r in results]), np.array([r.bias for r in results])
+        results = execute.run_members(PROGRAM, specs, [data] * len(specs)).outcomes
+        return np.stack([r.params["weights"] for r in results]), np.array(
+            [r.params["bias"] for r in results]
+        )
 
     return fit
 

@@ -7,9 +7,9 @@ whose scale differs per member, full-batch gradient descent) on synthetic data, 
 examples and D = 100 features, 500 steps, all training data (no test split), metrics
 logged at steps 0 and 500 only, timed three ways in one process:
 
-- the sweep: :func:`experiments.sweep.run_group`, one compiled, vmapped program;
-- the loop: :func:`experiments.train.train_run` (the jitted single-member program of
-  :func:`experiments.train.compiled_run_fn`) called once per member. Its cost is linear in
+- the sweep: :func:`experiments.execute.run_members`, one compiled, vmapped program;
+- the loop: :func:`experiments.kinds.classifier.program.train_run` (the compiled
+  one-member program) called once per member. Its cost is linear in
   S, so above ``LOOP_MEMBERS`` members only that many are timed and the time is scaled by
   S / ``LOOP_MEMBERS`` (the table says so);
 - the limit: the matrix products of a step alone, X @ W and Xᵀ @ G with W and G of shapes
@@ -33,9 +33,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks import _common
-from experiments import sweep, train
-from experiments.config import RunSpec
-from experiments.data import Dataset, load_dataset
+from experiments import execute
+from experiments.kinds.classifier.data import Dataset, load_dataset
+from experiments.kinds.classifier.program import PROGRAM, train_run
+from experiments.kinds.classifier.schema import RunSpec
 
 NAME = "sweep"
 
@@ -83,8 +84,12 @@ def member_specs(sizes: Sizes, count: int) -> list[RunSpec]:
     ]
 
 
-def _loop(specs: Sequence[RunSpec], data: Dataset) -> list[train.RunResult]:
-    return [train.train_run(spec, data) for spec in specs]
+def _loop(specs: Sequence[RunSpec], data: Dataset) -> list:
+    return [train_run(spec, data) for spec in specs]
+
+
+def _sweep(specs: Sequence[RunSpec], data: Dataset) -> list:
+    return execute.run_members(PROGRAM, specs, [data] * len(specs)).outcomes
 
 
 MATMUL_STEPS = 20
@@ -105,13 +110,11 @@ def _matrix_products(x: jax.Array, w: jax.Array) -> jax.Array:
     return jax.lax.fori_loop(0, MATMUL_STEPS, step, w)
 
 
-def bench_members(
-    count: int, sizes: Sizes, data: Dataset, static: train.RunStatic
-) -> dict[str, Any]:
+def bench_members(count: int, sizes: Sizes, data: Dataset) -> dict[str, Any]:
     """Times the sweep, the loop and the matrix products for one number of members."""
     specs = member_specs(sizes, count)
     sweep_timing, results = _common.measure(
-        lambda: sweep.run_group(static, specs, data), repeats=sizes.repeats, warmup=False
+        lambda: _sweep(specs, data), repeats=sizes.repeats, warmup=False
     )
     looped = specs[: min(count, sizes.loop_members)]
     loop_timing, loop_results = _common.measure(
@@ -119,7 +122,7 @@ def bench_members(
     )
     # The same answer: the sweep's members against the loop's, member by member.
     weight_diff = max(
-        float(np.max(np.abs(a.weights - b.weights)))
+        float(np.max(np.abs(a.params["weights"] - b.params["weights"])))
         for a, b in zip(results, loop_results, strict=False)
     )
     loop_s = loop_timing.median_s * count / len(looped)
@@ -159,8 +162,7 @@ def run(*, quick: bool) -> dict[str, Any]:
     sizes = QUICK if quick else FULL
     probe = member_specs(sizes, 1)[0]
     data = load_dataset(probe.data, probe.seed)
-    static = train.run_static(probe, data)
-    records = [bench_members(count, sizes, data, static) for count in sizes.members]
+    records = [bench_members(count, sizes, data) for count in sizes.members]
     return {
         "benchmark": NAME,
         "quick": quick,

@@ -12,6 +12,7 @@ lists the keys allowed there, and a bound says what was given::
 from __future__ import annotations
 
 import json
+import math
 import re
 import types
 import typing
@@ -105,7 +106,7 @@ def describe_error(
     segments, parent = _resolve_loc(error["loc"], model, variant_model)
     if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
         segments.append(str((error.get("ctx") or {}).get("discriminator", "")).strip("'"))
-    return format_path(segments), _describe(error, parent)
+    return format_path(segments), _describe(error, parent, tagged=parent is not model)
 
 
 def _within(path: str, key: str) -> bool:
@@ -154,7 +155,8 @@ def _strip_optional(annotation: Any) -> Any:
     return annotation
 
 
-def _describe(error: Mapping[str, Any], parent: Any) -> str:
+def _describe(error: Mapping[str, Any], parent: Any, *, tagged: bool) -> str:
+    # tagged: the parent may be a choice of a tagged union (the experiment itself is not).
     kind = error["type"]
     ctx = error.get("ctx") or {}
     value = error.get("input")
@@ -162,7 +164,7 @@ def _describe(error: Mapping[str, Any], parent: Any) -> str:
     if kind == "extra_forbidden":
         if is_model(parent):
             allowed = ", ".join(readable_order(dict.fromkeys(parent.model_fields)))
-            within = _tag_phrase(parent)
+            within = _tag_phrase(parent) if tagged else ""
             return f"unknown key{within} (allowed: {allowed})"
         return "unknown key"
     if kind == "missing":
@@ -178,6 +180,8 @@ def _describe(error: Mapping[str, Any], parent: Any) -> str:
         "less_than": "<",
         "less_than_equal": "<=",
     }
+    if kind in bounds and isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, {got}"  # NaN fails every bound: say why
     if kind in bounds:
         limit = next(iter(ctx.values()))
         return f"must be {bounds[kind]} {_number(limit)}, {got}"

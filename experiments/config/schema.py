@@ -104,8 +104,10 @@ class Experiment(StrictModel):
         except ValidationError as error:
             errors.extend(error.errors())
         runs: list[RunBase] = []
-        if isinstance(data, Mapping) and isinstance(data.get("variants"), list):
-            runs = _resolve_variants(cls.KIND, data, errors)
+        if isinstance(data, Mapping):
+            variants = config.variants if config is not None else data.get("variants")
+            if isinstance(variants, list):
+                runs = _resolve_variants(cls.KIND, data, variants, errors)
         if errors or config is None:
             raise ValidationError.from_exception_data(cls.__name__, errors)
         config._runs = tuple(runs)
@@ -132,11 +134,15 @@ def _sweep_errors(error: SweepError) -> list[dict[str, Any]]:
     ]
 
 
-def _resolve_variants(kind: Kind, raw: Mapping[str, Any], base_errors: list[Any]) -> list:
+def _resolve_variants(
+    kind: Kind, raw: Mapping[str, Any], variants: list[Any], base_errors: list[Any]
+) -> list[RunBase]:
+    """Each variant merged onto the raw base and validated as a run; the variants' own
+    problems are appended to ``base_errors``."""
     base = {key: raw[key] for key in kind.run_keys if key in raw}
     seen = {_error_key(e) for e in base_errors}
     runs, names = [], {}
-    for index, variant in enumerate(raw["variants"]):
+    for index, variant in enumerate(variants):
         if not isinstance(variant, Mapping):
             continue  # the list's own validation reports it
         try:

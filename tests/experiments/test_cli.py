@@ -232,11 +232,22 @@ def test_manifest_records_provenance(tiny_run):
     assert set(manifest["versions"]) >= {"python", "jax", "jaxlib", "optax", "numpy"}
     assert set(manifest["devices"]) == {"platform", "kind", "count"}
     assert "xla_flags" in manifest
-    assert manifest["seeds"] == {
-        "config": 0,
-        "variants": dict.fromkeys(["mle", "lasso", "blowup", "iris"], 0),
+    assert manifest["seeds"] == {"config": 0, "members": [0]}
+    assert manifest["kind"] == "classifier" and manifest["members"] == 4
+    assert manifest["status"] == {
+        "mle": {"ok": 1},
+        "lasso": {"ok": 1},
+        "blowup": {"diverged": 1},
+        "iris": {"ok": 1},
     }
-    assert set(manifest["data_sha256"]) == {"mle", "lasso", "blowup", "iris"}
+    assert set(manifest["train_time_s"]) == {"mle", "lasso", "blowup", "iris"}
+    # Three variants share the synthetic data set; iris is the other.
+    data = json.loads((tiny_run / "data.json").read_text())["datasets"]
+    assert sorted(manifest["data_sha256"]) == sorted(entry["sha256"] for entry in data)
+    assert [(entry["variants"], entry["members"]) for entry in data] == [
+        (["mle", "lasso", "blowup"], [0, 1, 2]),
+        (["iris"], [3]),
+    ]
     assert manifest["wall_time_s"] > 0 and manifest["start"] < manifest["end"]
 
 
@@ -355,10 +366,10 @@ def test_force_replaces_a_previous_run_and_a_failure_leaves_no_folder(
     assert cli.main(["run", str(config), "--out", str(out), "--force", "--quiet"]) == 0
     assert not (out / "stale.txt").exists() and (out / "summary.json").is_file()
 
-    def broken(run_dir, formats):
+    def broken(run_dir, formats, kind):
         raise RuntimeError("figure failed")
 
-    monkeypatch.setattr("experiments.figures.draw_figures", broken)
+    monkeypatch.setattr("experiments.runner.draw_run_figures", broken)
     before = snapshot(tmp_path)
     argv = ["run", str(config), "--out", str(tmp_path / "new"), "--set", "output.formats=[png]"]
     assert cli.main([*argv, "--quiet"]) == 1

@@ -11,18 +11,18 @@ import yaml
 
 from experiments.config import (
     ConfigError,
-    ExperimentConfig,
-    GaussianPrior,
-    LaplacePrior,
-    NoPrior,
-    SyntheticData,
     config_hash,
     deep_merge,
     dump_config,
+    experiment_model,
     load_config,
     parse_override,
     validate_config,
 )
+from experiments.kinds.classifier import KIND
+from experiments.kinds.classifier.schema import GaussianPrior, LaplacePrior, NoPrior, SyntheticData
+
+ExperimentConfig = experiment_model(KIND)
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -247,11 +247,12 @@ def test_resolved_config_round_trips(tmp_path):
     assert config_hash(again) == config_hash(config)
 
 
-def test_config_hash_ignores_output_only():
+def test_config_hash_ignores_output_and_description_only():
     config = validate_config(example())
     moved = validate_config(example(), ["output.dir=elsewhere"])
+    described = validate_config(example(), ["description=another story"])
     changed = validate_config(example(), ["train.steps=30"])
-    assert config_hash(moved) == config_hash(config)
+    assert config_hash(moved) == config_hash(described) == config_hash(config)
     assert config_hash(changed) != config_hash(config)
     assert re.fullmatch(r"[0-9a-f]{64}", config_hash(config))
 
@@ -274,3 +275,14 @@ def test_all_shipped_configs_are_present():
         "breast_cancer_map.yaml",
         "multiclass_ce.yaml",
     }
+
+
+def test_an_unknown_kind_is_refused_with_the_kinds_allowed():
+    found = problems({**example(), "kind": "regression"})
+    assert found == ["kind: 'regression' is not one of classifier"]
+
+
+def test_the_kind_defaults_to_classifier_and_is_shown():
+    config = validate_config(example())
+    assert config.kind == "classifier"
+    assert "kind: classifier" in dump_config(config).splitlines()[:3]

@@ -1,4 +1,4 @@
-"""Sweeps: grid expansion, validation of members, and one vectorised program per variant."""
+"""Sweeps: grid expansion, validation of members, and one vectorised program per group."""
 
 from __future__ import annotations
 
@@ -7,14 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import grid, sweep, train
-from experiments.config import RunSpec, validate_config
-from experiments.data import load_dataset
-
-
-def _variants(raw: dict) -> list[RunSpec]:
-    return validate_config(raw).runs()
-
+from experiments import execute, runner
+from experiments.config import ConfigError, validate_config
+from experiments.config.sweep import axis_values, parse_sweep
+from experiments.kinds.classifier.program import PROGRAM, train_run
+from experiments.record import read_run
 
 BASE = {
     "name": "sweep_test",
@@ -29,11 +26,12 @@ BASE = {
         {"name": "gaussian", "train": {"prior": {"kind": "gaussian", "scale": 1.0}}},
         {"name": "laplace", "train": {"prior": {"kind": "laplace", "scale": 0.1}}},
     ],
+    "output": {"formats": []},
 }
 
 
 def test_grid_is_the_product_with_the_last_axis_fastest():
-    points = grid.grid_points({"a": [1, 2], "b": {"linspace": [0, 1, 3]}})
+    points = parse_sweep({"a": [1, 2], "b": {"linspace": [0, 1, 3]}}).points()
     assert points == [
         {"a": 1, "b": 0.0},
         {"a": 1, "b": 0.5},
@@ -45,127 +43,220 @@ def test_grid_is_the_product_with_the_last_axis_fastest():
 
 
 def test_logspace_takes_exponents_of_ten():
-    np.testing.assert_allclose(
-        grid.axis_values("k", {"logspace": [-3, 1, 5]}), 10.0 ** np.arange(-3, 2)
-    )
+    np.testing.assert_allclose(axis_values("k", {"logspace": [-3, 1, 5]}), 10.0 ** np.arange(-3, 2))
 
 
 def test_zip_pairs_axes_instead_of_multiplying_them():
-    points = grid.grid_points(
+    points = parse_sweep(
         {"lr": [0.1, 1.0], "steps": [10, 20], "seed": [0, 1], "zip": [["lr", "steps"]]}
-    )
+    ).points()
     assert len(points) == 4
     assert {(p["lr"], p["steps"]) for p in points} == {(0.1, 10), (1.0, 20)}
 
 
+def test_swept_numbers_written_as_text_are_numbers():
+    # YAML 1.1 reads 1e-3 as the string "1e-3".
+    assert parse_sweep({"train.prior.scale": ["1e-3", 0.5]}).axes["train.prior.scale"] == (
+        0.001,
+        0.5,
+    )
+
+
+def _problems(sweep: dict) -> list[str]:
+    with pytest.raises(ConfigError) as error:
+        validate_config({**BASE, "sweep": sweep})
+    return error.value.problems
+
+
 @pytest.mark.parametrize(
-    ("block", "fragment"),
+    ("sweep", "expected"),
     [
-        ({"a": []}, "sweep.a: an empty list"),
-        ({"a": {"logspace": [0, 1]}}, "sweep.a.logspace: expected [start, stop, count]"),
-        ({"a": {"geomspace": [1, 2, 3]}}, "sweep.a: expected a list of values"),
-        ({"a": [1, 2], "b": [1], "zip": [["a", "b"]]}, "equal lengths: a has 2, b has 1"),
-        ({"a": [1], "zip": [["a", "c"]]}, "'c' has no values"),
+        # A union key (the prior's scale) names the key and value, not pydantic's text.
+        ({"train.prior.scale": [0.5, -0.5]}, "sweep.train.prior.scale = -0.5: must be > 0"),
+        ({"train.prior.scale": [float("nan")]}, "sweep.train.prior.scale = nan: must be a finite"),
+        (
+            {"train.optimizer.lr": [0.1]},
+            "sweep.train.optimizer.lr = 0.1: unknown key (allowed: name, learning_rate",
+        ),
+        ({"seed": []}, "sweep.seed: an empty list; give at least one value"),
+        ({"seed": {"range": [0, 3]}}, "sweep.seed: expected a list of values"),
+        ({"seed": {"linspace": [0, 1]}}, "sweep.seed.linspace: expected [start, stop, count]"),
+        ({"a": [1], "zip": [["a", "b"]]}, "sweep.zip: 'b' has no values"),
     ],
 )
-def test_bad_sweep_blocks_name_the_key(block, fragment):
-    with pytest.raises(grid.SweepError) as caught:
-        grid.grid_points(block)
-    assert fragment in str(caught.value)
-
-
-def test_each_member_is_validated_and_the_swept_value_is_named():
-    with pytest.raises(grid.SweepError) as caught:
-        grid.expand_members(_variants(BASE), {"train.optimizer.learning_rate": [0.1, -1.0]})
-    message = str(caught.value)
-    assert "sweep.train.optimizer.learning_rate = -1.0" in message
-    assert "0.1" not in message.replace("-1.0", "")
-
-
-def test_unknown_swept_key_is_an_error():
-    with pytest.raises(grid.SweepError, match=r"train\.optimiser"):
-        grid.expand_members(_variants(BASE), {"train.optimiser.learning_rate": [0.1]})
+def test_bad_sweeps_name_the_key_the_value_and_what_is_allowed(sweep, expected):
+    found = _problems(sweep)
+    assert any(line.startswith(expected) for line in found), found
+    assert not any("Input should" in line or "Extra inputs" in line for line in found), found
 
 
 @pytest.fixture(scope="module")
 def members():
     block = {"train.prior.scale": {"logspace": [-2, 0, 3]}, "seed": [0, 1]}
-    return grid.expand_members(_variants(BASE), block)
+    return validate_config({**BASE, "sweep": block}).members
+
+
+def _traced_member_fn(traces: list):
+    """PROGRAM.member_fn, recording the key of every program it is traced for."""
+    make = PROGRAM.member_fn
+
+    def counting(key, progress):
+        member = make(key, progress)
+
+        def traced(*args):
+            traces.append(key)
+            return member(*args)
+
+        return traced
+
+    return counting
+
+
+def _run(members, **kwargs):
+    specs = [m.spec for m in members]
+    data = PROGRAM.load_data(specs[0], Path("."))
+    return execute.run_members(PROGRAM, specs, [data] * len(specs), **kwargs).outcomes, data
 
 
 @pytest.fixture(scope="module")
 def swept(members):
-    """The sweep's results, and the static configurations traced while compiling it."""
+    """The sweep's outcomes, its data, and the program keys traced while compiling it."""
     traces = []
-    make = train.make_run_fn
-
-    def counting(static):
-        run = make(static)
-
-        def traced(*args):
-            traces.append(static.prior)
-            return run(*args)
-
-        return traced
-
-    sweep._compiled_sweep.cache_clear()
+    execute._compiled.cache_clear()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(train, "make_run_fn", counting)
-        results, data = _run(members)
-    sweep._compiled_sweep.cache_clear()
-    return results, data, traces
-
-
-def _run(members, variants=("gaussian", "laplace"), **kwargs):
-    data = load_dataset(members[0].spec.data, 0, Path("."))
-    results = []
-    for variant in variants:
-        group = [m.spec for m in members if m.variant == variant]
-        static = train.run_static(group[0], data)
-        results += sweep.run_group(static, group, data, **kwargs)
-    return results, data
+        patch.setattr(PROGRAM, "member_fn", _traced_member_fn(traces))
+        outcomes, data = _run(members)
+    execute._compiled.cache_clear()
+    return outcomes, data, traces
 
 
 def test_a_sweep_compiles_once_per_variant_whatever_its_size(swept):
     _, _, traces = swept
-    assert sorted(traces) == ["gaussian", "laplace"]
+    assert sorted(key.static.prior for key in traces) == ["gaussian", "laplace"]
 
 
 def test_sweep_members_equal_their_runs_one_by_one(members, swept):
-    results, data, _ = swept
-    assert len(results) == len(members) == 12
-    for member, result in zip(members, results, strict=True):
-        alone = train.train_run(member.spec, data)
-        np.testing.assert_allclose(result.weights, alone.weights, rtol=1e-5, atol=1e-6)
+    outcomes, data, _ = swept
+    assert len(outcomes) == len(members) == 12
+    for member, outcome in zip(members, outcomes, strict=True):
+        alone = train_run(member.spec, data)
         np.testing.assert_allclose(
-            result.history["train"]["ce"], alone.history["train"]["ce"], rtol=1e-5
+            outcome.params["weights"], alone.params["weights"], rtol=1e-5, atol=1e-6
+        )
+        np.testing.assert_allclose(
+            outcome.history["train"]["ce"], alone.history["train"]["ce"], rtol=1e-5
         )
 
 
 def test_a_small_memory_budget_splits_the_sweep_into_chunks_with_the_same_result(members, swept):
     whole, _, _ = swept
     chunks = []
-    chunked, _ = _run(members, ("laplace",), budget=1, on_chunk=chunks.append)
+    laplace = [m for m in members if m.variant == "laplace"]
+    chunked, _ = _run(laplace, budget=1, on_chunk=lambda count, steps: chunks.append(count))
     assert chunks == [1] * 6
     for a, b in zip(whole[6:], chunked, strict=True):
         # One member per call is a matrix-vector product, many a matrix product: float32
         # rounding differs (seen: 6e-8 absolute).
-        np.testing.assert_allclose(a.weights, b.weights, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a.params["weights"], b.params["weights"], rtol=1e-5, atol=1e-6)
 
 
 def test_a_diverged_member_does_not_cost_the_sweep():
     block = {"train.optimizer.learning_rate": [0.5, 3e38]}
-    members = grid.expand_members(_variants({**BASE, "variants": [{"name": "mle"}]}), block)
-    results, _ = _run_one(members)
-    assert [r.status for r in results] == ["ok", "diverged"]
-    assert results[1].diverged_at is not None
-    assert np.all(np.isfinite(results[0].weights))
+    config = validate_config({**BASE, "variants": [{"name": "mle"}], "sweep": block})
+    outcomes, _ = _run(config.members)
+    assert [o.status for o in outcomes] == ["ok", "diverged"]
+    assert outcomes[1].diverged_at is not None
+    assert np.all(np.isfinite(outcomes[0].params["weights"]))
 
 
-def _run_one(members):
-    data = load_dataset(members[0].spec.data, 0, Path("."))
-    static = train.run_static(members[0].spec, data)
-    return sweep.run_group(static, [m.spec for m in members], data), data
+def test_a_data_shape_sweep_compiles_once_per_shape_and_each_member_is_its_run(tmp_path):
+    block = {"data.n_samples": [100, 200], "train.prior.scale": [0.1, 1.0]}
+    raw = {**BASE, "variants": [BASE["variants"][0]], "sweep": block}
+    config = validate_config(raw)
+    traces = []
+    execute._compiled.cache_clear()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PROGRAM, "member_fn", _traced_member_fn(traces))
+        the_plan = runner.plan(config, tmp_path)
+        executed = runner.execute(the_plan)
+    execute._compiled.cache_clear()
+    assert sorted(key.train_shape[0] for key in traces) == [75, 150]  # 3/4 of each size trains
+    assert [len(g.members) for g in the_plan.groups] == [2, 2]
+    for member, data, outcome in zip(
+        the_plan.members, the_plan.datasets, executed.outcomes, strict=True
+    ):
+        assert len(data.y_train) == member.spec.data.n_samples * 3 // 4
+        alone = train_run(member.spec, data)
+        np.testing.assert_allclose(
+            outcome.params["weights"], alone.params["weights"], rtol=1e-5, atol=1e-6
+        )
+
+
+def test_a_swept_seed_changes_init_minibatches_and_data_member_by_member(tmp_path):
+    # Normal init, minibatches and a data draw that follows the seed: each of the three
+    # depends on the member's own seed, so a member trained with another's seed differs.
+    raw = {
+        **BASE,
+        "model": {"init": {"kind": "normal", "scale": 0.5}},
+        "train": {**BASE["train"], "batch_size": 16},
+        "variants": [{"name": "mle"}],
+        "sweep": {"seed": [0, 1, 2]},
+    }
+    the_plan = runner.plan(validate_config(raw), tmp_path)
+    executed = runner.execute(the_plan)
+    assert len({data.sha256 for data in the_plan.datasets}) == 3  # a data draw per seed
+    singles = [
+        train_run(m.spec, data) for m, data in zip(the_plan.members, the_plan.datasets, strict=True)
+    ]
+    for i, outcome in enumerate(executed.outcomes):
+        for j, single in enumerate(singles):
+            same = np.allclose(
+                outcome.params["weights"], single.params["weights"], rtol=1e-5, atol=1e-6
+            )
+            assert same == (i == j), (i, j)
+    # With the data fixed, the init and the minibatch order still follow the seed.
+    fixed = {**raw, "data": {**BASE["data"], "seed": 7}}
+    the_plan = runner.plan(validate_config(fixed), tmp_path)
+    assert len({id(data) for data in the_plan.datasets}) == 1
+    weights = [o.params["weights"] for o in runner.execute(the_plan).outcomes]
+    assert not np.allclose(weights[0], weights[1]) and not np.allclose(weights[1], weights[2])
+    zeros = {**fixed, "model": {"init": {"kind": "zeros"}}}
+    weights_zero_init = [
+        o.params["weights"]
+        for o in runner.execute(runner.plan(validate_config(zeros), tmp_path)).outcomes
+    ]
+    assert not np.allclose(weights_zero_init[0], weights_zero_init[1])  # the order alone
+
+
+def test_the_lr_sweep_figure_is_drawn_from_a_small_sweep(tmp_path):
+    raw = {
+        **BASE,
+        "variants": [{"name": "ce"}, {"name": "mse", "train": {"loss": "mse"}}],
+        "sweep": {"train.optimizer.learning_rate": [0.05, 0.5, 5.0], "seed": [0, 1]},
+        "output": {"formats": ["png"]},
+    }
+    run_dir = runner.run(validate_config(raw), out=tmp_path / "run")
+    assert (run_dir / "figures" / "lr_sweep.png").is_file()
+    record = read_run(run_dir)
+    assert record.swept and sorted(record.history) == list(range(12))
+    steps, values = record.history[0]["train"]["ce"]
+    np.testing.assert_array_equal(steps, [0, 10, 20, 30, 40])
+    assert values[-1] < values[0]
+    from experiments.kinds.classifier import path_figures
+
+    figure = path_figures.figures(record)["lr_sweep"]()
+    final_ce = figure.axes[0]
+    lines = {line.get_label(): line for line in final_ce.get_lines()}
+    assert set(lines) == {"ce", "mse"}
+    np.testing.assert_allclose(lines["ce"].get_xdata(), [0.05, 0.5, 5.0])
+    # The mean over the two seeds of each member's final train CE.
+    finals = [r["final"]["train"]["ce"] for r in record.runs if r["variant"] == "ce"]
+    np.testing.assert_allclose(lines["ce"].get_ydata(), np.mean(np.reshape(finals, (3, 2)), 1))
+    assert [ax.get_title() for ax in figure.axes[3:6]] == [
+        "learning rate 0.05",
+        "learning rate 0.5",
+        "learning rate 5",
+    ]
 
 
 def test_a_sweep_of_4096_members_over_breast_cancer_runs_here():
@@ -178,12 +269,9 @@ def test_a_sweep_of_4096_members_over_breast_cancer_runs_here():
             "steps": 20,
             "log_every": 10,
         },
+        "sweep": {"train.prior.scale": {"logspace": [-3, 1, 4096]}},
     }
-    members = grid.expand_members(
-        _variants(raw), {"train.prior.scale": {"logspace": [-3, 1, 4096]}}
-    )
-    data = load_dataset(members[0].spec.data, 0, Path("."))
-    results = sweep.run_members([m.spec for m in members], [data] * len(members))
-    assert len(results) == 4096 and all(r.status == "ok" for r in results)
-    zeros = [int(np.sum(r.weights == 0)) for r in (results[0], results[-1])]
+    outcomes, _ = _run(validate_config(raw).members)
+    assert len(outcomes) == 4096 and all(o.status == "ok" for o in outcomes)
+    zeros = [int(np.sum(o.params["weights"] == 0)) for o in (outcomes[0], outcomes[-1])]
     assert zeros[0] == 30 and zeros[1] < 30  # the strongest L1 penalty zeroes every weight

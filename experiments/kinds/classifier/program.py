@@ -122,9 +122,9 @@ def train_run(spec: RunSpec, data: Dataset, *, progress: Callable | None = None)
     """Trains one run on its data set: the pipeline's one-member case, for scripts and tests.
 
     Raises:
-        ValueError: ``spec.model.classes`` differs from the data's class count.
+        DataError: the run's settings do not fit its data (``model.classes``, ...).
     """
     problems = PROGRAM.check(spec, data)
     if problems:
-        raise ValueError(f"variant {spec.name!r}: " + "; ".join(problems))
+        raise DataError(problems)
     return execute.run_members(PROGRAM, [spec], [data], progress=progress).outcomes[0]

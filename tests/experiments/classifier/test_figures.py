@@ -1,6 +1,6 @@
-"""experiments.figures: figures drawn from a run folder's files, in every requested format.
+"""The classifier's figures, drawn from a run folder's files, in every requested format.
 
-The run folders are written by experiments.results.write_run from hand-made results (no
+The run folders are written by experiments.record.write_run from hand-made outcomes (no
 training), so these tests hold the figures to the files' real format.
 """
 
@@ -10,11 +10,14 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from experiments import figures
 from experiments.config import validate_config
-from experiments.data import Dataset
-from experiments.results import write_run
-from experiments.train import METRICS, RunResult
+from experiments.kind import Outcome
+from experiments.kinds.classifier import KIND, figures
+from experiments.kinds.classifier.data import Dataset
+from experiments.kinds.classifier.metrics import METRICS
+from experiments.kinds.classifier.program import PROGRAM
+from experiments.plotting import draw_run_figures
+from experiments.record import Result, read_run, write_run
 
 STEPS = np.arange(0, 101, 10)
 
@@ -50,15 +53,21 @@ def _dataset(n_classes: int, d: int, *, true_weights=None, test: bool = True) ->
     )
 
 
-def _write(path, results: list[RunResult], datasets: list[Dataset], formats: list[str]):
+def _outcome(name, status, diverged_at, steps, history, weights, bias):
+    params = {"weights": weights, "bias": bias}
+    return name, Outcome(status, diverged_at, steps, history, params)
+
+
+def _write(path, outcomes: list, datasets: list[Dataset], formats: list[str]):
     config = validate_config(
         {
             "name": "figures_test",
-            "variants": [{"name": r.name} for r in results],
+            "variants": [{"name": name} for name, _ in outcomes],
             "output": {"formats": formats},
         }
     )
-    write_run(path, config, results, datasets)
+    results = [Result(m, o) for m, (_, o) in zip(config.members, outcomes, strict=True)]
+    write_run(path, config, results, [PROGRAM.data_entry(data) for data in datasets])
     return path
 
 
@@ -73,9 +82,9 @@ def binary_run(tmp_path_factory):
     true[:4] = [1.5, -1.2, 1.0, -2.0]
     early = STEPS[:4]
     results = [
-        RunResult("mle", "ok", None, STEPS, _history(STEPS), dense, np.float32(0.1)),
-        RunResult("map_laplace", "ok", None, STEPS, _history(STEPS, seed=1), sparse, np.float32(0)),
-        RunResult("sgd_big_step", "diverged", 35, early, _history(early), dense, np.float32(3)),
+        _outcome("mle", "ok", None, STEPS, _history(STEPS), dense, np.float32(0.1)),
+        _outcome("map_laplace", "ok", None, STEPS, _history(STEPS, seed=1), sparse, np.float32(0)),
+        _outcome("sgd_big_step", "diverged", 35, early, _history(early), dense, np.float32(3)),
     ]
     datasets = [_dataset(2, 10, true_weights=true)] * 3
     return _write(tmp_path_factory.mktemp("binary"), results, datasets, ["png", "pdf"])
@@ -85,7 +94,7 @@ def test_every_figure_in_every_format_from_the_run_files_alone(binary_run, tmp_p
     # `plot` redraws from the files: a folder with just these three is enough.
     for name in ("metrics.csv", "summary.json", "data.json"):
         shutil.copy(binary_run / name, tmp_path / name)
-    written = figures.draw_figures(tmp_path, ["png", "pdf"])
+    written = draw_run_figures(tmp_path, ["png", "pdf"], KIND)
     names = ["convergence", "sparsity", "weight_norm"]
     expected = [tmp_path / "figures" / f"{n}.{fmt}" for n in names for fmt in ("png", "pdf")]
     assert written == expected
@@ -97,7 +106,7 @@ def test_every_figure_in_every_format_from_the_run_files_alone(binary_run, tmp_p
 
 
 def test_sparsity_legend_counts_exact_zeros(binary_run):
-    variants = figures.read_variants(binary_run)
+    variants = figures.read_variants(read_run(binary_run))
     assert [v.zeros for v in variants] == [0, 3, 0]
     figure = figures.sparsity_figure(variants)
     labels = [text.get_text() for legend in figure.legends for text in legend.get_texts()]
@@ -107,7 +116,7 @@ def test_sparsity_legend_counts_exact_zeros(binary_run):
 
 
 def test_convergence_reads_the_history_and_marks_divergence(binary_run):
-    variants = figures.read_variants(binary_run)
+    variants = figures.read_variants(read_run(binary_run))
     steps, _ = variants[2].history["train"]["ce"]
     np.testing.assert_array_equal(steps, STEPS[:4])
     assert variants[2].label == "sgd_big_step (diverged at step 35)"
@@ -124,9 +133,9 @@ def test_multiclass_run_without_test_split_and_degenerate_values(tmp_path):
     history["train"]["mse"] = np.zeros(len(STEPS))
     history["train"]["grad_norm"][-1] = np.nan
     weights = np.zeros((4, 3), np.float32)
-    results = [RunResult("softmax", "ok", None, STEPS, history, weights, np.zeros(3, np.float32))]
+    results = [_outcome("softmax", "ok", None, STEPS, history, weights, np.zeros(3, np.float32))]
     run = _write(tmp_path, results, [_dataset(3, 4, test=False)], ["png"])
-    variants = figures.read_variants(run)
+    variants = figures.read_variants(read_run(run))
     assert variants[0].weights.shape == (12,) and variants[0].zeros == 12
     assert set(variants[0].history) == {"train"}
-    assert len(figures.draw_figures(run, ["png"])) == 3
+    assert len(draw_run_figures(run, ["png"], KIND)) == 3

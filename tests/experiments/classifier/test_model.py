@@ -14,8 +14,8 @@ import pytest
 from jax.test_util import check_grads
 from scipy.special import expit, log_expit, log_softmax, softmax
 
-from experiments import model
-from experiments.model import Params
+from experiments.kinds.classifier import model
+from experiments.kinds.classifier.model import Params
 
 RTOL, ATOL = 1e-5, 1e-6
 

@@ -22,10 +22,14 @@ import pytest
 import statsmodels.api as sm
 from sklearn.linear_model import LogisticRegression
 
-from experiments import optim, train
-from experiments.config import RunSpec, SklearnData, SyntheticData
-from experiments.data import Dataset, load_dataset
-from experiments.model import Params
+from experiments import runner
+from experiments.config import validate_config
+from experiments.kind import DataError
+from experiments.kinds.classifier import optim, train
+from experiments.kinds.classifier.data import Dataset, load_dataset
+from experiments.kinds.classifier.model import Params
+from experiments.kinds.classifier.program import train_run
+from experiments.kinds.classifier.schema import RunSpec, SklearnData, SyntheticData
 
 COEFFICIENT_ATOL = 1e-3
 REFERENCE_STEPS = 10_000  # FISTA with step 1/L; about 0.2 s of running per fit
@@ -78,8 +82,8 @@ def logistic_data() -> Dataset:
     return load_dataset(config, seed=0)
 
 
-def _coefficients(result: train.RunResult) -> np.ndarray:
-    return np.r_[result.weights.ravel(), np.ravel(result.bias)]
+def _coefficients(result) -> np.ndarray:
+    return np.r_[result.params["weights"].ravel(), np.ravel(result.params["bias"])]
 
 
 # ---------------------------------------------------------------------------
@@ -89,7 +93,7 @@ def _coefficients(result: train.RunResult) -> np.ndarray:
 
 def test_gaussian_prior_is_sklearn_l2(breast_cancer):
     scale = 1.0
-    result = train.train_run(
+    result = train_run(
         _reference_spec(breast_cancer, {"kind": "gaussian", "scale": scale}), breast_cancer
     )
     sklearn = LogisticRegression(C=scale**2, solver="lbfgs", tol=1e-10, max_iter=10_000)
@@ -104,7 +108,7 @@ def test_gaussian_prior_is_sklearn_l2(breast_cancer):
 
 def test_laplace_prior_is_sklearn_l1_with_the_same_zeros(breast_cancer):
     scale = 0.1
-    result = train.train_run(
+    result = train_run(
         _reference_spec(breast_cancer, {"kind": "laplace", "scale": scale}), breast_cancer
     )
     sklearn = LogisticRegression(C=scale, l1_ratio=1.0, solver="saga", tol=1e-10, max_iter=100_000)
@@ -113,14 +117,14 @@ def test_laplace_prior_is_sklearn_l1_with_the_same_zeros(breast_cancer):
     difference = np.max(np.abs(_coefficients(result) - expected))
     print(f"L1: largest coefficient difference from sklearn {difference:.2e}")
     assert difference < COEFFICIENT_ATOL
-    zeros = result.weights == 0
+    zeros = result.params["weights"] == 0
     np.testing.assert_array_equal(zeros, sklearn.coef_[0] == 0)
     assert 5 < zeros.sum() < zeros.size  # a sparse, not an empty, solution
     assert result.history["train"]["zero_weights"][-1] == zeros.sum()
 
 
 def test_maximum_likelihood_is_statsmodels_logit(logistic_data):
-    result = train.train_run(_reference_spec(logistic_data, {"kind": "none"}), logistic_data)
+    result = train_run(_reference_spec(logistic_data, {"kind": "none"}), logistic_data)
     x = sm.add_constant(logistic_data.x_train.astype(np.float64), prepend=False)
     fit = sm.Logit(logistic_data.y_train, x).fit(method="newton", tol=1e-12, disp=False)
     difference = np.max(np.abs(_coefficients(result) - fit.params))
@@ -132,16 +136,18 @@ def test_maximum_likelihood_is_statsmodels_logit(logistic_data):
 def test_softmax_gaussian_prior_is_sklearn_multinomial_l2():
     data = load_dataset(SklearnData(name="iris", test_fraction=0.0), seed=0)
     scale = 1.0
-    result = train.train_run(
-        _reference_spec(data, {"kind": "gaussian", "scale": scale}, classes=3), data
-    )
+    result = train_run(_reference_spec(data, {"kind": "gaussian", "scale": scale}, classes=3), data)
     sklearn = LogisticRegression(C=scale**2, solver="lbfgs", tol=1e-10, max_iter=10_000)
     sklearn.fit(data.x_train.astype(np.float64), data.y_train)
-    assert result.weights.shape == (4, 3) and result.bias.shape == (3,)
-    difference = np.max(np.abs(result.weights - sklearn.coef_.T))
+    assert result.params["weights"].shape == (4, 3) and result.params["bias"].shape == (3,)
+    difference = np.max(np.abs(result.params["weights"] - sklearn.coef_.T))
     # The softmax is unchanged by adding a constant to every bias: compare centred biases.
     bias_difference = np.max(
-        np.abs(result.bias - result.bias.mean() - (sklearn.intercept_ - sklearn.intercept_.mean()))
+        np.abs(
+            result.params["bias"]
+            - result.params["bias"].mean()
+            - (sklearn.intercept_ - sklearn.intercept_.mean())
+        )
     )
     print(f"softmax L2: largest difference from sklearn {max(difference, bias_difference):.2e}")
     assert max(difference, bias_difference) < COEFFICIENT_ATOL
@@ -203,7 +209,7 @@ def test_unknown_optimizer_is_refused():
 
 
 def test_gaussian_prior_with_sgd_gives_no_exact_zeros(breast_cancer):
-    result = train.train_run(
+    result = train_run(
         _spec(
             prior={"kind": "gaussian", "scale": 0.1},
             optimizer={"name": "sgd", "learning_rate": 0.1},
@@ -211,7 +217,7 @@ def test_gaussian_prior_with_sgd_gives_no_exact_zeros(breast_cancer):
         breast_cancer,
     )
     assert result.status == "ok"
-    assert np.all(result.weights != 0)
+    assert np.all(result.params["weights"] != 0)
     assert np.all(result.history["train"]["zero_weights"][1:] == 0)
 
 
@@ -226,7 +232,7 @@ def test_mse_learns_far_slower_than_cross_entropy_from_a_saturated_start(logisti
     saturated = {"kind": "constant", "weights": 0.0, "bias": -8.0}
     optimizer = {"name": "sgd", "learning_rate": 0.5}
     runs = {
-        loss: train.train_run(
+        loss: train_run(
             _spec(loss=loss, init=saturated, optimizer=optimizer, steps=200, log_every=10),
             logistic_data,
         )
@@ -265,18 +271,18 @@ def _diverging_spec() -> RunSpec:
 
 
 def test_divergence_is_marked_and_the_history_kept(breast_cancer):
-    result = train.train_run(_diverging_spec(), breast_cancer)
+    result = train_run(_diverging_spec(), breast_cancer)
     assert result.status == "diverged"
     assert 10 < result.diverged_at < 100
     # Everything logged before the divergence, then the last finite parameters' metrics.
     expected = np.append(np.arange(0, result.diverged_at, 10), result.diverged_at)
     np.testing.assert_array_equal(result.steps, expected)
-    final_norm = np.linalg.norm(result.weights.astype(np.float64))
+    final_norm = np.linalg.norm(result.params["weights"].astype(np.float64))
     np.testing.assert_allclose(result.history["train"]["weight_norm"][-1], final_norm, rtol=1e-5)
     for metrics in result.history.values():
         for values in metrics.values():
             assert len(values) == len(result.steps)
-    assert np.all(np.isfinite(result.weights)) and np.isfinite(result.bias)
+    assert np.all(np.isfinite(result.params["weights"])) and np.isfinite(result.params["bias"])
     assert np.all(np.isfinite(result.history["train"]["weight_norm"]))
 
 
@@ -287,7 +293,7 @@ def test_a_new_learning_rate_reuses_the_compiled_program(breast_cancer):
         if event == "/jax/core/compile/backend_compile_duration":
             compilations.append(event)
 
-    train.train_run(
+    train_run(
         _spec(
             prior={"kind": "gaussian", "scale": 0.1},
             optimizer={"name": "sgd", "learning_rate": 0.1},
@@ -301,7 +307,7 @@ def test_a_new_learning_rate_reuses_the_compiled_program(breast_cancer):
             prior={"kind": "gaussian", "scale": 0.5},
             optimizer={"name": "sgd", "learning_rate": 0.02},
         )
-        result = train.train_run(other, breast_cancer)
+        result = train_run(other, breast_cancer)
     finally:
         jax.monitoring.unregister_event_duration_listener(listener)
     assert result.status == "ok"
@@ -333,10 +339,12 @@ def test_run_function_vmaps_over_hyperparameters(breast_cancer):
     run = jax.jit(jax.vmap(train.make_run_fn(static), in_axes=(0, None, None, None, None, None)))
     output = run(stacked, jax.random.key(0), *arrays)
     for i, spec in enumerate(specs):
-        single = train.train_run(spec, breast_cancer)
+        single = train_run(spec, breast_cancer)
         expected_diverged = -1 if single.diverged_at is None else single.diverged_at
         assert int(output.diverged_at[i]) == expected_diverged
-        np.testing.assert_allclose(output.params.weights[i], single.weights, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(
+            output.params.weights[i], single.params["weights"], rtol=1e-4, atol=1e-6
+        )
         kept = len(single.steps)
         np.testing.assert_allclose(
             output.history["train"]["ce"][i, :kept], single.history["train"]["ce"], rtol=1e-4
@@ -345,7 +353,7 @@ def test_run_function_vmaps_over_hyperparameters(breast_cancer):
 
 
 class _RecordingBar:
-    """Stands in for ``tqdm.tqdm``: records the positions the trainer moves it to."""
+    """Stands in for ``tqdm.tqdm``: records the positions the runner moves it to."""
 
     bars: ClassVar[list["_RecordingBar"]] = []
 
@@ -361,10 +369,7 @@ class _RecordingBar:
         self.closed = True
 
 
-def test_minibatches_are_deterministic_from_the_seed(logistic_data, monkeypatch):
-    _RecordingBar.bars = []
-    # 25 steps logged every 10: the last, partial chunk ends at step 25.
-    monkeypatch.setattr(train.tqdm, "tqdm", _RecordingBar)
+def test_minibatches_are_deterministic_from_the_seed(logistic_data):
     spec = functools.partial(
         _spec,
         optimizer={"name": "sgd", "learning_rate": 0.1},
@@ -372,16 +377,33 @@ def test_minibatches_are_deterministic_from_the_seed(logistic_data, monkeypatch)
         steps=25,
         log_every=10,
     )
-    first = train.train_run(spec(seed=1), logistic_data, progress=True)
-    again = train.train_run(spec(seed=1), logistic_data, progress=True)
-    other = train.train_run(spec(seed=2), logistic_data, progress=True)
+    first = train_run(spec(seed=1), logistic_data)
+    again = train_run(spec(seed=1), logistic_data)
+    other = train_run(spec(seed=2), logistic_data)
     np.testing.assert_array_equal(first.steps, [0, 10, 20, 25])
-    np.testing.assert_array_equal(first.weights, again.weights)
-    assert not np.array_equal(first.weights, other.weights)  # zeros init: only the order differs
-    assert len(_RecordingBar.bars) == 3  # one bar per run with progress=True
+    np.testing.assert_array_equal(first.params["weights"], again.params["weights"])
+    # zeros init: only the minibatch order differs
+    assert not np.array_equal(first.params["weights"], other.params["weights"])
+
+
+def test_a_progress_bar_follows_each_run_and_closes(monkeypatch, tmp_path):
+    _RecordingBar.bars = []
+    monkeypatch.setattr(runner.tqdm, "tqdm", _RecordingBar)
+    raw = {
+        "name": "bars",
+        "data": {"n_samples": 200, "n_features": 4, "n_informative": 2},
+        "train": {"batch_size": 64, "steps": 25, "log_every": 10},
+        "variants": [{"name": "a"}, {"name": "b", "seed": 2}],
+    }
+    for _ in range(2):
+        the_plan = runner.plan(validate_config(raw), tmp_path)
+        runner.execute(the_plan, progress=True)
+    assert len(_RecordingBar.bars) == 2  # one bar per run with progress=True
     for bar in _RecordingBar.bars:
-        assert bar.total == 25 and bar.closed
-        assert bar.positions[-1] == 25 and set(bar.positions) <= {0, 10, 20, 25}
+        # 25 steps logged every 10 for each of two members, one program each.
+        assert bar.total == 50 and bar.closed
+        assert bar.positions[-1] == 50
+        assert set(bar.positions) <= {0, 10, 20, 25, 35, 45, 50}
 
 
 def test_logged_steps():
@@ -391,5 +413,5 @@ def test_logged_steps():
 
 
 def test_class_count_must_match_the_data(breast_cancer):
-    with pytest.raises(ValueError, match=r"model\.classes is 3 but the data has 2 classes"):
-        train.train_run(_spec(classes=3), breast_cancer)
+    with pytest.raises(DataError, match=r"model\.classes: is 3, but .* has 2 classes"):
+        train_run(_spec(classes=3), breast_cancer)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.config import (
+from experiments.kinds.classifier.data import (
+    DataError,
+    check_spec_fits_data,
+    load_dataset,
+    split_indices,
+)
+from experiments.kinds.classifier.schema import (
     CsvData,
     InlineData,
     ModelConfig,
@@ -14,7 +20,6 @@ from experiments.config import (
     SyntheticData,
     TrainConfig,
 )
-from experiments.data import DataError, check_spec_fits_data, load_dataset, split_indices
 
 SMALL = {"n_samples": 300, "n_features": 8, "n_informative": 3}
 

@@ -1,0 +1,53 @@
+"""A deliberately tiny experiment kind, written only for the tests: fitting the mean of a
+Gaussian sample by gradient descent on ½(μ − x)².
+
+It touches nothing outside this folder: the test registers it in ``experiments.kinds.KINDS``
+and the shared pipeline (variants, sweeps, seeds, run folders, figures, ``plot``) does the
+rest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from experiments.fields import Float, Int, RunBase, StrictModel
+from experiments.kind import Kind
+
+
+class MeanData(StrictModel):
+    n: Int = Field(100, ge=1)
+    mean: Float = 2.0
+    std: Float = Field(1.0, gt=0)
+
+
+class MeanTrain(StrictModel):
+    learning_rate: Float = Field(0.1, gt=0)
+    steps: Int = Field(50, gt=0)
+
+
+class MeanRun(RunBase):
+    data: MeanData = MeanData()
+    train: MeanTrain = MeanTrain()
+
+
+def _program() -> Any:
+    from tests.experiments.gaussian_mean.program import PROGRAM
+
+    return PROGRAM
+
+
+def _figures() -> Any:
+    from tests.experiments.gaussian_mean.figures import draw
+
+    return draw
+
+
+KIND = Kind(
+    name="gaussian_mean",
+    spec=MeanRun,
+    metrics=("loss", "mu"),
+    program=_program,
+    figures=_figures,
+)
