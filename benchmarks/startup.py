@@ -50,7 +50,7 @@ PROGRAM = (
 )
 IMPORTS = (
     "import jax, matplotlib.pyplot, sklearn.datasets\n"
-    "import experiments.cli, experiments.train, experiments.figures\n"
+    "import experiments.cli, experiments.runner, experiments.kinds.classifier.program\n"
     "jax.devices()\n"
 )
 CONFIGS = _common.REPO / "configs"
