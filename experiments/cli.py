@@ -9,7 +9,6 @@ before anything is written; 1 anything else.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -17,10 +16,11 @@ from pathlib import Path
 
 from experiments.config import ConfigError, dump_config, load_config
 from experiments.folders import OutputError
+from experiments.hosts import HostsError, distributed_settings
 from experiments.kind import DataError
 from experiments.record import RUN_FILES
 
-__all__ = ["configs_folder", "distributed_settings", "main"]
+__all__ = ["configs_folder", "main"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 DEMO_CONFIGS = ("mse_vs_ce.yaml", "mle_vs_map.yaml")
@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _bad_input(f"invalid config{where}:", error.problems)
     except DataError as error:
         return _bad_input("unusable data:", error.problems)
-    except (OutputError, _BadInput) as error:
+    except (OutputError, HostsError, _BadInput) as error:
         return _bad_input(str(error), [])
     except KeyboardInterrupt:
         print("error: interrupted; nothing was written", file=sys.stderr)
@@ -143,77 +143,20 @@ def _command_record(argv: Sequence[str], config: Path) -> dict[str, object]:
     return {"command": ["python", "-m", "experiments", *argv], "config_file": str(config)}
 
 
-def distributed_settings(
-    coordinator: str | None, num_processes: int | None, process_id: int | None
-) -> tuple[str, int, int] | None:
-    """The (coordinator, process count, process id) of a many-process run, from the flags
-    or JAX's environment variables, or None for a single process."""
-    coordinator = coordinator or os.environ.get("JAX_COORDINATOR_ADDRESS")
-    if num_processes is None and "JAX_NUM_PROCESSES" in os.environ:
-        num_processes = _env_int("JAX_NUM_PROCESSES")
-    if process_id is None and "JAX_PROCESS_ID" in os.environ:
-        process_id = _env_int("JAX_PROCESS_ID")
-    if coordinator is None and num_processes is None and process_id is None:
-        return None
-    problems = []
-    if not coordinator or ":" not in coordinator:
-        problems.append(f"--coordinator: expected HOST:PORT, got {coordinator!r}")
-    if num_processes is None or num_processes < 1:
-        problems.append(f"--num-processes: expected an integer >= 1, got {num_processes!r}")
-    if process_id is None or not 0 <= process_id < (num_processes or 1):
-        problems.append(
-            f"--process-id: expected an integer in [0, {num_processes}), got {process_id!r}"
-        )
-    if problems:
-        raise _BadInput("bad many-host settings:\n  " + "\n  ".join(problems))
-    return coordinator, num_processes, process_id  # type: ignore[return-value]
-
-
-def _env_int(name: str) -> int:
-    try:
-        return int(os.environ[name])
-    except ValueError:
-        raise _BadInput(f"{name}: expected an integer, got {os.environ[name]!r}") from None
-
-
 def _validate(args: argparse.Namespace, argv: Sequence[str]) -> int:
     config = load_config(args.config, args.set)
     runner = _runner()
     plan = runner.plan(config, args.config.parent)
     print(f"{args.config}: ok: {config.name}, {len(config.runs())} variant(s)")
-    if config.sweep:
-        rows = runner.plan_rows(plan)
-        budget = runner.executor.memory_budget()
-        print(
-            f"  sweep: {len(plan.members)} members in {len(rows)} compiled program(s) on "
-            f"{runner.jax.device_count()} device(s); memory budget {budget / 2**20:.0f} MiB "
-            "a device"
-        )
-        for row in rows:
-            print(
-                f"    {', '.join(row['variants'])}: {row['members']} members on "
-                f"{row['data_sets']} data set(s), about {row['bytes_per_member'] / 2**20:.2f} "
-                f"MiB each; {row['calls']} call(s) of {row['members_per_call']} members"
-            )
-        return EXIT_OK
-    for member, data in zip(plan.members, plan.datasets, strict=True):
-        print(f"  {member.variant}: {plan.program.describe(member.spec, data)}")
+    print("\n".join(runner.describe(plan)))
     return EXIT_OK
 
 
 def _show(args: argparse.Namespace, argv: Sequence[str]) -> int:
     config = load_config(args.config, args.set)
     print(dump_config(config), end="")
-    if config.sweep:
-        members = config.members
-        points = len(members) // len(config.variants)
-        print(
-            f"# sweep: {len(members)} members = {len(config.variants)} variant(s) × "
-            f"{points} grid point(s)"
-        )
-        for member in members:
-            values = ", ".join(f"{k}={v!r}" for k, v in member.values.items())
-            print(f"#   [{member.index}] {member.variant}: {values}")
+    for line in config.describe_sweep():
+        print(f"# {line}")
     return EXIT_OK
 
 

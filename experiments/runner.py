@@ -34,7 +34,7 @@ from experiments.kind import DataError, Kind, Program
 from experiments.plotting import draw_run_figures
 from experiments.record import Result, utc_now, write_run
 
-__all__ = ["Plan", "execute", "load_members_data", "plan", "plan_rows", "record", "run"]
+__all__ = ["Plan", "describe", "execute", "load_members_data", "plan", "record", "run"]
 
 Log = Callable[[str], None]
 
@@ -80,10 +80,28 @@ def plan(config: Experiment, base_dir: Path) -> Plan:
     return Plan(config, kind, program, config.members, datasets, groups)
 
 
-def plan_rows(the_plan: Plan) -> list[dict[str, Any]]:
-    """For ``validate``: each compiled program's members, memory and chunks."""
+def describe(the_plan: Plan) -> list[str]:
+    """For ``validate``: a line per variant, or for a sweep, the compiled programs with
+    their members, memory and chunks."""
+    if not the_plan.config.sweep:
+        return [
+            f"  {m.variant}: {the_plan.program.describe(m.spec, data)}"
+            for m, data in zip(the_plan.members, the_plan.datasets, strict=True)
+        ]
     variants = [m.variant for m in the_plan.members]
-    return executor.plan_rows(the_plan.program, the_plan.groups, variants)
+    rows = executor.plan_rows(the_plan.program, the_plan.groups, variants)
+    budget = executor.memory_budget()
+    lines = [
+        f"  sweep: {len(the_plan.members)} members in {len(rows)} compiled program(s) on "
+        f"{jax.device_count()} device(s); memory budget {budget / 2**20:.0f} MiB a device"
+    ]
+    for row in rows:
+        lines.append(
+            f"    {', '.join(row['variants'])}: {row['members']} members on "
+            f"{row['data_sets']} data set(s), about {row['bytes_per_member'] / 2**20:.2f} MiB "
+            f"each; {row['calls']} call(s) of {row['members_per_call']} members"
+        )
+    return lines
 
 
 # ---------------------------------------------------------------------------

@@ -85,6 +85,21 @@ class Experiment(StrictModel):
         """Every run: variant-major, then grid point; one per variant without a sweep."""
         return list(self._members)
 
+    def describe_sweep(self) -> list[str]:
+        """A line for the grid and one per member (empty without a sweep), for ``show``."""
+        if not self.sweep:
+            return []
+        members = self.members
+        points = len(members) // len(self.variants)
+        lines = [
+            f"sweep: {len(members)} members = {len(self.variants)} variant(s) × "
+            f"{points} grid point(s)"
+        ]
+        for member in members:
+            values = ", ".join(f"{k}={v!r}" for k, v in member.values.items())
+            lines.append(f"  [{member.index}] {member.variant}: {values}")
+        return lines
+
     @model_validator(mode="wrap")
     @classmethod
     def _resolve(cls, data: Any, handler: Callable[[Any], Experiment]) -> Any:

@@ -257,7 +257,7 @@ def _csv(data: CsvData, seed: int, base_dir: Path) -> _Raw:
             problems.append(f"line {line}, column {data.target!r}: empty target cell")
         labels.append(label)
         for c, i in enumerate(features):
-            value, problem = _number(row[i])
+            value, problem = _parse_cell(row[i])
             if problem:
                 problems.append(f"line {line}, column {header[i]!r}: {problem}")
             x[r, c] = value
@@ -304,7 +304,7 @@ def _check_header(header: list[str], target: str, path: Path) -> list[str]:
     return problems
 
 
-def _number(cell: str) -> tuple[float, str | None]:
+def _parse_cell(cell: str) -> tuple[float, str | None]:
     text = cell.strip()
     if not text:
         return math.nan, "empty cell (missing values are not supported)"
