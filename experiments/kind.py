@@ -5,7 +5,8 @@ schema (light: pydantic only), and two loaders for its heavy parts, called only 
 command needs them, so that ``show`` and ``validate`` do not import jax or matplotlib:
 
 - :class:`Program` (jax): its data, its pure per-member function and its metrics;
-- ``figures(record) -> {name: Figure}`` (matplotlib): figures drawn from a run's files.
+- ``draw(record) -> {name: make}`` (matplotlib): the figures of a run, each a function
+  that makes a ``Figure``, drawn from the run's files (:class:`~experiments.record.RunRecord`).
 
 The shared machinery (variants, sweeps, seeds, sharding, chunking, run folders, manifest,
 progress, ``plot``, ``show``, ``validate``) reads a kind only through these.
@@ -114,15 +115,17 @@ class Kind:
         metrics: the metric names, in the order tables list them.
         count_metrics: those that are counts (written as integers).
         program: returns the kind's :class:`Program` (imports jax).
-        figures: returns ``draw(record) -> {name: Figure}`` (imports matplotlib); ``record``
-            is a :class:`~experiments.record.RunRecord` read from a run folder.
+        figures: returns ``draw(record) -> {name: make}`` (imports matplotlib): ``record``
+            is a :class:`~experiments.record.RunRecord` read from a run folder, ``make()``
+            returns a ``matplotlib.figure.Figure`` (use :func:`experiments.plotting.new_figure`);
+            the pipeline saves it in every format of ``output.formats``.
     """
 
     name: str
     spec: type[RunBase]
     metrics: tuple[str, ...]
     program: Callable[[], Program]
-    figures: Callable[[], Callable[[Any], Mapping[str, Any]]]
+    figures: Callable[[], Callable[[Any], Mapping[str, Callable[[], Any]]]]
     count_metrics: frozenset[str] = frozenset()
 
     @property
