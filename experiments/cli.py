@@ -1,14 +1,20 @@
 """The command line: ``python -m experiments {run,validate,show,plot,list,demo}``.
 
 It parses arguments, calls the pipeline (:mod:`experiments.runner`) and prints. Exit codes:
-0 success; 2 bad input (a config, an override, a data file, the output folder), reported on
-stderr as one line per problem, each naming the config key to fix, without a traceback and
-before anything is written; 1 anything else.
+
+- 0: success;
+- 2: bad input (a config, an override, a data file, the output folder, a damaged run
+  folder for ``plot``), reported on stderr as one line per problem, each naming what to
+  fix, without a traceback and before anything is written;
+- 3: the run is complete but a figure failed (recorded in its manifest; ``plot`` retries);
+- 130 (SIGINT), 143 (SIGTERM), 129 (SIGHUP): interrupted; no partial run folder is left;
+- 1: anything else.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -18,16 +24,30 @@ from experiments.config import ConfigError, dump_config, load_config
 from experiments.folders import OutputError
 from experiments.hosts import HostsError, distributed_settings
 from experiments.kind import DataError
-from experiments.record import RUN_FILES
+from experiments.reading import RunFilesError
+from experiments.record import RUN_FILES, FigureError
 
 __all__ = ["configs_folder", "main"]
 
-EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_FIGURES = 0, 1, 2, 3
 DEMO_CONFIGS = ("mse_vs_ce.yaml", "mle_vs_map.yaml")
+_CAUGHT = (signal.SIGTERM, signal.SIGHUP)
 
 
 class _BadInput(Exception):
     """Bad input found by the command line itself (a run folder to plot, ...)."""
+
+
+class _Signalled(BaseException):
+    """SIGTERM or SIGHUP, raised in the main thread so that staging folders are removed."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_signalled(signum: int, frame: object) -> None:
+    raise _Signalled(signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exit_:  # argparse has printed the usage and the problem
         return int(exit_.code or 0)
+    previous = {sig: signal.signal(sig, _raise_signalled) for sig in _CAUGHT}
     try:
         return args.command(args, argv)
     except ConfigError as error:
@@ -44,15 +65,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _bad_input(f"invalid config{where}:", error.problems)
     except DataError as error:
         return _bad_input("unusable data:", error.problems)
-    except (OutputError, HostsError, _BadInput) as error:
+    except (OutputError, HostsError, RunFilesError, _BadInput) as error:
         return _bad_input(str(error), [])
+    except FigureError as error:
+        print(
+            f"error: the run's results are complete, but a figure failed: {error}\n"
+            "  retry with: python -m experiments plot RUN_DIR",
+            file=sys.stderr,
+        )
+        return EXIT_FIGURES
     except KeyboardInterrupt:
-        print("error: interrupted; nothing was written", file=sys.stderr)
-        return EXIT_FAILURE
+        print("error: interrupted; no partial run folder was left", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except _Signalled as stop:
+        print(
+            f"error: stopped by signal {stop.signum}; no partial run folder was left",
+            file=sys.stderr,
+        )
+        return 128 + stop.signum
     except Exception:
         traceback.print_exc()
-        print("error: the command failed (see above); nothing was written", file=sys.stderr)
+        print(
+            "error: the command failed (see above); no partial run folder was left", file=sys.stderr
+        )
         return EXIT_FAILURE
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _bad_input(headline: str, problems: Sequence[str]) -> int:

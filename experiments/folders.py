@@ -1,28 +1,60 @@
-"""Run folders: choosing where a run goes, and staging it so it is complete or absent.
+"""Run folders: where a run goes, staged so that it is complete or absent, and replaced
+only where the tool wrote every file.
 
 A run folder is ``<output.dir>/<name>/<UTC time>-<config hash[:8]>/`` or the ``--out``
-folder. :func:`staged_run_dir` writes into a hidden temporary folder beside the target and
-renames it into place once everything is written, so an interrupted run never leaves a
-folder that looks complete.
+folder. Its ``manifest.json`` is the tool's marker: it names the tool, the run's identity
+and every file the run wrote. ``--force`` replaces only such a folder, and deletes only the
+files that list names; anything else found there is kept, and reported.
+
+A run is written into a hidden staging folder beside its target, made (with the
+destination's parents) before anything runs, so an unwritable destination is found at
+once. The staging folder carries a marker of its own (the process that made it), so that
+one left behind by a killed process is recognised and removed by the next run beside it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
+import os
 import shutil
+import socket
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from experiments.config import Experiment, config_hash
 
-__all__ = ["OutputError", "RunFolder", "Stage", "choose_run_folder", "staged_run_dir"]
+__all__ = [
+    "TOOL",
+    "KeptBeside",
+    "OutputError",
+    "RunFolder",
+    "Stage",
+    "choose_run_folder",
+    "listed_files",
+    "open_stage",
+    "replace_listed",
+    "staged",
+]
+
+TOOL = "infolab"
+STAGE_MARKER = ".infolab-stage.json"
 
 
 class OutputError(ValueError):
     """The output folder cannot be used (bad input: nothing has been written)."""
+
+
+class KeptBeside(OutputError):
+    """The run is complete, but beside its target, which held files this tool did not
+    write (``path`` is where the run went)."""
+
+    def __init__(self, message: str, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 @dataclass(frozen=True)
@@ -34,6 +66,21 @@ class RunFolder:
     force: bool = False
 
 
+def listed_files(run_dir: Path) -> list[str] | None:
+    """The files a run folder's manifest says this tool wrote (relative paths), or None if
+    the folder is not a run folder written by this tool."""
+    try:
+        manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("tool") != TOOL:
+        return None
+    files = manifest.get("files")
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        return None
+    return files
+
+
 def choose_run_folder(
     config: Experiment,
     out: str | Path | None = None,
@@ -41,19 +88,26 @@ def choose_run_folder(
     force: bool = False,
     now: dt.datetime | None = None,
 ) -> RunFolder:
-    """Picks the run folder, checking ``--out`` before anything runs.
+    """Picks the run folder, checking it before anything runs.
 
     Raises:
-      OutputError: ``out`` exists and is a file; or it is a non-empty folder and ``force``
-        is not set; or ``force`` is set but the folder is not a run folder (it has no
-        ``manifest.json``), which ``--force`` never deletes.
+      OutputError: ``output.dir`` is, or lies under, a file; ``out`` is the current folder
+        or contains it, exists and is a file, or is a non-empty folder and ``force`` is not
+        set, or ``force`` is set but the folder is not a run folder this tool wrote.
     """
     if out is None:
+        base = Path(config.output.dir)
+        blocked = next((p for p in [base, *base.parents] if p.exists() and not p.is_dir()), None)
+        if blocked is not None:
+            raise OutputError(f"output.dir: {blocked} is a file, not a folder")
         now = now or dt.datetime.now(dt.UTC)
         stamp = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         name = f"{stamp}-{config_hash(config)[:8]}"
-        return RunFolder(Path(config.output.dir) / config.name / name, chosen=False)
+        return RunFolder(base / config.name / name, chosen=False)
     path = Path(out)
+    here = Path.cwd().resolve()
+    if path.resolve() == here or path.resolve() in here.parents:
+        raise OutputError(f"--out: {path} is the current folder or contains it; choose another")
     if path.exists() or path.is_symlink():
         if not path.is_dir():
             raise OutputError(f"--out: {path} exists and is not a folder")
@@ -62,42 +116,83 @@ def choose_run_folder(
                 raise OutputError(
                     f"--out: {path} exists and is not empty; pass --force to replace it"
                 )
-            if not (path / "manifest.json").is_file():
+            if listed_files(path) is None:
                 raise OutputError(
-                    f"--out: {path} is not a run folder (it has no manifest.json); "
-                    "--force replaces only run folders"
+                    f"--out: {path} is not a run folder written by {TOOL} (its manifest.json "
+                    "does not list the files it wrote); --force replaces only those"
                 )
     return RunFolder(path, chosen=True, force=force)
 
 
+# ---------------------------------------------------------------------------
+# Staging
+# ---------------------------------------------------------------------------
+
+
 @dataclass
 class Stage:
-    """A run folder being written: ``path`` now, ``final`` once renamed into place."""
+    """A run folder being written: ``path`` now, ``final`` once moved into place."""
 
     path: Path
+    folder: RunFolder
+    made: list[Path] = field(default_factory=list)
     final: Path | None = None
+
+    def discard(self) -> None:
+        """Removes the staging folder and any parent folder made for it (if still empty)."""
+        shutil.rmtree(self.path, ignore_errors=True)
+        for parent in self.made:
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+
+    def commit(self) -> Path:
+        """Moves the staged run into place; returns where it went.
+
+        Raises:
+            KeptBeside: the target held files this tool did not write; the run is kept
+                beside it.
+        """
+        (self.path / STAGE_MARKER).unlink(missing_ok=True)
+        self.final = _move_into_place(self.path, self.folder)
+        return self.final
+
+
+def open_stage(folder: RunFolder) -> Stage:
+    """Makes the staging folder (and the destination's parents) now, before any work.
+
+    Raises:
+        OutputError: the destination cannot be created or written.
+    """
+    target = folder.path
+    where = "--out" if folder.chosen else "output.dir"
+    try:
+        made = _make_parents(target.parent)
+        _remove_stale_stages(target.parent)
+        path = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise OutputError(f"{where}: cannot write a run folder at {target}: {reason}") from None
+    path.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; a run folder follows the umask
+    marker = {"tool": TOOL, "pid": os.getpid(), "host": socket.gethostname()}
+    (path / STAGE_MARKER).write_text(json.dumps(marker), encoding="utf-8")
+    return Stage(path, folder, made)
 
 
 @contextlib.contextmanager
-def staged_run_dir(folder: RunFolder) -> Iterator[Stage]:
-    """Yields a temporary folder beside ``folder.path``, renamed into place on success.
-
-    On an exception the temporary folder (and any parent folder made for it) is removed.
-    An automatically named folder that appeared meanwhile gets a ``-2``, ``-3``, ... suffix;
-    ``stage.final`` says where the run went.
-    """
-    target = folder.path
-    made = _make_parents(target.parent)
-    stage = Stage(Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent)))
+def staged(stage: Stage):
+    """Discards the stage on any exception (an interrupt included), else leaves it to
+    :meth:`Stage.commit`."""
     try:
         yield stage
-        stage.final = _move_into_place(stage.path, folder)
     except BaseException:
-        shutil.rmtree(stage.path, ignore_errors=True)
-        for parent in made:
-            with contextlib.suppress(OSError):
-                parent.rmdir()  # only if still empty
+        stage.discard()
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _make_parents(parent: Path) -> list[Path]:
@@ -108,28 +203,112 @@ def _make_parents(parent: Path) -> list[Path]:
             break
         missing.append(p)
     parent.mkdir(parents=True, exist_ok=True)
+    for p in missing:
+        p.chmod(0o777 & ~_umask())
     return missing
+
+
+def _remove_stale_stages(parent: Path) -> None:
+    """Removes staging folders beside this one whose marker names a process of this host
+    that is no longer running (left by a kill or a power cut)."""
+    host = socket.gethostname()
+    for candidate in parent.glob(".*.partial-*"):
+        marker = _read_marker(candidate / STAGE_MARKER)
+        if marker and marker.get("host") == host and not _alive(marker.get("pid")):
+            shutil.rmtree(candidate, ignore_errors=True)
+
+
+def _read_marker(path: Path) -> dict[str, Any] | None:
+    try:
+        marker = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return marker if isinstance(marker, dict) and marker.get("tool") == TOOL else None
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# ---------------------------------------------------------------------------
+# Moving into place
+# ---------------------------------------------------------------------------
 
 
 def _move_into_place(staging: Path, folder: RunFolder) -> Path:
     target = folder.path
     if not folder.chosen:
-        for attempt in range(1, 1000):
-            candidate = target if attempt == 1 else target.with_name(f"{target.name}-{attempt}")
-            try:
-                staging.rename(candidate)  # fails if candidate is a non-empty folder
-                return candidate
-            except OSError:
-                if not candidate.exists():
-                    raise
-        raise OutputError(f"could not find a free run folder name beside {target}")
-    if target.is_dir() and any(target.iterdir()):
-        if not folder.force:
-            raise OutputError(f"--out: {target} was filled by someone else meanwhile")
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.replaced-", dir=target.parent))
-        target.rename(old / target.name)
-        staging.rename(target)
-        shutil.rmtree(old)
+        return _rename_free(staging, target)
+    if not (target.is_dir() and any(target.iterdir())):
+        staging.rename(target)  # replaces an empty folder
         return target
-    staging.rename(target)  # replaces an empty folder
+    listed = listed_files(target) if folder.force else None
+    foreign = _foreign_files(target, listed)
+    if listed is None or foreign:
+        kept = _rename_free(staging, target.with_name(f"{target.name}-new"))
+        what = ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else "")
+        raise KeptBeside(
+            f"--out: {target} holds files this tool did not write ({what or 'not a run folder'})"
+            f"; it was left alone and the run was written to {kept}",
+            kept,
+        )
+    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.replaced-", dir=target.parent))
+    target.rename(aside / "old")
+    staging.rename(target)
+    leftover = replace_listed(aside / "old", listed)
+    if leftover:
+        kept = _rename_free(aside / "old", target.with_name(f"{target.name}-previous"))
+        aside.rmdir()
+        raise KeptBeside(
+            f"--out: files appeared in {target} while it was replaced; the new run is in "
+            f"{target} and the files are kept in {kept}",
+            target,
+        )
+    aside.rmdir()
     return target
+
+
+def _rename_free(source: Path, target: Path) -> Path:
+    """Renames ``source`` to ``target``, or ``target-2``, ``-3``, ... if that is taken."""
+    for attempt in range(1, 1000):
+        candidate = target if attempt == 1 else target.with_name(f"{target.name}-{attempt}")
+        try:
+            source.rename(candidate)  # fails if candidate is a non-empty folder
+            return candidate
+        except OSError:
+            if not candidate.exists():
+                raise
+    raise OutputError(f"could not find a free run folder name beside {target}")
+
+
+def _foreign_files(folder: Path, listed: list[str] | None) -> list[str]:
+    allowed = set(listed or [])
+    return sorted(
+        str(p.relative_to(folder))
+        for p in folder.rglob("*")
+        if not p.is_dir() and str(p.relative_to(folder)) not in allowed
+    )
+
+
+def replace_listed(folder: Path, listed: list[str]) -> list[str]:
+    """Deletes the listed files of ``folder`` and then its empty subfolders and itself;
+    returns what is left (files this tool did not write), which is never deleted."""
+    for name in listed:
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            (folder / name).unlink()
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
+        with contextlib.suppress(OSError):
+            sub.rmdir()
+    leftover = _foreign_files(folder, [])
+    if not leftover:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+    return leftover

@@ -8,6 +8,9 @@ figures are drawn from a run's files only (:func:`experiments.record.read_run`),
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -16,8 +19,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from experiments.config import load_config
+from experiments.folders import listed_files, replace_listed
 from experiments.kind import Kind
-from experiments.record import read_run
+from experiments.reading import RunFilesError, read_run
+from experiments.record import FigureError, update_manifest
 
 __all__ = ["PALETTE", "STYLE", "draw_run_figures", "new_figure", "save_figures"]
 
@@ -82,7 +87,10 @@ def save_figures(
 def draw_run_figures(
     run_dir: str | Path, formats: Iterable[str], kind: Kind | None = None
 ) -> list[Path]:
-    """Draws a run folder's figures from its files into ``run_dir/figures``.
+    """Draws a run folder's figures from its checked files into ``run_dir/figures``.
+
+    The figures are drawn into a staging folder first and replace the old ones only when
+    all are drawn; the manifest then lists them (or records the failure).
 
     Args:
         run_dir: a run folder.
@@ -91,9 +99,65 @@ def draw_run_figures(
 
     Returns:
         The files written.
+
+    Raises:
+        RunFilesError: a file of the run is damaged (nothing is drawn).
+        FigureError: a figure could not be drawn (the old figures are kept).
     """
     run_dir = Path(run_dir)
     if kind is None:
         kind = type(load_config(run_dir / "config.yaml")).KIND
+    record = read_run(run_dir)
+    target = run_dir / "figures"
+    if target.exists() and not target.is_dir():
+        raise RunFilesError(f"figures: {target} is a file, not a folder")
     draw = kind.figures()
-    return save_figures(lambda: draw(read_run(run_dir)), run_dir / "figures", formats)
+    stage = Path(tempfile.mkdtemp(prefix=".figures.partial-", dir=run_dir))
+    try:
+        written = save_figures(lambda: draw(record), stage, formats)
+    except Exception as error:
+        shutil.rmtree(stage, ignore_errors=True)
+        update_manifest(run_dir, figures={"status": "failed", "error": _brief(error)})
+        raise FigureError(f"{type(error).__name__}: {error}") from error
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    stage.chmod(0o755)
+    listed = listed_files(run_dir) or []
+    previous = [f.removeprefix("figures/") for f in listed if f.startswith("figures/")]
+    if target.exists():
+        leftover = replace_listed(target, previous) if previous else _files(target)
+        if leftover:  # files this tool did not write: never overwrite or delete them
+            if {p.name for p in written} & set(leftover):
+                target = _free_name(run_dir / "figures-new")
+                stage.rename(target)
+                return _record_figures(run_dir, listed, [target / p.name for p in written])
+            for path in written:
+                os.replace(path, target / path.name)
+            stage.rmdir()
+            return _record_figures(run_dir, listed, [target / p.name for p in written])
+    stage.rename(target)
+    return _record_figures(run_dir, listed, [target / p.name for p in written])
+
+
+def _free_name(path: Path) -> Path:
+    n = 2
+    while path.exists():
+        path, n = path.with_name(f"{path.name.rsplit('-', 1)[0]}-{n}"), n + 1
+    return path
+
+
+def _record_figures(run_dir: Path, listed: list[str], written: list[Path]) -> list[Path]:
+    kept = [f for f in listed if not f.startswith("figures/")]
+    figures = [str(p.relative_to(run_dir)) for p in written]
+    update_manifest(run_dir, files=kept + figures, figures={"status": "ok"})
+    return written
+
+
+def _files(folder: Path) -> list[str]:
+    return [str(p.relative_to(folder)) for p in folder.rglob("*") if not p.is_dir()]
+
+
+def _brief(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}"
+    return text if len(text) <= 300 else text[:297] + "..."

@@ -43,7 +43,6 @@ import math
 import os
 import platform
 import subprocess
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,22 +51,28 @@ from typing import Any
 import numpy as np
 
 from experiments.config import Experiment, MemberSpec, config_hash, dump_config
+from experiments.folders import TOOL
 from experiments.kind import Outcome
 
 __all__ = [
     "RUN_FILES",
     "SPLITS",
+    "FigureError",
     "Result",
-    "RunRecord",
     "metrics_csv",
-    "read_run",
     "summary",
+    "update_manifest",
     "utc_now",
     "write_run",
 ]
 
 SPLITS = ("train", "test")
 RUN_FILES = ("config.yaml", "manifest.json", "metrics.csv", "summary.json", "data.json")
+
+
+class FigureError(RuntimeError):
+    """Drawing a run's figures failed; the run's results are complete and kept, and the
+    failure is recorded in its manifest."""
 
 
 @dataclass(frozen=True)
@@ -189,7 +194,11 @@ def manifest(
     for result in results:
         counts = status.setdefault(result.member.variant, {})
         counts[result.outcome.status] = counts.get(result.outcome.status, 0) + 1
+    start = str(extra.get("start", utc_now()))
     record = {
+        "tool": TOOL,
+        "run_id": f"{config.name}-{config_hash(config)[:8]}-{start}",
+        "files": list(RUN_FILES),
         "name": config.name,
         "kind": config.kind,
         "config_sha256": config_hash(config),
@@ -209,6 +218,16 @@ def manifest(
     }
     record.update(extra)
     return record
+
+
+def update_manifest(run_dir: Path, **entries: Any) -> None:
+    """Sets entries of a run folder's manifest, replacing the file atomically."""
+    path = Path(run_dir) / "manifest.json"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    record.update(entries)
+    staging = path.with_name(".manifest.json.partial")
+    staging.write_text(_json(record), encoding="utf-8", newline="\n")
+    os.replace(staging, path)
 
 
 def _git_state() -> dict[str, Any]:
@@ -313,56 +332,3 @@ def _csv_number(value: Any, count: bool) -> str:
 
 def _json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n"
-
-
-# ---------------------------------------------------------------------------
-# Reading
-# ---------------------------------------------------------------------------
-
-History = dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]  # [split][metric] = (steps, values)
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """A run folder read back: what a kind's figures draw from.
-
-    ``runs`` are the summary entries, each with its ``member`` index (its position when
-    nothing was swept); ``data[i]`` is member i's ``data.json`` entry and ``history[i]``
-    its metrics.
-    """
-
-    path: Path
-    swept: bool
-    runs: list[dict[str, Any]]
-    data: dict[int, dict[str, Any]]
-    history: dict[int, History]
-
-    def swept_keys(self) -> set[str]:
-        return {key for run in self.runs for key in run.get("sweep", {})}
-
-
-def read_run(run_dir: str | Path) -> RunRecord:
-    """Reads a run folder's ``summary.json``, ``data.json`` and ``metrics.csv``."""
-    run_dir = Path(run_dir)
-    runs = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))["runs"]
-    swept = any("member" in run for run in runs)
-    runs = [{**run, "member": run.get("member", index)} for index, run in enumerate(runs)]
-    datasets = json.loads((run_dir / "data.json").read_text(encoding="utf-8"))["datasets"]
-    data = {member: entry for entry in datasets for member in entry["members"]}
-    by_variant = {run["variant"]: run["member"] for run in runs}
-    return RunRecord(run_dir, swept, runs, data, _read_metrics(run_dir / "metrics.csv", by_variant))
-
-
-def _read_metrics(path: Path, by_variant: Mapping[str, int]) -> dict[int, History]:
-    rows: dict[tuple[int, str, str], list[tuple[int, float]]] = defaultdict(list)
-    with path.open(newline="", encoding="utf-8") as file:
-        for row in csv.DictReader(file):
-            member = int(row["member"]) if "member" in row else by_variant[row["variant"]]
-            rows[(member, row["split"], row["metric"])].append(
-                (int(row["step"]), float(row["value"]))
-            )
-    history: dict[int, History] = defaultdict(lambda: defaultdict(dict))
-    for (member, split, metric), points in rows.items():
-        steps, values = np.array(points, dtype=float).T
-        history[member][split][metric] = (steps.astype(int), values)
-    return {member: {s: dict(m) for s, m in splits.items()} for member, splits in history.items()}

@@ -6,9 +6,10 @@
    checked, and members are grouped into compiled programs;
 3. **execute** (:func:`execute`): each group is one vectorised, sharded call (or a few
    chunks) of its kind's pure member function;
-4. **record** (:func:`record`): the run's files are written into a staged folder;
-5. **figures**: the kind draws its figures from those files, and the folder is renamed
-   into place, complete.
+4. **record** (:func:`record`): the run's files are written into a staging folder (made
+   before anything ran) and moved into place, complete;
+5. **figures** (:func:`experiments.plotting.draw_run_figures`): the kind draws its figures
+   from those files alone, into a staging folder of their own.
 
 A plain run is a sweep of one member per variant. The command line and the Python API
 call :func:`run`; nothing here knows any particular kind.
@@ -16,6 +17,7 @@ call :func:`run`; nothing here knows any particular kind.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import threading
@@ -29,7 +31,7 @@ import tqdm
 
 from experiments import execute as executor
 from experiments.config import Experiment, MemberSpec, load_config
-from experiments.folders import RunFolder, choose_run_folder, staged_run_dir
+from experiments.folders import KeptBeside, Stage, choose_run_folder, open_stage, staged
 from experiments.kind import DataError, Kind, Program
 from experiments.plotting import draw_run_figures
 from experiments.record import Result, utc_now, write_run
@@ -191,22 +193,20 @@ def train_seconds(the_plan: Plan, executed: executor.Executed) -> dict[str, floa
 
 
 def record(
-    the_plan: Plan,
-    executed: executor.Executed,
-    folder: RunFolder,
-    extra: dict[str, Any],
+    the_plan: Plan, executed: executor.Executed, stage: Stage, extra: dict[str, Any]
 ) -> Path:
-    """Writes the run folder (files, then figures) into a staged folder and moves it into
-    place; returns where it went."""
+    """Writes the run's files into its stage and moves it into place, complete; returns
+    where it went (figures come after, see :func:`run`).
+
+    Raises:
+        KeptBeside: the destination held files this tool did not write; the complete run
+            is beside it.
+    """
     results = [Result(m, o) for m, o in zip(the_plan.members, executed.outcomes, strict=True)]
     entries = [the_plan.program.data_entry(data) for data in the_plan.datasets]
-    formats = list(the_plan.config.output.formats)
-    with staged_run_dir(folder) as stage:
+    with staged(stage):
         write_run(stage.path, the_plan.config, results, entries, extra)
-        if formats:
-            draw_run_figures(stage.path, formats, the_plan.kind)
-    assert stage.final is not None
-    return stage.final
+        return stage.commit()
 
 
 # ---------------------------------------------------------------------------
@@ -229,8 +229,11 @@ def run(
     """Runs a config end to end and returns its run folder.
 
     Everything that can be bad input (the config, the data, the output folder) is checked
-    before anything runs or is written. With ``hosts`` (coordinator, process count, process
-    id) the members run over every process's devices and only process 0 writes.
+    before anything runs: the staging folder is made first. The run's files are written
+    and the folder moved into place, complete, before any figure is drawn, so a figure that
+    fails (``FigureError``) leaves the results and ``plot`` can retry. With ``hosts``
+    (coordinator, process count, process id) the members run over every process's devices
+    and only process 0 writes.
 
     Args:
         config: a validated config, or a YAML file's path (then ``overrides`` apply).
@@ -254,14 +257,16 @@ def run(
     writer = hosts is None or hosts[2] == 0
     folder = choose_run_folder(config, out, force=force, now=start) if writer else None
     the_plan = plan(config, base_dir)
-    if hosts is not None:
-        coordinator, count, process = hosts
-        jax.distributed.initialize(coordinator, num_processes=count, process_id=process)
-    executed = execute(the_plan, progress=progress)
+    stage = open_stage(folder) if folder is not None else None  # the destination, checked
+    with staged(stage) if stage is not None else contextlib.nullcontext():
+        if hosts is not None:
+            coordinator, count, process = hosts
+            jax.distributed.initialize(coordinator, num_processes=count, process_id=process)
+        executed = execute(the_plan, progress=progress)
     seconds = train_seconds(the_plan, executed)
     if log is not None:
         _report(the_plan, executed, seconds, log)
-    if folder is None:
+    if stage is None:
         return None
     extra = {
         **(manifest or {}),
@@ -273,7 +278,16 @@ def run(
     }
     if hosts is not None:
         extra["processes"] = hosts[1]
-    return record(the_plan, executed, folder, extra)
+    formats = list(config.output.formats)
+    try:
+        final = record(the_plan, executed, stage, extra)
+    except KeptBeside as kept:
+        if formats:
+            draw_run_figures(kept.path, formats, the_plan.kind)
+        raise
+    if formats:
+        draw_run_figures(final, formats, the_plan.kind)  # FigureError: the results are kept
+    return final
 
 
 def _report(

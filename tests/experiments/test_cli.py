@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from experiments import cli
+from experiments.kinds.classifier import figures as classifier_figures
 
 REPO = Path(__file__).resolve().parents[2]
 METRICS = {"ce", "mse", "accuracy", "grad_norm", "weight_norm", "zero_weights"}
@@ -353,28 +354,60 @@ def test_non_empty_out_is_refused_without_force(tmp_path, capsys):
     assert snapshot(tmp_path) == before
 
 
-def test_force_replaces_a_previous_run_and_a_failure_leaves_no_folder(
+def test_force_replaces_a_previous_run_but_never_a_file_it_did_not_write(
     tiny_run, tmp_path, monkeypatch, capsys
 ):
     monkeypatch.chdir(tmp_path)
     # The program compiled for tiny_run's mle is reused: these runs take a fraction of a second.
-    raw = edited(variants=[{"name": "mle"}], output={"formats": []})
+    raw = edited(variants=[{"name": "mle"}], output={"formats": ["png"]})
     config = write_config(tmp_path, raw)
     out = tmp_path / "out"
     assert cli.main(["run", str(config), "--out", str(out), "--quiet"]) == 0
-    (out / "stale.txt").write_text("from before")
+    first = json.loads((out / "manifest.json").read_text())
+    assert first["tool"] == "infolab" and "figures/convergence.png" in first["files"]
     assert cli.main(["run", str(config), "--out", str(out), "--force", "--quiet"]) == 0
-    assert not (out / "stale.txt").exists() and (out / "summary.json").is_file()
+    assert json.loads((out / "manifest.json").read_text())["run_id"] != first["run_id"]
+    (out / "thesis.tex").write_text("mine")
+    assert cli.main(["run", str(config), "--out", str(out), "--force", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"{out} holds files this tool did not write (thesis.tex)" in err
+    assert f"the run was written to {out}-new" in err
+    assert (out / "thesis.tex").read_text() == "mine" and (out / "summary.json").is_file()
+    assert (tmp_path / "out-new" / "summary.json").is_file()
+    # A folder with a manifest.json that this tool did not write is not a run folder.
+    web = tmp_path / "web"
+    web.mkdir()
+    (web / "manifest.json").write_text("{}")
+    (web / "index.js").write_text("src")
+    assert cli.main(["run", str(config), "--out", str(web), "--force", "--quiet"]) == 2
+    assert "is not a run folder written by infolab" in capsys.readouterr().err
+    assert sorted(p.name for p in web.iterdir()) == ["index.js", "manifest.json"]
 
-    def broken(run_dir, formats, kind):
+
+def test_a_failed_figure_keeps_the_results_and_plot_retries(
+    tiny_run, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    config = write_config(tmp_path, edited(variants=[{"name": "mle"}], output={"formats": []}))
+    draw = classifier_figures.draw
+
+    def broken(record):
         raise RuntimeError("figure failed")
 
-    monkeypatch.setattr("experiments.runner.draw_run_figures", broken)
-    before = snapshot(tmp_path)
-    argv = ["run", str(config), "--out", str(tmp_path / "new"), "--set", "output.formats=[png]"]
-    assert cli.main([*argv, "--quiet"]) == 1
-    assert "figure failed" in capsys.readouterr().err
-    assert snapshot(tmp_path) == before  # no new/, no staging folder left behind
+    monkeypatch.setattr(classifier_figures, "draw", broken)
+    out = tmp_path / "new"
+    argv = ["run", str(config), "--out", str(out), "--set", "output.formats=[png]", "--quiet"]
+    assert cli.main(argv) == 3
+    err = capsys.readouterr().err
+    assert "results are complete, but a figure failed: RuntimeError: figure failed" in err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["figures"]["status"] == "failed"
+    assert (out / "summary.json").is_file() and not (out / "figures").exists()
+    assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
+    monkeypatch.setattr(classifier_figures, "draw", draw)
+    assert cli.main(["plot", str(out)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["figures"]["status"] == "ok" and "figures/convergence.png" in manifest["files"]
 
 
 # ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from experiments import execute, runner
 from experiments.config import ConfigError, validate_config
 from experiments.config.sweep import axis_values, parse_sweep
 from experiments.kinds.classifier.program import PROGRAM, train_run
-from experiments.record import read_run
+from experiments.reading import read_run
 
 BASE = {
     "name": "sweep_test",

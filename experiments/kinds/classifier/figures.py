@@ -24,7 +24,7 @@ from matplotlib.ticker import LogFormatter, MaxNLocator
 
 from experiments.kinds.classifier import path_figures
 from experiments.plotting import PALETTE, new_figure
-from experiments.record import RunRecord
+from experiments.reading import RunRecord
 
 SPLIT_STYLES = {"train": "-", "test": "--"}
 

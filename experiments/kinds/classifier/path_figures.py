@@ -28,7 +28,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from experiments.plotting import PALETTE, new_figure
-from experiments.record import RunRecord
+from experiments.reading import RunRecord
 
 SCALE = "train.prior.scale"
 LEARNING_RATE = "train.optimizer.learning_rate"

@@ -17,7 +17,8 @@ from experiments.kinds.classifier.data import Dataset
 from experiments.kinds.classifier.metrics import METRICS
 from experiments.kinds.classifier.program import PROGRAM
 from experiments.plotting import draw_run_figures
-from experiments.record import Result, read_run, write_run
+from experiments.reading import read_run
+from experiments.record import Result, write_run
 
 STEPS = np.arange(0, 101, 10)
 
