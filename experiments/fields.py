@@ -8,9 +8,11 @@ import typing
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 __all__ = [
+    "FLOAT32_MAX",
+    "FLOAT32_TINY",
     "Bool",
     "Float",
     "Int",
@@ -32,9 +34,31 @@ def _reject_bool(value: Any) -> Any:
     return value
 
 
-# Floats accept YAML 1.1's quirk of reading `1e-3` as a string; NaN and inf are rejected.
-Float = Annotated[float, BeforeValidator(_reject_bool), Field(allow_inf_nan=False)]
-Int = Annotated[int, Strict()]
+FLOAT32_MAX = 3.4028234663852886e38
+FLOAT32_TINY = 1.1754943508222875e-38  # the smallest normal float32; XLA flushes smaller to 0
+
+
+def _fits_float32(value: float) -> float:
+    if abs(value) > FLOAT32_MAX:
+        raise ValueError(f"is beyond float32's range (±3.4e38), got {value:g}")
+    if 0 < abs(value) < FLOAT32_TINY:
+        raise ValueError(
+            f"is below float32's smallest normal number (1.2e-38) and would be flushed to 0, "
+            f"got {value:g}"
+        )
+    return value
+
+
+# A number (quoted text is not: "0.5" is refused like "5"), finite, and representable in
+# float32 without overflowing or flushing to 0. YAML's `1e-3` is read as a number.
+Float = Annotated[
+    float,
+    BeforeValidator(_reject_bool),
+    Strict(),
+    Field(allow_inf_nan=False),
+    AfterValidator(_fits_float32),
+]
+Int = Annotated[int, Strict(), Field(lt=2**31)]  # counters are int32 on the device
 Bool = Annotated[bool, Strict()]
 Seed = Annotated[int, Strict(), Field(ge=0, lt=2**32)]
 NAME_PATTERN = r"^[A-Za-z0-9_-]+$"

@@ -221,8 +221,11 @@ def manifest(
 
 
 def update_manifest(run_dir: Path, **entries: Any) -> None:
-    """Sets entries of a run folder's manifest, replacing the file atomically."""
+    """Sets entries of a run folder's manifest, replacing the file atomically (a folder
+    without one, such as figures drawn from copied files, records nothing)."""
     path = Path(run_dir) / "manifest.json"
+    if not path.is_file():
+        return
     record = json.loads(path.read_text(encoding="utf-8"))
     record.update(entries)
     staging = path.with_name(".manifest.json.partial")

@@ -27,30 +27,17 @@ from experiments.config.errors import (
 )
 from experiments.config.merge import apply_override, parse_override
 from experiments.config.schema import Experiment, experiment_model
+from experiments.config.yamlio import YamlError, parse_yaml, read_yaml
 from experiments.kinds import DEFAULT_KIND, KINDS
 
-__all__ = ["config_hash", "dump_config", "load_config", "read_yaml", "validate_config"]
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses a mapping with a repeated key."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def read_yaml(path: Path) -> Any:
-    """Reads YAML safely (plain data only), refusing repeated keys."""
-    text = path.read_text(encoding="utf-8")
-    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+__all__ = [
+    "config_hash",
+    "dump_config",
+    "load_config",
+    "parse_yaml",
+    "read_yaml",
+    "validate_config",
+]
 
 
 def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Experiment:
@@ -69,14 +56,15 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Experiment:
     path = Path(path)
     source = str(path)
     if not path.is_file():
-        what = "is a folder" if path.is_dir() else "not found"
+        what = "not found" if not path.exists() else "is a folder" if path.is_dir() else None
+        what = what or "is not a regular file"
         raise ConfigError([f"config file {what}: {path}"], source=source)
     try:
         raw = read_yaml(path)
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise ConfigError(
-            [f"{path}: invalid YAML: {_yaml_problem(error)}"], source=source
-        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"{path}: not UTF-8 text"], source=source) from None
+    except YamlError as error:
+        raise ConfigError([f"{path}: {error}"], source=source) from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -124,14 +112,6 @@ def _kind_name(raw: Mapping[str, Any], overrides: list[str]) -> Any:
         if segments == ["kind"]:
             kind = value
     return kind
-
-
-def _yaml_problem(error: Exception) -> str:
-    mark = getattr(error, "problem_mark", None)
-    problem = getattr(error, "problem", None) or str(error)
-    if mark is not None:
-        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
-    return problem
 
 
 def dump_config(config: Experiment) -> str:

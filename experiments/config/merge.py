@@ -14,10 +14,10 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
 from pydantic import BaseModel
 
 from experiments.config.errors import format_path, show
+from experiments.config.yamlio import YamlError, parse_yaml
 from experiments.fields import field_annotation, is_model, union_members
 
 __all__ = [
@@ -25,7 +25,6 @@ __all__ = [
     "deep_merge",
     "format_path",
     "nested",
-    "number_or_string",
     "parse_override",
 ]
 
@@ -97,20 +96,10 @@ def parse_override(text: str) -> tuple[list[str | int], Any]:
         raise ValueError("expected KEY=VALUE, e.g. train.steps=100")
     segments = _parse_key(key.strip())
     try:
-        value = yaml.safe_load(value_text)
-    except yaml.YAMLError as error:
-        problem = getattr(error, "problem", None) or "not valid YAML"
-        raise ValueError(f"the value {value_text!r} is not valid YAML ({problem})") from None
-    if isinstance(value, str):
-        value = number_or_string(value)
+        value = parse_yaml(value_text)
+    except YamlError as error:
+        raise ValueError(f"the value {value_text!r} is not valid: {error}") from None
     return segments, value
-
-
-def number_or_string(text: str) -> Any:
-    """``"1e-3"`` as 0.001: YAML 1.1 reads such text as a string, but it is a number to a user."""
-    if re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+", text):
-        return float(text)
-    return text
 
 
 def apply_override(

@@ -74,7 +74,7 @@ class Experiment(StrictModel):
     sweep: SweepConfig = SweepConfig()
 
     _runs: tuple[RunBase, ...] = PrivateAttr(())
-    _members: tuple[MemberSpec, ...] = PrivateAttr(())
+    _members: tuple[MemberSpec, ...] | None = PrivateAttr(None)
 
     def runs(self) -> list[RunBase]:
         """Each variant deep-merged onto the base, validated."""
@@ -82,22 +82,38 @@ class Experiment(StrictModel):
 
     @property
     def members(self) -> list[MemberSpec]:
-        """Every run: variant-major, then grid point; one per variant without a sweep."""
+        """Every run: variant-major, then grid point; one per variant without a sweep.
+
+        A grid of more than :data:`EAGER_MEMBERS` members is expanded here, on first use
+        (its axis values were validated one by one when the config was).
+        """
+        if self._members is None:
+            self._members = tuple(_expand(type(self).KIND, list(self._runs), self.sweep))
         return list(self._members)
 
-    def describe_sweep(self) -> list[str]:
-        """A line for the grid and one per member (empty without a sweep), for ``show``."""
+    def member_count(self) -> int:
+        """How many members the config has, without expanding the grid."""
+        return len(self._runs) * (self.sweep.size() if self.sweep else 1)
+
+    def describe_sweep(self, shown: int = 10) -> list[str]:
+        """For ``show``: a line for the grid, then its members (the first and last
+        ``shown`` of a large grid); empty without a sweep."""
         if not self.sweep:
             return []
-        members = self.members
-        points = len(members) // len(self.variants)
-        lines = [
-            f"sweep: {len(members)} members = {len(self.variants)} variant(s) × "
-            f"{points} grid point(s)"
-        ]
-        for member in members:
-            values = ", ".join(f"{k}={v!r}" for k, v in member.values.items())
-            lines.append(f"  [{member.index}] {member.variant}: {values}")
+        count, points = self.member_count(), self.sweep.size()
+        lines = [f"sweep: {count} members = {len(self._runs)} variant(s) × {points} grid point(s)"]
+        if count > 2 * shown:
+            picks = [*range(shown), *range(count - shown, count)]
+        else:
+            picks = list(range(count))
+        points_list = self.sweep.points() if count <= EAGER_MEMBERS else None
+        for position, index in enumerate(picks):
+            if position == shown and count > 2 * shown:
+                lines.append(f"  ... {count - 2 * shown} more ...")
+            run = self._runs[index // points]
+            point = points_list[index % points] if points_list else self.sweep.point(index % points)
+            values = ", ".join(f"{k}={v!r}" for k, v in point.items())
+            lines.append(f"  [{index}] {run.name}: {values}")
         return lines
 
     @model_validator(mode="wrap")
@@ -123,10 +139,15 @@ class Experiment(StrictModel):
             variants = config.variants if config is not None else data.get("variants")
             if isinstance(variants, list):
                 runs = _resolve_variants(cls.KIND, data, variants, errors)
+        if not errors and config is not None:
+            errors.extend(_size_errors(len(runs), config.sweep))
         if errors or config is None:
             raise ValidationError.from_exception_data(cls.__name__, errors)
         config._runs = tuple(runs)
-        config._members = tuple(_expand(cls.KIND, runs, config.sweep))
+        if len(runs) * (config.sweep.size() if config.sweep else 1) <= EAGER_MEMBERS:
+            config._members = tuple(_expand(cls.KIND, runs, config.sweep))
+        else:
+            _check_axes(cls.KIND, runs, config.sweep)  # each value once; members on first use
         return config
 
 
@@ -140,6 +161,63 @@ def experiment_model(kind: Kind) -> type[Experiment]:
     )
     model.KIND = kind
     return model
+
+
+EAGER_MEMBERS = 20_000  # grids up to this size are expanded and validated when loaded
+MAX_MEMBERS = 1_000_000
+
+
+def _size_errors(variants: int, sweep: SweepConfig) -> list[dict[str, Any]]:
+    """A grid too large to expand: refused from the axis lengths, before any expansion."""
+    count = variants * (sweep.size() if sweep else 1)
+    if count <= MAX_MEMBERS:
+        return []
+    axes = " × ".join(str(n) for n in sweep.axis_lengths())
+    message = (
+        f"{variants} variant(s) × {axes} = {count:,} members, more than {MAX_MEMBERS:,}; "
+        "shorten an axis"
+    )
+    return [custom_error(("sweep",), None, message)]
+
+
+def _check_axes(kind: Kind, runs: list[RunBase], sweep: SweepConfig) -> None:
+    """Validates every value of every axis against every variant, alone (a large grid's
+    stand-in for validating each member)."""
+    errors = []
+    for run in runs:
+        variant = run.model_dump(mode="json")
+        for key, values in sweep.axes.items():
+            for value in values:
+                try:
+                    kind.spec.model_validate(_with_values(variant, {key: value}, kind.spec))
+                except ValidationError as error:
+                    errors.extend(_member_error(e, kind, {key: value}) for e in error.errors())
+    if errors:
+        unique = list({repr(e): e for e in errors}.values())
+        raise ValidationError.from_exception_data("Sweep", unique)
+
+
+def _with_values(variant: Mapping[str, Any], point: Mapping[str, Any], spec: Any) -> Any:
+    """``variant`` with each dotted key of ``point`` set: mappings on the path are copied,
+    the rest shared (validation does not modify its input). A key that sets a tag
+    (``...kind``, ``...source``) merges with :func:`deep_merge`, which drops the keys the
+    new choice lacks."""
+    raw: Any = variant
+    for key, value in point.items():
+        parts = key.split(".")
+        if parts[-1] in ("kind", "source", "name") and len(parts) > 1:
+            raw = deep_merge(raw, nested(key, value), spec)
+            continue
+        raw = _set(raw, parts, value)
+    return raw
+
+
+def _set(node: Any, parts: list[str], value: Any) -> Any:
+    if not parts:
+        return value
+    copy = dict(node) if isinstance(node, Mapping) else {}
+    copy[parts[0]] = _set(copy.get(parts[0]), parts[1:], value)
+    return copy
 
 
 def _sweep_errors(error: SweepError) -> list[dict[str, Any]]:
@@ -188,11 +266,8 @@ def _expand(kind: Kind, runs: list[RunBase], sweep: SweepConfig) -> list[MemberS
     for run in runs:
         variant = run.model_dump(mode="json")
         for point in points:
-            raw: Mapping[str, Any] = variant
-            for key, value in point.items():
-                raw = deep_merge(raw, nested(key, value), kind.spec)
             try:
-                spec = kind.spec.model_validate(raw)
+                spec = kind.spec.model_validate(_with_values(variant, point, kind.spec))
             except ValidationError as error:
                 errors.extend(_member_error(e, kind, point) for e in error.errors())
                 continue

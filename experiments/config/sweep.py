@@ -15,13 +15,13 @@ in the order written, the last axis varying fastest.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 from pydantic import Field, model_serializer
 
-from experiments.config.merge import number_or_string
 from experiments.fields import StrictModel
 
 __all__ = ["ZIP_KEY", "SweepConfig", "SweepError", "parse_sweep"]
@@ -53,8 +53,7 @@ class SweepConfig(StrictModel):
     def __bool__(self) -> bool:
         return bool(self.axes)
 
-    def points(self) -> list[dict[str, Any]]:
-        """The grid points, each a mapping of dotted key to value."""
+    def _axes(self) -> list[list[dict[str, Any]]]:
         zipped = {key for group in self.zip for key in group}
         axes: list[list[dict[str, Any]]] = []
         for key in self.written:
@@ -62,6 +61,35 @@ class SweepConfig(StrictModel):
                 axes.extend(_zip_axis(group, self.axes) for group in self.zip)
             elif key not in zipped:
                 axes.append([{key: v} for v in self.axes[key]])
+        return axes
+
+    def axis_lengths(self) -> list[int]:
+        """The length of each axis of the product (a zipped group counts once)."""
+        lengths = []
+        zipped = {key for group in self.zip for key in group}
+        for key in self.written:
+            if key == ZIP_KEY:
+                lengths.extend(len(self.axes[group[0]]) for group in self.zip)
+            elif key not in zipped:
+                lengths.append(len(self.axes[key]))
+        return lengths
+
+    def size(self) -> int:
+        """The number of grid points, from the axis lengths (nothing is expanded)."""
+        return math.prod(self.axis_lengths())
+
+    def point(self, index: int) -> dict[str, Any]:
+        """Grid point ``index`` of :meth:`points`, without expanding the others."""
+        point: dict[str, Any] = {}
+        axes = self._axes()
+        for axis in reversed(axes):
+            index, position = divmod(index, len(axis))
+            point = {**axis[position], **point}
+        return point
+
+    def points(self) -> list[dict[str, Any]]:
+        """The grid points, each a mapping of dotted key to value."""
+        axes = self._axes()
         return [
             dict(itertools.chain.from_iterable(part.items() for part in point))
             for point in itertools.product(*axes)
@@ -129,7 +157,7 @@ def axis_values(key: str, spec: Any) -> list[Any]:
     if isinstance(spec, list):
         if not spec:
             raise SweepError([(key, "an empty list; give at least one value")])
-        return [_number_or_value(v) for v in spec]
+        return list(spec)
     if isinstance(spec, Mapping) and len(spec) == 1:
         ((space, args),) = spec.items()
         if space in ("linspace", "logspace"):
@@ -153,7 +181,3 @@ def axis_values(key: str, spec: Any) -> list[Any]:
             )
         ]
     )
-
-
-def _number_or_value(value: Any) -> Any:
-    return number_or_string(value) if isinstance(value, str) else value

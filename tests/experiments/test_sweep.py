@@ -10,6 +10,7 @@ import pytest
 from experiments import execute, runner
 from experiments.config import ConfigError, validate_config
 from experiments.config.sweep import axis_values, parse_sweep
+from experiments.config.yamlio import parse_yaml
 from experiments.kinds.classifier.program import PROGRAM, train_run
 from experiments.reading import read_run
 
@@ -54,12 +55,12 @@ def test_zip_pairs_axes_instead_of_multiplying_them():
     assert {(p["lr"], p["steps"]) for p in points} == {(0.1, 10), (1.0, 20)}
 
 
-def test_swept_numbers_written_as_text_are_numbers():
-    # YAML 1.1 reads 1e-3 as the string "1e-3".
-    assert parse_sweep({"train.prior.scale": ["1e-3", 0.5]}).axes["train.prior.scale"] == (
-        0.001,
-        0.5,
-    )
+def test_swept_numbers_in_exponent_form_are_numbers_and_quoted_ones_are_refused():
+    # YAML 1.1 reads 1e-3 as the string "1e-3"; the loader reads it as YAML 1.2 does.
+    sweep = parse_yaml("train.prior.scale: [1e-3, 0.5]")
+    assert parse_sweep(sweep).axes["train.prior.scale"] == (0.001, 0.5)
+    found = _problems({"train.prior.scale": ["0.5"]})
+    assert found[0].startswith("sweep.train.prior.scale = '0.5': expected a number"), found
 
 
 def _problems(sweep: dict) -> list[str]:
