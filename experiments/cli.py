@@ -210,6 +210,10 @@ def _plot(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
     config = load_config(run_dir / "config.yaml")
     formats = args.formats or list(config.output.formats)
+    if not formats:
+        raise _BadInput(
+            f"RUN_DIR: {run_dir} asks for no figures (output.formats: []); pass --format"
+        )
     for path in draw_run_figures(run_dir, formats, type(config).KIND):
         print(path)
     return EXIT_OK

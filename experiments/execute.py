@@ -24,7 +24,7 @@ import numpy as np
 from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from experiments.kind import Outcome, Program
+from experiments.kind import DataError, Outcome, Program
 
 __all__ = [
     "MEMBER_AXIS",
@@ -78,7 +78,14 @@ def memory_budget() -> int:
     CPU, a quarter of the machine's memory shared by its devices; ``INFOLAB_SWEEP_MEMORY``
     (bytes) overrides it."""
     if "INFOLAB_SWEEP_MEMORY" in os.environ:
-        return int(float(os.environ["INFOLAB_SWEEP_MEMORY"]))
+        text = os.environ["INFOLAB_SWEEP_MEMORY"]
+        try:
+            budget = int(float(text))
+        except (ValueError, OverflowError):
+            budget = 0
+        if budget <= 0:
+            raise DataError([f"INFOLAB_SWEEP_MEMORY: expected a number of bytes > 0, got {text!r}"])
+        return budget
     device = jax.local_devices()[0]
     stats = device.memory_stats() if device.platform != "cpu" else None
     if stats and "bytes_limit" in stats:

@@ -114,6 +114,8 @@ class Kind:
             its fields other than ``name`` are what a variant may change.
         metrics: the metric names, in the order tables list them.
         count_metrics: those that are counts (written as integers).
+        path_keys: dotted keys of a run that hold file paths relative to the config file;
+            a run folder's ``config.yaml`` holds them absolute, so it reruns from anywhere.
         program: returns the kind's :class:`Program` (imports jax).
         figures: returns ``draw(record) -> {name: make}`` (imports matplotlib): ``record``
             is a :class:`~experiments.record.RunRecord` read from a run folder, ``make()``
@@ -127,6 +129,7 @@ class Kind:
     program: Callable[[], Program]
     figures: Callable[[], Callable[[Any], Mapping[str, Callable[[], Any]]]]
     count_metrics: frozenset[str] = frozenset()
+    path_keys: tuple[str, ...] = ()
 
     @property
     def run_keys(self) -> tuple[str, ...]:

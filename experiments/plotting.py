@@ -15,8 +15,11 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatter
 
 from experiments.config import load_config
 from experiments.folders import listed_files, replace_listed
@@ -24,7 +27,15 @@ from experiments.kind import Kind
 from experiments.reading import RunFilesError, read_run
 from experiments.record import FigureError, update_manifest
 
-__all__ = ["PALETTE", "STYLE", "draw_run_figures", "new_figure", "save_figures"]
+__all__ = [
+    "PALETTE",
+    "STYLE",
+    "draw_run_figures",
+    "log_y",
+    "new_figure",
+    "positive_y",
+    "save_figures",
+]
 
 STYLE = {
     "font.size": 9,
@@ -82,6 +93,35 @@ def save_figures(
                 figure.savefig(path, format=fmt)
                 written.append(path)
     return written
+
+
+def positive_y(ax: Axes) -> np.ndarray:
+    """The positive, finite y values of an axes' lines."""
+    values = [np.asarray(line.get_ydata(), float) for line in ax.lines]
+    values = np.concatenate([np.zeros(0), *values])
+    return values[np.isfinite(values) & (values > 0)]
+
+
+def log_y(ax: Axes) -> None:
+    """A log y axis (values ≤ 0 hidden), unless nothing is positive."""
+    if positive_y(ax).size:
+        ax.set_yscale("log", nonpositive="mask")
+        _plain_log_labels(ax.yaxis)
+
+
+class _PlainLogFormatter(LogFormatter):
+    """LogFormatter's choice of ticks to label, written as plain numbers (0.04, 0.3, 2)."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return f"{x:g}" if super().__call__(x, pos) else ""
+
+
+def _plain_log_labels(axis) -> None:
+    """Plain numbers on a log axis that spans less than two decades (else 10ⁿ labels)."""
+    low, high = axis.get_view_interval()
+    if low > 0 and high / low < 100:
+        axis.set_major_formatter(_PlainLogFormatter())
+        axis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False))
 
 
 def draw_run_figures(

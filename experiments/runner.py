@@ -36,7 +36,16 @@ from experiments.kind import DataError, Kind, Program
 from experiments.plotting import draw_run_figures
 from experiments.record import Result, utc_now, write_run
 
-__all__ = ["Plan", "describe", "execute", "load_members_data", "plan", "record", "run"]
+__all__ = [
+    "Plan",
+    "absolute_paths",
+    "describe",
+    "execute",
+    "load_members_data",
+    "plan",
+    "record",
+    "run",
+]
 
 Log = Callable[[str], None]
 
@@ -72,8 +81,27 @@ def load_members_data(config: Experiment, base_dir: Path) -> list[Any]:
     return datasets
 
 
+def absolute_paths(config: Experiment, base_dir: Path) -> Experiment:
+    """The config with its kind's file paths (``data.path``, ...) made absolute, in the
+    base and every variant, so that the run folder's ``config.yaml`` reruns from anywhere."""
+    keys = type(config).KIND.path_keys
+    raw = config.model_dump(mode="json")
+    changed = False
+    for top in [raw, *raw["variants"]]:
+        for key in keys:
+            node, (*parents, leaf) = top, key.split(".")
+            for part in parents:
+                node = node.get(part) if isinstance(node, dict) else None
+            value = node.get(leaf) if isinstance(node, dict) else None
+            if isinstance(value, str) and not Path(value).is_absolute():
+                node[leaf] = str((base_dir / value).resolve())
+                changed = True
+    return type(config).model_validate(raw) if changed else config
+
+
 def plan(config: Experiment, base_dir: Path) -> Plan:
     """Loads and checks the data, and groups the members into compiled programs."""
+    executor.memory_budget()  # a bad INFOLAB_SWEEP_MEMORY is bad input, found now
     kind = type(config).KIND
     program = kind.program()
     datasets = load_members_data(config, base_dir)
@@ -254,6 +282,7 @@ def run(
         path = Path(config)
         config, base_dir = load_config(path, overrides), base_dir or path.parent
     base_dir = base_dir or Path(".")
+    config = absolute_paths(config, base_dir)
     writer = hosts is None or hosts[2] == 0
     folder = choose_run_folder(config, out, force=force, now=start) if writer else None
     the_plan = plan(config, base_dir)

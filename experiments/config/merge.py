@@ -116,6 +116,8 @@ def apply_override(
     ``variants`` (a run). The key need not exist yet: validation then reports it as
     unknown, with its path.
     """
+    if segments == ["sweep"] and value in ({}, None):
+        return {k: v for k, v in raw.items() if k != "sweep"}  # --set sweep={} or null: none
     return _set_in(raw, segments, value, model, [], variant_model)
 
 

@@ -35,6 +35,7 @@ KIND = Kind(
     spec=RunSpec,
     metrics=METRICS,
     count_metrics=COUNT_METRICS,
+    path_keys=("data.path",),
     program=_program,
     figures=_figures,
 )

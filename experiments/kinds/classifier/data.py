@@ -15,6 +15,7 @@ import csv
 import hashlib
 import json
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from experiments.fields import FLOAT32_MAX, FLOAT32_TINY
 from experiments.kind import DataError
 from experiments.kinds.classifier.schema import (
     CsvData,
@@ -154,8 +156,9 @@ _SYNTHETIC_STREAM, _SPLIT_STREAM = 0, 1
 
 def _synthetic(data: SyntheticData, seed: int, base_dir: Path) -> _Raw:
     del base_dir
-    rng = _rng(seed, _SYNTHETIC_STREAM)
     n, d, k = data.n_samples, data.n_features, data.n_informative
+    _check_memory(n * d * 8 * 3, "data.n_samples", f"{n} × {d} synthetic features")
+    rng = _rng(seed, _SYNTHETIC_STREAM)
     x = rng.standard_normal((n, d))
     weights = np.zeros(d)
     support = rng.choice(d, size=k, replace=False)
@@ -177,6 +180,21 @@ def _synthetic(data: SyntheticData, seed: int, base_dir: Path) -> _Raw:
         true_weights=weights.astype(np.float32),
         description=f"synthetic data ({n} × {d})",
     )
+
+
+def _check_memory(needed: int, key: str, what: str) -> None:
+    """Refuses, before allocating, a data set larger than half the available memory."""
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        return
+    if needed > available // 2:
+        raise DataError(
+            [
+                f"{key}: {what} need about {needed / 2**30:.1f} GiB, more than half the "
+                f"{available / 2**30:.1f} GiB of memory available"
+            ]
+        )
 
 
 def _sklearn_loaders() -> dict[str, Callable[..., Any]]:
@@ -316,6 +334,8 @@ def _parse_cell(cell: str) -> tuple[float, str | None]:
         return value, f"{text!r} is NaN (missing values are not supported)"
     if math.isinf(value):
         return value, f"{text!r} is infinite"
+    if abs(value) > FLOAT32_MAX or 0 < abs(value) < FLOAT32_TINY:
+        return value, f"{text!r} is outside float32's normal range (1.2e-38 to 3.4e38)"
     return value, None
 
 

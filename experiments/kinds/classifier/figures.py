@@ -20,10 +20,10 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import LogFormatter, MaxNLocator
+from matplotlib.ticker import MaxNLocator
 
 from experiments.kinds.classifier import path_figures
-from experiments.plotting import PALETTE, new_figure
+from experiments.plotting import PALETTE, log_y, new_figure, positive_y
 from experiments.reading import RunRecord
 
 SPLIT_STYLES = {"train": "-", "test": "--"}
@@ -106,7 +106,7 @@ def convergence_figure(variants: list[Variant]) -> Figure:
         for variant in variants:
             _plot_metric(ax, variant, metric)
         if log:
-            _log_y(ax)
+            log_y(ax)
         ax.set(title=title, xlabel="step", ylabel=ylabel)
     _legend_below(figure, variants, splits=_splits(variants))
     figure.suptitle("Convergence")
@@ -178,7 +178,7 @@ def sparsity_figure(variants: list[Variant]) -> Figure:
         label = f"true weights: {ordered.size} of {true.size} nonzero"
         handles.append(Line2D([], [], color="k", linestyle="--", lw=1.2, label=label))
     if bins.size:
-        _log_y(profile)
+        log_y(profile)
         histogram.set_xscale("log")
     else:  # every weight is exactly 0
         profile.set_ylim(0.0, 1.0)
@@ -231,40 +231,12 @@ def weight_norm_figure(variants: list[Variant]) -> Figure:
     return figure
 
 
-def _positive_y(ax: Axes) -> np.ndarray:
-    values = [np.asarray(line.get_ydata(), float) for line in ax.lines]
-    values = np.concatenate([np.zeros(0), *values])
-    return values[np.isfinite(values) & (values > 0)]
-
-
-def _log_y(ax: Axes) -> None:
-    """A log y axis (values ≤ 0 hidden), unless nothing is positive."""
-    if _positive_y(ax).size:
-        ax.set_yscale("log", nonpositive="mask")
-        _plain_log_labels(ax.yaxis)
-
-
 def _log_scale_if_wide(ax: Axes, decades: float = 3.0) -> None:
     """A log y axis where the positive values span more than ``decades`` (a diverged run),
     else linear (where a slow growth, such as MLE's on separable data, reads best)."""
-    values = _positive_y(ax)
+    values = positive_y(ax)
     if values.size and values.max() > 10.0**decades * values.min():
-        _log_y(ax)
-
-
-class _PlainLogFormatter(LogFormatter):
-    """LogFormatter's choice of ticks to label, written as plain numbers (0.04, 0.3, 2)."""
-
-    def __call__(self, x: float, pos: int | None = None) -> str:
-        return f"{x:g}" if super().__call__(x, pos) else ""
-
-
-def _plain_log_labels(axis) -> None:
-    """Plain numbers on a log axis that spans less than two decades (else 10ⁿ labels)."""
-    low, high = axis.get_view_interval()
-    if low > 0 and high / low < 100:
-        axis.set_major_formatter(_PlainLogFormatter())
-        axis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False))
+        log_y(ax)
 
 
 FIGURES: dict[str, Callable[[list[Variant]], Figure]] = {

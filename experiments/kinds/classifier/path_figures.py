@@ -27,7 +27,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from experiments.plotting import PALETTE, new_figure
+from experiments.plotting import PALETTE, log_y, new_figure
 from experiments.reading import RunRecord
 
 SCALE = "train.prior.scale"
@@ -254,14 +254,14 @@ def lr_sweep_figure(
             ax.set_title(f"learning rate {rate:.3g}")
     for ax, metric in zip(axes[0], ("cross-entropy", "squared error"), strict=False):
         ax.set_xscale("log")
-        ax.set_yscale("log")
+        log_y(ax)
         ax.set_xlabel("learning rate")
         ax.set_ylabel(f"final train {metric}")
         ax.legend()
     for ax in axes[0][2:]:
         ax.set_visible(False)
     for ax in axes[1]:
-        ax.set_yscale("log")
+        log_y(ax)
         ax.set_xlabel("step")
         ax.set_ylabel("train cross-entropy (nats)")
     figure.suptitle("Learning-rate sweep: " + _spread_note(members, LEARNING_RATE))
