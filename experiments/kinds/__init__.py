@@ -5,11 +5,12 @@ kind is a new folder and one line here.
 """
 
 from experiments.kind import Kind
-from experiments.kinds import classifier
+from experiments.kinds import classifier, loss_table
 
 __all__ = ["DEFAULT_KIND", "KINDS"]
 
 KINDS: dict[str, Kind] = {
     classifier.KIND.name: classifier.KIND,
+    loss_table.KIND.name: loss_table.KIND,
 }
 DEFAULT_KIND = classifier.KIND.name
