@@ -64,25 +64,34 @@ def _largest_finite(values: Sequence[float]) -> float:
 
 
 def _losses(sets: Mapping[str, Any], unit: str) -> Figure:
-    figure = new_figure(1, 3, (7.2, 2.7))
+    figure = new_figure(1, 3, (7.2, 2.9))
     names = list(sets)
     for ax, (loss, label) in zip(figure.axes, LOSS_LABELS.items(), strict=True):
         means = [_value(sets[name][loss]) for name in names]
         samples = [[_value(v) for v in sets[name]["per_sample"][loss]] for name in names]
-        _bars_with_samples(ax, names, means, samples)
+        fixed = 1.0 if loss == "error" else None  # a fraction: the axis shows all of [0, 1]
+        _bars_with_samples(ax, names, means, samples, fixed)
         ax.set(ylabel=label.format(unit=unit), xlim=(-0.6, len(names) - 0.4))
         ax.grid(axis="x", visible=False)
     n = len(next(iter(sets.values()))["per_sample"]["error"])
     if n <= len(MARKERS):
-        figure.axes[0].legend(loc="upper left", fontsize=7, handlelength=1)
-    figure.suptitle(f"{len(names)} prediction sets on {n} samples: bar = mean, markers = samples")
+        handles, labels = figure.axes[0].get_legend_handles_labels()
+        figure.legend(handles, labels, loc="outside lower center", ncols=n, fontsize=7)
+    samples_ = "1 sample" if n == 1 else f"{n} samples"
+    figure.suptitle(f"{len(names)} prediction sets on {samples_}: bar = mean, markers = samples")
     return figure
 
 
 def _bars_with_samples(
-    ax: Axes, names: Sequence[str], means: Sequence[float], samples: Sequence[Sequence[float]]
+    ax: Axes,
+    names: Sequence[str],
+    means: Sequence[float],
+    samples: Sequence[Sequence[float]],
+    top: float | None,
 ) -> None:
-    top = 1.18 * _largest_finite([*means, *(v for row in samples for v in row)])
+    """A bar per set at its mean, labelled, with a marker per sample; ``top`` is the largest
+    value the axis must show (None: the largest finite value drawn)."""
+    top = top or 1.18 * _largest_finite([*means, *(v for row in samples for v in row)])
     for index, (mean, row) in enumerate(zip(means, samples, strict=True)):
         color = OKABE_ITO[index % len(OKABE_ITO)]
         height = mean if math.isfinite(mean) else top
@@ -91,7 +100,7 @@ def _bars_with_samples(
         ax.annotate(
             text,
             (index, height),
-            xytext=(0, 2),
+            xytext=(0, 5),
             textcoords="offset points",
             ha="center",
             va="bottom",
