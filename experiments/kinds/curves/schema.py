@@ -30,9 +30,10 @@ __all__ = [
 ]
 
 
-def _problem(model: str, key: str, value: object, message: str) -> ValidationError:
-    """An error at ``curve.<key>`` (the loc is relative to the curve)."""
-    return ValidationError.from_exception_data(model, [custom_error((key,), value, message)])
+def _problem(model: str, loc: tuple, value: object, message: str) -> ValidationError:
+    """An error at ``curve.<loc>`` (raised in a curve's validator, so its path is the key's,
+    not the curve's)."""
+    return ValidationError.from_exception_data(model, [custom_error(loc, value, message)])
 
 
 class _Curve(StrictModel):
@@ -48,9 +49,7 @@ class _Curve(StrictModel):
         for index, value in enumerate(self.at):
             if not low <= value <= high:
                 message = f"{value:g} is outside the curve's domain [{low:g}, {high:g}]"
-                raise ValidationError.from_exception_data(
-                    type(self).__name__, [custom_error(("at", index), value, message)]
-                )
+                raise _problem(type(self).__name__, ("at", index), value, message)
         return self
 
 
@@ -95,7 +94,7 @@ class KlAgainstQ(_Curve):
     def _p_is_a_distribution(self) -> KlAgainstQ:
         if abs(sum(self.p) - 1.0) > 1e-6:
             message = f"must sum to 1 (within 1e-06), got {sum(self.p):.6g}"
-            raise _problem(type(self).__name__, "p", list(self.p), message)
+            raise _problem(type(self).__name__, ("p",), list(self.p), message)
         return self
 
 
@@ -115,7 +114,7 @@ class Sigmoid(_Curve):
     def _flat_inside(self) -> Sigmoid:
         if self.flat_beyond >= self.z_max:
             message = f"must be < z_max ({self.z_max:g}), got {self.flat_beyond:g}"
-            raise _problem(type(self).__name__, "flat_beyond", self.flat_beyond, message)
+            raise _problem(type(self).__name__, ("flat_beyond",), self.flat_beyond, message)
         return self
 
 
@@ -136,7 +135,7 @@ class LossGradients(_Curve):
     def _x_nonzero(self) -> LossGradients:
         if self.x == 0:
             message = "must not be 0 (z = θx would not depend on θ)"
-            raise _problem(type(self).__name__, "x", self.x, message)
+            raise _problem(type(self).__name__, ("x",), self.x, message)
         return self
 
 

@@ -6,7 +6,8 @@
 - ``measures``: each distribution's entropy, and for each pair both directions of the
   KL divergence (solid) and of the cross-entropy (hatched), side by side.
 
-A run with several variants draws each variant's figures, named ``<figure>_<variant>``.
+A run with several variants draws each variant's figures, named ``<figure>_<variant>``
+(``<figure>_<variant>_<member>`` in a sweep).
 Colours are Okabe and Ito's colourblind-safe palette; an infinite value is drawn as ∞.
 """
 
@@ -42,6 +43,8 @@ def draw(record: RunRecord) -> dict[str, Callable[[], Figure]]:
     figures: dict[str, Callable[[], Figure]] = {}
     for run in record.runs:
         suffix = "" if len(record.runs) == 1 else f"_{run['variant']}"
+        if record.swept:
+            suffix = f"_{run['variant']}_{run['member']}"
         params, data = run["params"], record.data[run["member"]]
         unit = units(params["base"])
         if "predictions" in params:

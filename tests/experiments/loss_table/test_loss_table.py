@@ -14,6 +14,7 @@ import scipy.special
 import scipy.stats
 
 from experiments import cli, runner
+from experiments.config import validate_config
 from experiments.kinds.loss_table import losses
 from experiments.kinds.loss_table.figures import draw
 from experiments.record import read_run
@@ -170,3 +171,20 @@ def test_measures_ignore_the_zero_padding_and_match_scipy():
     np.testing.assert_allclose(
         measures["cross_entropy"], [kl + scipy.stats.entropy(p, base=2)], rtol=1e-5
     )
+
+
+def test_a_sweep_over_the_base_changes_only_the_unit(tmp_path):
+    raw = {
+        "name": "bases",
+        "kind": "loss_table",
+        "distributions": {"P": [0.75, 0.25], "Q": [0.5, 0.5]},
+        "pairs": [["P", "Q"]],
+        "sweep": {"base": [2, 4]},
+        "output": {"formats": []},
+    }
+    run_dir = runner.run(validate_config(raw), out=tmp_path / "run")
+    bits, quarts = (r["params"] for r in json.loads((run_dir / "summary.json").read_text())["runs"])
+    assert (bits["base"], quarts["base"]) == (2, 4)
+    kl = bits["pairs"]["P||Q"]["kl_divergence"]
+    assert quarts["pairs"]["P||Q"]["kl_divergence"] == pytest.approx(kl / 2, rel=1e-6)
+    assert sorted(draw(read_run(run_dir))) == ["measures_default_0", "measures_default_1"]
