@@ -41,7 +41,8 @@ class Outcome:
     """One member's result on the host.
 
     ``steps`` are the logged steps; ``history[split][metric]`` holds each metric at each
-    logged step (float64); ``params`` are the final parameters by name. A diverged member
+    logged step (float64); ``params`` are the final parameters by name (arrays, or mappings
+    of them, which ``summary.json`` writes as nested objects). A diverged member
     keeps what was logged before ``diverged_at`` and its last finite parameters.
     """
 
@@ -49,7 +50,7 @@ class Outcome:
     diverged_at: int | None
     steps: np.ndarray
     history: dict[str, dict[str, np.ndarray]]
-    params: dict[str, np.ndarray]
+    params: dict[str, Any]
 
 
 class Program(Protocol):
@@ -101,7 +102,11 @@ class Program(Protocol):
         """What ``data.json`` says of a data set (``description`` and ``sha256`` at least)."""
 
     def headline(self, outcome: Outcome) -> str:
-        """A few words on a finished run (its status and final loss), for the terminal."""
+        """A few words on a finished run (its status and final loss), for the terminal.
+
+        A program may also have ``details(outcome) -> list[str]``: lines (a table) that the
+        terminal shows after the headline of a run that is not a sweep.
+        """
 
 
 @dataclasses.dataclass(frozen=True)

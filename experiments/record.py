@@ -22,6 +22,8 @@ in the CSV and ``null`` in JSON.
                "final": {"train": {"ce": ..., ...}, "test": {...}},
                "params": {"weights": [...] or [[...], ...], "bias": ... or [...]}}]}
 
+A parameter that is a mapping (of arrays, or of mappings) is written as a JSON object.
+
 ``member`` and ``sweep`` (the swept keys and their values) are present when the config has
 a sweep, and the CSV then has a ``member`` column; ``diverged_at`` only for a diverged
 member; ``test`` only when there is test data. A metric that was NaN or inf is ``null``.
@@ -320,6 +322,9 @@ def _plain_tree(value: Any) -> Any:
 
 
 def _floats(array: Any) -> Any:
+    """An array as (nested lists of) JSON numbers; a mapping of arrays, key by key."""
+    if isinstance(array, Mapping):
+        return {str(key): _floats(value) for key, value in array.items()}
     values = np.asarray(array)
     if values.ndim == 0:
         return _scalar(values)

@@ -5,11 +5,13 @@ kind is a new folder and one line here.
 """
 
 from experiments.kind import Kind
-from experiments.kinds import classifier
+from experiments.kinds import classifier, curves, loss_table
 
 __all__ = ["DEFAULT_KIND", "KINDS"]
 
 KINDS: dict[str, Kind] = {
     classifier.KIND.name: classifier.KIND,
+    loss_table.KIND.name: loss_table.KIND,
+    curves.KIND.name: curves.KIND,
 }
 DEFAULT_KIND = classifier.KIND.name
