@@ -285,12 +285,12 @@ def run(
     config = absolute_paths(config, base_dir)
     writer = hosts is None or hosts[2] == 0
     folder = choose_run_folder(config, out, force=force, now=start) if writer else None
+    if hosts is not None:  # before anything asks JAX for its devices
+        coordinator, count, process = hosts
+        jax.distributed.initialize(coordinator, num_processes=count, process_id=process)
     the_plan = plan(config, base_dir)
     stage = open_stage(folder) if folder is not None else None  # the destination, checked
     with staged(stage) if stage is not None else contextlib.nullcontext():
-        if hosts is not None:
-            coordinator, count, process = hosts
-            jax.distributed.initialize(coordinator, num_processes=count, process_id=process)
         executed = execute(the_plan, progress=progress)
     seconds = train_seconds(the_plan, executed)
     if log is not None:

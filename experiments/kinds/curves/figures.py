@@ -18,7 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from experiments.plotting import new_figure
-from experiments.record import RunRecord
+from experiments.reading import RunRecord
 
 __all__ = ["OKABE_ITO", "draw"]
 

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 
 from experiments.kinds.loss_table.table import units
 from experiments.plotting import new_figure
-from experiments.record import RunRecord
+from experiments.reading import RunRecord
 
 __all__ = ["OKABE_ITO", "draw"]
 

@@ -111,7 +111,7 @@ def test_one_figure_per_variant_and_byte_identical_reruns(curves, tmp_path):
 
 def test_the_figures_are_drawn_from_the_files(curves):
     from experiments.kinds.curves.figures import draw
-    from experiments.record import read_run
+    from experiments.reading import read_run
 
     run_dir, by = curves
     figures = draw(read_run(run_dir))

@@ -17,7 +17,7 @@ from experiments import cli, runner
 from experiments.config import validate_config
 from experiments.kinds.loss_table import losses
 from experiments.kinds.loss_table.figures import draw
-from experiments.record import read_run
+from experiments.reading import read_run
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 NO_FIGURES = ["output.formats=[]"]
