@@ -6,9 +6,12 @@ member and writes a run folder (config, manifest, metrics, summary, figures).
 The pipeline: ``config`` (resolve) → ``runner`` (plan, execute, record) with ``execute``
 (vmapped, sharded programs), ``record`` (run files), ``folders`` (staged run folders) and
 ``plotting`` (figures from files); ``kinds/`` holds the experiment kinds, each in its own
-folder, registered in ``kinds.KINDS``; ``cli`` is the command line. Only light names are
-re-exported here, so that importing the package does not load jax.
+folder, registered in ``kinds.KINDS``; ``cli`` is the command line; ``api`` the Python
+API (``run``, ``load_run``, ``Run``), loaded on first use so that importing the package
+loads neither jax nor pandas.
 """
+
+from typing import Any
 
 from experiments.config import ConfigError as ConfigError
 from experiments.config import Experiment as Experiment
@@ -30,6 +33,17 @@ __all__ = [
     "MemberSpec",
     "Outcome",
     "OutputError",
+    "Run",
     "load_config",
+    "load_run",
+    "run",
     "validate_config",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Run", "load_run", "run"):
+        from experiments import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'experiments' has no attribute {name!r}")

@@ -14,6 +14,7 @@ It parses arguments, calls the pipeline (:mod:`experiments.runner`) and prints. 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import signal
 import sys
 import traceback
@@ -31,6 +32,14 @@ __all__ = ["configs_folder", "main"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_FIGURES = 0, 1, 2, 3
 DEMO_CONFIGS = ("mse_vs_ce.yaml", "mle_vs_map.yaml")
+EXAMPLES = """examples:
+  infolab list                                         the shipped configs
+  infolab run configs/mle_vs_map.yaml train.steps=500  run one, with an override
+  infolab show configs/regularization_path.yaml        the resolved config and its grid
+  infolab plot results/mle_vs_map/<run>                redraw a run's figures
+  infolab ls results                                   the runs made so far
+  infolab compare RUN_A RUN_B                          what differs between two runs
+"""
 _CAUGHT = (signal.SIGTERM, signal.SIGHUP)
 
 
@@ -101,9 +110,12 @@ def _bad_input(headline: str, problems: Sequence[str]) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m experiments",
+        prog="infolab",
         description="Config-driven experiments in information theory and learning.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"infolab {_version()}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     def command(name: str, handler: Callable, help_: str, config: bool = False):
@@ -111,6 +123,12 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(command=handler)
         if config:
             sub.add_argument("config", type=Path, metavar="CONFIG", help="a YAML config file")
+            sub.add_argument(
+                "overrides",
+                nargs="*",
+                metavar="KEY=VALUE",
+                help="overrides, as with --set (e.g. train.steps=100)",
+            )
             sub.add_argument(
                 "--set",
                 action="append",
@@ -144,9 +162,29 @@ def _parser() -> argparse.ArgumentParser:
         help="a figure format (repeatable; default: the run's output.formats)",
     )
     command("list", _list, "list the shipped configs")
+    ls = command("ls", _ls, "list the runs under a folder")
+    ls.add_argument("folder", type=Path, nargs="?", default=Path("results"), metavar="DIR")
+    compare = command("compare", _compare, "print two runs' config and metric differences")
+    compare.add_argument("runs", type=Path, nargs=2, metavar="RUN_DIR")
     demo = command("demo", _demo, "run mse_vs_ce and mle_vs_map on their defaults")
     demo.add_argument("--quiet", action="store_true", help="no progress bars or summaries")
     return parser
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("infolab")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _overrides(args: argparse.Namespace) -> list[str]:
+    """``--set`` values, then bare ``KEY=VALUE`` arguments (as Hydra users type them)."""
+    bare = list(getattr(args, "overrides", []))
+    wrong = [text for text in bare if "=" not in text]
+    if wrong:
+        raise _BadInput(f"{wrong[0]!r}: expected KEY=VALUE after the config, e.g. train.steps=5")
+    return [*args.set, *bare]
 
 
 def _runner():
@@ -165,7 +203,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     hosts = distributed_settings(args.coordinator, args.num_processes, args.process_id)
     run_dir = _runner().run(
         args.config,
-        args.set,
+        _overrides(args),
         out=args.out,
         force=args.force,
         progress=not args.quiet and sys.stderr.isatty(),
@@ -183,7 +221,7 @@ def _command_record(argv: Sequence[str], config: Path) -> dict[str, object]:
 
 
 def _validate(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    config = load_config(args.config, args.set)
+    config = load_config(args.config, _overrides(args))
     runner = _runner()
     plan = runner.plan(config, args.config.parent)
     print(f"{args.config}: ok: {config.name}, {len(config.runs())} variant(s)")
@@ -192,7 +230,7 @@ def _validate(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _show(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    config = load_config(args.config, args.set)
+    config = load_config(args.config, _overrides(args))
     print(dump_config(config), end="")
     for line in config.describe_sweep():
         print(f"# {line}")
@@ -253,6 +291,25 @@ def _demo(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return EXIT_OK
 
 
+def _ls(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from experiments.catalog import ls_lines
+
+    if not args.folder.is_dir():
+        raise _BadInput(f"DIR: {args.folder} is not a folder")
+    print("\n".join(ls_lines(args.folder, _relative)))
+    return EXIT_OK
+
+
+def _compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from experiments.catalog import compare_lines
+
+    for run_dir in args.runs:
+        if not (run_dir / "config.yaml").is_file() or not (run_dir / "summary.json").is_file():
+            raise _BadInput(f"RUN_DIR: {run_dir} is not a run folder")
+    print("\n".join(compare_lines(*args.runs)))
+    return EXIT_OK
+
+
 def _relative(path: Path) -> str:
     try:
         return str(path.relative_to(Path.cwd()))
@@ -261,6 +318,8 @@ def _relative(path: Path) -> str:
 
 
 def configs_folder() -> Path:
-    """The shipped configs: ``configs/`` beside the package (a source checkout)."""
+    """The shipped configs: ``configs/`` beside the package in a source checkout, else
+    where ``pip install`` put them (``<prefix>/share/infolab/configs``)."""
     beside = Path(__file__).resolve().parent.parent / "configs"
-    return beside if beside.is_dir() else Path("configs")
+    installed = Path(sys.prefix) / "share" / "infolab" / "configs"
+    return next((p for p in (beside, installed) if p.is_dir()), Path("configs"))

@@ -119,6 +119,8 @@ class Kind:
             its fields other than ``name`` are what a variant may change.
         metrics: the metric names, in the order tables list them.
         count_metrics: those that are counts (written as integers).
+        higher_is_better: the metrics for which more is better (``accuracy``); the rest
+            are losses, where less is.
         path_keys: dotted keys of a run that hold file paths relative to the config file;
             a run folder's ``config.yaml`` holds them absolute, so it reruns from anywhere.
         program: returns the kind's :class:`Program` (imports jax).
@@ -135,6 +137,7 @@ class Kind:
     figures: Callable[[], Callable[[Any], Mapping[str, Callable[[], Any]]]]
     count_metrics: frozenset[str] = frozenset()
     path_keys: tuple[str, ...] = ()
+    higher_is_better: frozenset[str] = frozenset()
 
     @property
     def run_keys(self) -> tuple[str, ...]:

@@ -118,6 +118,8 @@ def apply_override(
     """
     if segments == ["sweep"] and value in ({}, None):
         return {k: v for k, v in raw.items() if k != "sweep"}  # --set sweep={} or null: none
+    if segments[0] == "sweep" and len(segments) > 2 and all(isinstance(s, str) for s in segments):
+        segments = ["sweep", ".".join(segments[1:])]  # a swept key is one dotted key
     return _set_in(raw, segments, value, model, [], variant_model)
 
 

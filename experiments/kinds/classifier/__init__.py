@@ -36,6 +36,7 @@ KIND = Kind(
     metrics=METRICS,
     count_metrics=COUNT_METRICS,
     path_keys=("data.path",),
+    higher_is_better=frozenset({"accuracy"}),
     program=_program,
     figures=_figures,
 )

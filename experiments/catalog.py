@@ -1,0 +1,135 @@
+"""Finding and comparing runs: ``infolab ls`` and ``infolab compare`` (no jax).
+
+>>> flatten({"train": {"steps": 5, "prior": {"kind": "none"}}, "seed": 0})
+{'train.steps': 5, 'train.prior.kind': 'none', 'seed': 0}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from experiments.config import read_yaml
+from experiments.folders import listed_files
+
+__all__ = ["compare_lines", "compare_runs", "flatten", "list_runs", "ls_lines"]
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested mapping as ``{dotted.key: value}`` (lists stay values)."""
+    if not isinstance(value, Mapping) or not value:
+        return {prefix: value} if prefix else {}
+    flat: dict[str, Any] = {}
+    for key, inner in value.items():
+        flat.update(flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def _read(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def list_runs(folder: Path) -> list[dict[str, Any]]:
+    """Every run folder this tool wrote under ``folder``, oldest first: its path, name,
+    kind, start time, member statuses and the best final test (else train) cross-entropy
+    or first metric."""
+    rows = []
+    for manifest_path in sorted(Path(folder).rglob("manifest.json")):
+        run_dir = manifest_path.parent
+        if listed_files(run_dir) is None:
+            continue
+        try:
+            manifest, summary = _read(manifest_path), _read(run_dir / "summary.json")
+        except (OSError, ValueError):
+            continue
+        statuses: dict[str, int] = {}
+        for counts in manifest.get("status", {}).values():
+            for status, n in counts.items():
+                statuses[status] = statuses.get(status, 0) + n
+        rows.append(
+            {
+                "path": run_dir,
+                "name": manifest.get("name"),
+                "kind": manifest.get("kind"),
+                "start": manifest.get("start", ""),
+                "status": ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())),
+                "headline": _headline(summary.get("runs", [])),
+            }
+        )
+    return sorted(rows, key=lambda row: (row["start"], str(row["path"])))
+
+
+def _headline(runs: list[dict[str, Any]]) -> str:
+    """The best final value of the headline metric over the runs, e.g. ``test ce 0.3541``."""
+    best: tuple[float, str] | None = None
+    for run in runs:
+        final = run.get("final") or {}
+        split = "test" if "test" in final else "train"
+        metrics = final.get(split) or {}
+        metric = "ce" if "ce" in metrics else next(iter(metrics), None)
+        value = metrics.get(metric) if metric else None
+        finite = isinstance(value, int | float) and math.isfinite(value)
+        if finite and (best is None or value < best[0]):
+            best = (value, f"{split} {metric} {value:.4g}")
+    return best[1] if best else "-"
+
+
+def compare_runs(a: Path, b: Path) -> tuple[list[tuple[str, Any, Any]], list[tuple]]:
+    """The differences between two run folders.
+
+    Returns:
+        ``(config, metrics)``: the config keys whose values differ, as (key, in a, in b),
+        and for each member found in both (by variant and swept values), each final metric
+        that differs, as (member label, split/metric, in a, in b).
+    """
+    configs = [flatten(read_yaml(Path(p) / "config.yaml")) for p in (a, b)]
+    keys = [*configs[0], *(k for k in configs[1] if k not in configs[0])]
+    config_diff = [
+        (key, configs[0].get(key, "(absent)"), configs[1].get(key, "(absent)"))
+        for key in keys
+        if configs[0].get(key, "(absent)") != configs[1].get(key, "(absent)")
+    ]
+    members = [
+        {_label(run): run for run in _read(Path(p) / "summary.json").get("runs", [])}
+        for p in (a, b)
+    ]
+    metric_diff = []
+    for label, run in members[0].items():
+        other = members[1].get(label)
+        if other is None:
+            continue
+        theirs = flatten(other.get("final", {}))
+        for column, value in flatten(run.get("final", {})).items():
+            if column in theirs and value != theirs[column]:
+                metric_diff.append((label, column.replace(".", "/"), value, theirs[column]))
+    return config_diff, metric_diff
+
+
+def _label(run: Mapping[str, Any]) -> str:
+    swept = ", ".join(f"{k}={v}" for k, v in sorted(run.get("sweep", {}).items()))
+    return f"{run['variant']} [{swept}]" if swept else str(run["variant"])
+
+
+def ls_lines(folder: Path, show: Callable[[Path], str] = str) -> list[str]:
+    """``infolab ls``: a line per run (path, name, start, statuses, headline metric)."""
+    rows = list_runs(folder)
+    if not rows:
+        return [f"no runs under {folder}"]
+    return [
+        f"{show(row['path'])}  {row['name']}  {str(row['start'])[:19].replace('T', ' ')}  "
+        f"{row['status']}  {row['headline']}"
+        for row in rows
+    ]
+
+
+def compare_lines(a: Path, b: Path) -> list[str]:
+    """``infolab compare``: the config differences, then the final-metric differences."""
+    config, metrics = compare_runs(a, b)
+    lines = [f"config: {len(config)} difference(s) (A = {a}, B = {b})"]
+    lines += [f"  {key}: {left!r} -> {right!r}" for key, left, right in config]
+    lines.append(f"final metrics: {len(metrics)} difference(s)")
+    lines += [f"  {label} {column}: {left} -> {right}" for label, column, left, right in metrics]
+    return lines
