@@ -21,6 +21,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from experiments import interrupts
 from experiments.config import ConfigError, dump_config, load_config
 from experiments.folders import OutputError
 from experiments.hosts import HostsError, distributed_settings
@@ -40,23 +41,15 @@ EXAMPLES = """examples:
   infolab ls results                                   the runs made so far
   infolab compare RUN_A RUN_B                          what differs between two runs
 """
-_CAUGHT = (signal.SIGTERM, signal.SIGHUP)
+_CAUGHT = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class _BadInput(Exception):
     """Bad input found by the command line itself (a run folder to plot, ...)."""
 
 
-class _Signalled(BaseException):
-    """SIGTERM or SIGHUP, raised in the main thread so that staging folders are removed."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _raise_signalled(signum: int, frame: object) -> None:
-    raise _Signalled(signum)
+def _on_signal(signum: int, frame: object) -> None:
+    interrupts.request(signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exit_:  # argparse has printed the usage and the problem
         return int(exit_.code or 0)
-    previous = {sig: signal.signal(sig, _raise_signalled) for sig in _CAUGHT}
+    previous = {sig: signal.signal(sig, _on_signal) for sig in _CAUGHT}
     try:
         return args.command(args, argv)
     except ConfigError as error:
@@ -86,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; no partial run folder was left", file=sys.stderr)
         return 128 + signal.SIGINT
-    except _Signalled as stop:
+    except interrupts.Interrupted as stop:
         print(
             f"error: stopped by signal {stop.signum}; no partial run folder was left",
             file=sys.stderr,
@@ -101,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        interrupts.clear()
 
 
 def _bad_input(headline: str, problems: Sequence[str]) -> int:

@@ -24,6 +24,7 @@ import numpy as np
 from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from experiments import interrupts
 from experiments.kind import DataError, Outcome, Program
 
 __all__ = [
@@ -224,6 +225,7 @@ def run_group(
         chunk_hyper = {k: member_sharded(_pad(v[chunk], size)) for k, v in hyper.items()}
         keys = jax.vmap(jax.random.key)(member_sharded(_pad(seeds[chunk], size)))
         output = _gather(run(chunk_hyper, keys, *shared))
+        interrupts.check()  # a signal received during the call stops the run here
         outputs.append(jax.tree.map(lambda leaf, n=stop - start: leaf[:n], output))
         if on_chunk is not None:
             on_chunk(stop - start)

@@ -21,6 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter
 
+from experiments import interrupts
 from experiments.config import load_config
 from experiments.folders import listed_files, replace_listed
 from experiments.kind import Kind
@@ -87,6 +88,7 @@ def save_figures(
     written = []
     with matplotlib.rc_context(STYLE):
         for name, make in draw().items():
+            interrupts.check()
             figure = make()
             for fmt in formats:
                 path = out_dir / f"{name}.{fmt}"

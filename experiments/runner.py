@@ -30,6 +30,7 @@ import jax
 import tqdm
 
 from experiments import execute as executor
+from experiments import interrupts
 from experiments.config import Experiment, MemberSpec, load_config
 from experiments.folders import KeptBeside, Stage, choose_run_folder, open_stage, staged
 from experiments.kind import DataError, Kind, Program
@@ -291,7 +292,9 @@ def run(
     the_plan = plan(config, base_dir)
     stage = open_stage(folder) if folder is not None else None  # the destination, checked
     with staged(stage) if stage is not None else contextlib.nullcontext():
+        interrupts.check()
         executed = execute(the_plan, progress=progress)
+        interrupts.check()
     seconds = train_seconds(the_plan, executed)
     if log is not None:
         _report(the_plan, executed, seconds, log)

@@ -286,7 +286,8 @@ def _start(argv: list[str], cwd: Path) -> subprocess.Popen:
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_while_training_exits_cleanly_and_leaves_nothing(tmp_path, sig, code):
-    config = _config(tmp_path, {**BASE, "train": {"steps": 2_000_000, "log_every": 1000}})
+    # One compiled call of a few seconds: a signal during it is honoured when it returns.
+    config = _config(tmp_path, {**BASE, "train": {"steps": 300_000, "log_every": 1000}})
     process = _start(["run", str(config), "--out", "run"], tmp_path)
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".run.partial-*")):  # the stage exists: training is next
