@@ -5,11 +5,12 @@ kind is a new folder and one line here.
 """
 
 from experiments.kind import Kind
-from experiments.kinds import classifier
+from experiments.kinds import classifier, divergence_fit
 
 __all__ = ["DEFAULT_KIND", "KINDS"]
 
 KINDS: dict[str, Kind] = {
     classifier.KIND.name: classifier.KIND,
+    divergence_fit.KIND.name: divergence_fit.KIND,
 }
 DEFAULT_KIND = classifier.KIND.name
