@@ -8,7 +8,12 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from experiments.kinds.divergence_fit import grid
-from experiments.kinds.divergence_fit.figures import TARGET_GREY, Fit, gaussian_params
+from experiments.kinds.divergence_fit.figures import (
+    DIVERGENCE_SYMBOLS,
+    TARGET_GREY,
+    Fit,
+    gaussian_params,
+)
 from experiments.kinds.divergence_fit.figures import initial_params as start
 from experiments.plotting import new_figure
 
@@ -18,9 +23,8 @@ __all__ = ["fit_2d"]
 def fit_2d(fits: list[Fit], target: dict) -> Figure:
     figure = new_figure(1, len(fits), (3.0 * len(fits) + 0.4, 3.2))
     mean, covariance = grid.mixture_moments(target)
-    half = 2.6 * np.sqrt(np.diag(covariance))
-    span = max(half)
-    xs, ys = (np.linspace(m - span, m + span, 241) for m in mean)
+    half = 2.4 * np.sqrt(np.diag(covariance)) + 1.0
+    xs, ys = (np.linspace(m - h, m + h, 241) for m, h in zip(mean, half, strict=True))
     mesh_x, mesh_y = np.meshgrid(xs, ys, indexing="xy")
     points = np.stack([mesh_x.ravel(), mesh_y.ravel()], axis=1)
     p = np.exp(grid.mixture_log_density(target, points)).reshape(mesh_x.shape)
@@ -32,6 +36,7 @@ def fit_2d(fits: list[Fit], target: dict) -> Figure:
         q_mean, _ = gaussian_params(fit.params)
         _ellipses(ax, mesh_x, mesh_y, points, gaussian_params(fit.params), fit.color, "-")
         ax.plot(*q_mean, marker="+", color=fit.color, ms=9, mew=2)
+        ax.text(0.03, 0.03, _numbers(fit), transform=ax.transAxes, fontsize=7, va="bottom")
         ax.set(xlabel="x₁", ylabel="x₂", aspect="equal")
         ax.set_title(fit.label, fontsize=8)
     handles = [
@@ -42,6 +47,16 @@ def fit_2d(fits: list[Fit], target: dict) -> Figure:
     figure.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=7)
     figure.suptitle("Target p and the fitted Gaussian q", fontsize=10)
     return figure
+
+
+def _numbers(fit: Fit) -> str:
+    history = {name: values[-1] for name, values in fit.history.items()}
+    symbol = DIVERGENCE_SYMBOLS[fit.spec.train.divergence]
+    return (
+        f"μ = ({history['mean_x']:.2f}, {history['mean_y']:.2f})\n"
+        f"σ = ({history['std_x']:.2f}, {history['std_y']:.2f}), ρ = {history['correlation']:.2f}\n"
+        f"{symbol} = {history['divergence']:.3f} nats"
+    )
 
 
 def _ellipses(ax, mesh_x, mesh_y, points, params, color, style) -> None:

@@ -23,10 +23,11 @@ import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import infolib
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+import infolib
 
 __all__ = ["FAMILIES", "Family", "cholesky", "init_hyperparameters"]
 

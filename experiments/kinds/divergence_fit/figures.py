@@ -53,6 +53,7 @@ class Fit:
     color: str
     linestyle: Any
     same_as: str | None = None
+    note: str | None = None
 
     @property
     def label(self) -> str:
@@ -62,6 +63,8 @@ class Fit:
             text += f" (diverged at step {self.run.get('diverged_at')})"
         if self.same_as is not None:
             text += f" (same q as {self.same_as})"
+        if self.note is not None:
+            text += f", {self.note}"
         return text
 
     @property
@@ -87,8 +90,10 @@ def read_fits(record: RunRecord) -> list[Fit]:
             color=OKABE_ITO[index % len(OKABE_ITO)],
             linestyle=LINESTYLES[index % len(LINESTYLES)],
         )
-        same = next((f.run["variant"] for f in fits if _same_q(f, fit)), None)
-        fits.append(Fit(**{**fit.__dict__, "same_as": same}))
+        if not record.swept:  # equal q's of two variants: say so, so neither hides
+            same = next((f.run["variant"] for f in fits if _same_q(f, fit)), None)
+            fit = Fit(**{**fit.__dict__, "same_as": same})
+        fits.append(fit)
     return fits
 
 
@@ -116,14 +121,22 @@ def draw(record: RunRecord) -> dict[str, Callable[[], Figure]]:
 # ---------------------------------------------------------------------------
 
 
-def distinct(fits: list[Fit], decimals: int = 2) -> list[Fit]:
-    """One member per variant and distinct final q (its parameters rounded)."""
-    seen, kept = set(), []
+def distinct(fits: list[Fit], decimals: int = 1) -> list[Fit]:
+    """One member per variant and distinct final q (its parameters rounded); in a sweep,
+    its label says which swept values ended there."""
+    groups: dict[tuple, list[Fit]] = {}
     for fit in fits:
-        rounded = tuple(np.round(v, decimals).tobytes() for v in fit.params.values())
-        if (fit.run["variant"], rounded) not in seen:
-            seen.add((fit.run["variant"], rounded))
-            kept.append(fit)
+        rounded = tuple((np.round(v, decimals) + 0.0).tobytes() for v in fit.params.values())
+        groups.setdefault((fit.run["variant"], rounded), []).append(fit)
+    kept = []
+    for members in groups.values():
+        sweep = members[0].run.get("sweep") or {}
+        if len(sweep) == 1:
+            key = next(iter(sweep))
+            values = sorted(float(f.run["sweep"][key]) for f in members)
+            where = f"{values[0]:g}" if len(values) == 1 else f"{values[0]:g} … {values[-1]:g}"
+            members[0] = Fit(**{**members[0].__dict__, "note": f"from {key} = {where}"})
+        kept.append(members[0])
     return kept
 
 
@@ -154,7 +167,7 @@ def initial_params(spec: Any) -> dict[str, np.ndarray]:
 
 
 def _fit_1d(fits: list[Fit], target: dict[str, Any], *, initial: bool) -> Figure:
-    figure = new_figure(1, 1, (5.2, 3.2))
+    figure = new_figure(1, 1, (5.2, 3.2 + 0.16 * len(fits)))
     (ax,) = figure.axes
     mean, covariance = grid.mixture_moments(target)
     x = mean[0] + np.sqrt(covariance[0, 0]) * np.linspace(-15, 15, 6001)
@@ -179,7 +192,7 @@ def _fit_1d(fits: list[Fit], target: dict[str, Any], *, initial: bool) -> Figure
         ax.plot(x[view], q[view], color=fit.color, ls=fit.linestyle, lw=width, label=label)
     ax.set(xlabel="x", ylabel="density (per unit of x)", ylim=(0, None))
     ax.set_title("Target p and the fitted Gaussian q")
-    ax.legend(loc="upper left", fontsize=7)
+    figure.legend(loc="outside lower center", fontsize=7)
     return figure
 
 

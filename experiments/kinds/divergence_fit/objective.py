@@ -25,9 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import infolib
 import jax
 import jax.numpy as jnp
+
+import infolib
 
 __all__ = ["DIVERGENCES", "logged_divergences", "target_entropy"]
 

@@ -12,12 +12,14 @@ from experiments.plotting import new_figure
 __all__ = ["local_optima", "optima_figure"]
 
 
-def local_optima(fits: list[Fit], decimals: int = 2) -> dict[str, list[tuple[float, float]]]:
+def local_optima(fits: list[Fit], decimals: int = 1) -> dict[str, list[tuple[float, float]]]:
     """Each variant's distinct end points (final mean, final divergence), sorted by mean."""
     ends: dict[str, dict[float, float]] = {}
     for fit in fits:
         mean = round(float(fit.history["mean"][-1]), decimals) + 0.0
-        ends.setdefault(fit.run["variant"], {})[mean] = float(fit.history["divergence"][-1])
+        ends.setdefault(fit.run["variant"], {}).setdefault(
+            mean, float(fit.history["divergence"][-1])
+        )
     return {variant: sorted(found.items()) for variant, found in ends.items()}
 
 
@@ -34,18 +36,21 @@ def optima_figure(fits: list[Fit]) -> Figure:
         order = np.argsort(x)
         style = {"color": members[0].color, "ls": members[0].linestyle, "lw": 1.4}
         divergence = DIVERGENCE_SYMBOLS[members[0].spec.train.divergence]
-        label = f"{variant}: min {divergence}, {len(ends)} optimum" + ("a" if len(ends) > 1 else "")
+        found = f"{len(ends)} optim{'a' if len(ends) > 1 else 'um'} found"
+        label = f"{variant}: min {divergence}, {found}"
         final_mean = np.array([f.history["mean"][-1] for f in members])[order]
         final_value = np.array([f.history["divergence"][-1] for f in members])[order]
         left.plot(x[order], final_mean, marker="o", ms=3, label=label, **style)
         right.plot(x[order], final_value, marker="o", ms=3, label=variant, **style)
         for mean, value in ends:
-            right.annotate(f"{value:.3f}", (x[order][np.argmin(np.abs(final_mean - mean))], value),
+            there = x[order][np.abs(np.round(final_mean, 1) - mean) < 1e-9]
+            right.annotate(f"{value:.3f}", (float(np.median(there)), value),
                            textcoords="offset points", xytext=(0, 5), ha="center",
                            fontsize=7, color=members[0].color)  # fmt: skip
     left.set(xlabel=f"initial {key.removeprefix('fit.')}", ylabel="final mean of q")
     left.set_title("Where q ends (dashed: the target's modes)", fontsize=9)
-    left.legend(fontsize=7, loc="upper left")
+    figure.legend(*left.get_legend_handles_labels(), loc="outside lower center", ncols=2,
+                  fontsize=7)  # fmt: skip
     right.set(xlabel=f"initial {key.removeprefix('fit.')}", ylabel="final divergence (nats)")
     right.set_title("The divergence there", fontsize=9)
     return figure
