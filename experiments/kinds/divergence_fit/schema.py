@@ -301,18 +301,22 @@ class RunSpec(RunBase):
 
 
 def fit_problems(target: Any, fit: Any) -> list[dict[str, Any]]:
-    """The fit's problems with its target: dimensions, families, lengths."""
+    """The fit's problems with its target: dimensions, families, lengths.
+
+    The locations carry the union's tag (``fit.discrete.logits``), as pydantic's own do;
+    the error formatter drops it.
+    """
     if isinstance(fit, DiscreteFit):
         if not isinstance(target, DiscreteTarget):
             message = "discrete fits a discrete target only (use gaussian for a mixture)"
-            return [problem(("fit", "family"), fit.family, message)]
+            return [problem(("fit", fit.family, "family"), fit.family, message)]
         n = len(target.probabilities)
         if fit.logits is not None and len(fit.logits) != n:
             message = f"has {len(fit.logits)} entries but target.probabilities has {n}"
-            return [problem(("fit", "logits"), fit.logits, message)]
+            return [problem(("fit", fit.family, "logits"), fit.logits, message)]
         return []
     dim = target.dim if isinstance(target, GaussianMixture) else 1
     if fit.dim != dim:
         message = f"is {fit.dim}-D but the target is {dim}-D"
-        return [problem(("fit", "mean"), fit.mean, message)]
+        return [problem(("fit", fit.family, "mean"), fit.mean, message)]
     return []
