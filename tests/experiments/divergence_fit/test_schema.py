@@ -60,8 +60,14 @@ def test_defaults_follow_the_dimension():
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        ({"target": {**BASE["target"], "weights": [0.5, 0.4]}}, "target.weights: must sum to 1, got 0.9"),
-        ({"target": {**BASE["target"], "stds": [1.0, -1.0]}}, "target.stds[1]: must be > 0, got -1.0"),
+        (
+            {"target": {**BASE["target"], "weights": [0.5, 0.4]}},
+            "target.weights: must sum to 1, got 0.9",
+        ),
+        (
+            {"target": {**BASE["target"], "stds": [1.0, -1.0]}},
+            "target.stds[1]: must be > 0, got -1.0",
+        ),
         (
             {"target": {**BASE["target"], "means": [-3.0, 0.0, 3.0]}},
             "target.means: has 3 entries but target.weights has 2",
@@ -77,7 +83,10 @@ def test_defaults_follow_the_dimension():
             {"train": {"divergence": "kl"}},
             "train.divergence: 'kl' is not one of forward_kl, reverse_kl, js, cross_entropy",
         ),
-        ({"train": {"steps": 10, "log_every": 20}}, "train.log_every: must be <= train.steps (10), got 20"),
+        (
+            {"train": {"steps": 10, "log_every": 20}},
+            "train.log_every: must be <= train.steps (10), got 20",
+        ),
         (
             {"target": {"family": "discrete", "probabilities": [0.5, 0.5, 0.0]}},
             "target.probabilities[2]: must be > 0, got 0.0",
@@ -90,7 +99,7 @@ def test_defaults_follow_the_dimension():
             "fit.logits: has 3 entries but target.probabilities has 2",
         ),
     ],
-)  # fmt: skip
+)
 def test_bad_values_name_their_field(changes, expected):
     assert expected in _problems(**changes)
 
