@@ -5,12 +5,13 @@ kind is a new folder and one line here.
 """
 
 from experiments.kind import Kind
-from experiments.kinds import classifier, divergence_fit
+from experiments.kinds import classifier, divergence_fit, max_entropy
 
 __all__ = ["DEFAULT_KIND", "KINDS"]
 
 KINDS: dict[str, Kind] = {
     classifier.KIND.name: classifier.KIND,
     divergence_fit.KIND.name: divergence_fit.KIND,
+    max_entropy.KIND.name: max_entropy.KIND,
 }
 DEFAULT_KIND = classifier.KIND.name
