@@ -207,8 +207,11 @@ def _discrete_fit(fits: list[Fit], target: dict[str, Any]) -> Figure:
     offsets = np.linspace(-0.25, 0.25, len(fits)) * spacing if len(fits) > 1 else [0.0]
     for i, (fit, offset) in enumerate(zip(fits, offsets, strict=True)):
         q = _discrete_q(fit, x)
+        label = fit.label
+        if "std" in fit.params:
+            label += f": N({fit.params['mean']:.3f}, {fit.params['std']:.3f}²) on the points"
         ax.plot(x + offset, q, ls="none", marker=markers[i % len(markers)], color=fit.color,
-                label=fit.label, ms=5)  # fmt: skip
+                label=label, ms=5)  # fmt: skip
     ax.set(xlabel="outcome x", ylabel="probability", ylim=(0, None))
     ax.set_title("Target p and the fitted q")
     ax.legend(fontsize=7)
