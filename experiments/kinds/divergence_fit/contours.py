@@ -21,7 +21,7 @@ __all__ = ["fit_2d"]
 
 
 def fit_2d(fits: list[Fit], target: dict) -> Figure:
-    figure = new_figure(1, len(fits), (3.0 * len(fits) + 0.4, 3.2))
+    figure = new_figure(1, len(fits), (3.3 * len(fits) + 0.4, 3.0))
     mean, covariance = grid.mixture_moments(target)
     half = 2.4 * np.sqrt(np.diag(covariance)) + 1.0
     xs, ys = (np.linspace(m - h, m + h, 241) for m, h in zip(mean, half, strict=True))
@@ -36,9 +36,8 @@ def fit_2d(fits: list[Fit], target: dict) -> Figure:
         q_mean, _ = gaussian_params(fit.params)
         _ellipses(ax, mesh_x, mesh_y, points, gaussian_params(fit.params), fit.color, "-")
         ax.plot(*q_mean, marker="+", color=fit.color, ms=9, mew=2)
-        ax.text(0.03, 0.03, _numbers(fit), transform=ax.transAxes, fontsize=7, va="bottom")
         ax.set(xlabel="x₁", ylabel="x₂", aspect="equal")
-        ax.set_title(fit.label, fontsize=8)
+        ax.set_title(f"{fit.label}\n{_numbers(fit)}", fontsize=8)
     handles = [
         Line2D([], [], color=TARGET_GREY, lw=6, label="target p (density contours)"),
         Line2D([], [], color="0.35", ls=":", label="initial q (1σ, 2σ)"),
@@ -50,12 +49,12 @@ def fit_2d(fits: list[Fit], target: dict) -> Figure:
 
 
 def _numbers(fit: Fit) -> str:
-    history = {name: values[-1] for name, values in fit.history.items()}
+    last = {name: round(float(values[-1]), 2) + 0.0 for name, values in fit.history.items()}
     symbol = DIVERGENCE_SYMBOLS[fit.spec.train.divergence]
     return (
-        f"μ = ({history['mean_x']:.2f}, {history['mean_y']:.2f})\n"
-        f"σ = ({history['std_x']:.2f}, {history['std_y']:.2f}), ρ = {history['correlation']:.2f}\n"
-        f"{symbol} = {history['divergence']:.3f} nats"
+        f"μ = ({last['mean_x']:.2f}, {last['mean_y']:.2f}), "
+        f"σ = ({last['std_x']:.2f}, {last['std_y']:.2f}), ρ = {last['correlation']:.2f}\n"
+        f"{symbol} = {fit.history['divergence'][-1]:.3f} nats"
     )
 
 

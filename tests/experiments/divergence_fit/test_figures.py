@@ -20,7 +20,7 @@ STEPS = np.arange(0, 101, 10)
 
 
 def _outcome(params: dict, **final: float) -> Outcome:
-    decay = np.exp(-STEPS / 20.0)
+    decay = np.exp(-STEPS / 20.0) - np.exp(-STEPS[-1] / 20.0)  # ends at the value
     history = {name: value + decay for name, value in {"divergence": 0.5, **final}.items()}
     return Outcome("ok", None, STEPS, {"train": history}, params)
 
@@ -44,8 +44,9 @@ def test_the_2d_fit_has_a_panel_per_variant(tmp_path):
     written = draw_run_figures(run, ["png"])
     assert [p.name for p in written] == ["fit.png", "divergence.png"]
     fit = figures.fit_figure(figures.read_fits(read_run(run)), swept=False)
-    titles = [ax.get_title() for ax in fit.axes]
-    assert titles == ["forward: min D(p‖q)", "reverse: min D(q‖p)"]
+    titles = [ax.get_title().splitlines() for ax in fit.axes]
+    assert [t[0] for t in titles] == ["forward: min D(p‖q)", "reverse: min D(q‖p)"]
+    assert titles[1][1] == "μ = (3.00, 1.00), σ = (1.00, 1.00), ρ = -0.60"
     assert all(ax.get_xlabel() == "x₁" and ax.get_ylabel() == "x₂" for ax in fit.axes)
 
 
