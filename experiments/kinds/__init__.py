@@ -5,12 +5,14 @@ kind is a new folder and one line here.
 """
 
 from experiments.kind import Kind
-from experiments.kinds import classifier, curves, loss_table
+from experiments.kinds import classifier, curves, divergence_fit, loss_table, max_entropy
 
 __all__ = ["DEFAULT_KIND", "KINDS"]
 
 KINDS: dict[str, Kind] = {
     classifier.KIND.name: classifier.KIND,
+    divergence_fit.KIND.name: divergence_fit.KIND,
+    max_entropy.KIND.name: max_entropy.KIND,
     loss_table.KIND.name: loss_table.KIND,
     curves.KIND.name: curves.KIND,
 }

@@ -1,0 +1,254 @@
+"""The divergence_fit figures, drawn from a run folder's files only.
+
+- ``fit``: the target density with each variant's fitted q over it (1-D curves; contours,
+  a panel per variant, in 2-D; bars and markers for a discrete target); the initial q is
+  dotted. For a sweep, the distinct fits found.
+- ``divergence``: the minimised divergence against step, per variant (for a sweep, every
+  member, thin).
+- ``optima`` (a sweep of a 1-D fit): the final mean and divergence against the swept
+  initial value: one optimum for forward KL, several local ones for reverse KL.
+
+Colours are the Okabe–Ito palette (colourblind-safe); line styles differ too, so equal
+results stay visible, and a legend says when two variants ended at the same q.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from experiments.config import load_config
+from experiments.kinds.divergence_fit import grid
+from experiments.plotting import new_figure
+from experiments.reading import RunRecord
+
+__all__ = ["DIVERGENCE_SYMBOLS", "OKABE_ITO", "Fit", "draw", "read_fits"]
+
+# Okabe & Ito (2008), without the yellow (too light on white); black last.
+OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+LINESTYLES = ("-", "--", "-.", (0, (1, 1)), (0, (5, 1, 1, 1, 1, 1)))
+DIVERGENCE_SYMBOLS = {
+    "forward_kl": "D(p‖q)",
+    "reverse_kl": "D(q‖p)",
+    "js": "JS(p, q)",
+    "cross_entropy": "H(p, q)",
+}
+TARGET_GREY = "#BBBBBB"
+
+
+@dataclass(frozen=True)
+class Fit:
+    """One member as the figures need it: its run entry, spec, history and q's style."""
+
+    run: dict[str, Any]
+    spec: Any
+    target: dict[str, Any]
+    steps: np.ndarray
+    history: dict[str, np.ndarray]
+    color: str
+    linestyle: Any
+    same_as: str | None = None
+    note: str | None = None
+
+    @property
+    def label(self) -> str:
+        divergence = self.spec.train.divergence
+        text = f"{self.run['variant']}: min {DIVERGENCE_SYMBOLS[divergence]}"
+        if self.run["status"] == "diverged":
+            text += f" (diverged at step {self.run.get('diverged_at')})"
+        if self.same_as is not None:
+            text += f" (same q as {self.same_as})"
+        if self.note is not None:
+            text += f", {self.note}"
+        return text
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v, np.float64) for k, v in self.run["params"].items()}
+
+
+def read_fits(record: RunRecord) -> list[Fit]:
+    """Every member of the run, in member order, with its resolved spec."""
+    config = load_config(record.path / "config.yaml")
+    variants = list(dict.fromkeys(run["variant"] for run in record.runs))
+    fits: list[Fit] = []
+    for run in record.runs:
+        index = variants.index(run["variant"])
+        history = record.history.get(run["member"], {}).get("train", {})
+        steps = next(iter(history.values()))[0] if history else np.zeros(0)
+        fit = Fit(
+            run=run,
+            spec=config.members[run["member"]].spec,
+            target=record.data[run["member"]]["target"],
+            steps=steps,
+            history={name: values for name, (_, values) in history.items()},
+            color=OKABE_ITO[index % len(OKABE_ITO)],
+            linestyle=LINESTYLES[index % len(LINESTYLES)],
+        )
+        if not record.swept:  # equal q's of two variants: say so, so neither hides
+            same = next((f.run["variant"] for f in fits if _same_q(f, fit)), None)
+            fit = Fit(**{**fit.__dict__, "same_as": same})
+        fits.append(fit)
+    return fits
+
+
+def _same_q(a: Fit, b: Fit) -> bool:
+    keys = a.params.keys()
+    if keys != b.params.keys():
+        return False
+    return all(np.allclose(a.params[k], b.params[k], rtol=1e-5, atol=1e-6) for k in keys)
+
+
+def draw(record: RunRecord) -> dict[str, Callable[[], Figure]]:
+    """The figures of a run folder (see the module docstring)."""
+    fits = read_fits(record)
+    figures = {"fit": functools.partial(fit_figure, fits, record.swept)}
+    figures["divergence"] = functools.partial(divergence_figure, fits, record.swept)
+    if record.swept and "mean" in fits[0].history:
+        from experiments.kinds.divergence_fit.optima import optima_figure
+
+        figures["optima"] = functools.partial(optima_figure, fits)
+    return figures
+
+
+# ---------------------------------------------------------------------------
+# The fit
+# ---------------------------------------------------------------------------
+
+
+def distinct(fits: list[Fit], decimals: int = 1) -> list[Fit]:
+    """One member per variant and distinct final q (its parameters rounded); in a sweep,
+    its label says which swept values ended there."""
+    groups: dict[tuple, list[Fit]] = {}
+    for fit in fits:
+        rounded = tuple((np.round(v, decimals) + 0.0).tobytes() for v in fit.params.values())
+        groups.setdefault((fit.run["variant"], rounded), []).append(fit)
+    kept = []
+    for members in groups.values():
+        sweep = members[0].run.get("sweep") or {}
+        if len(sweep) == 1:
+            key = next(iter(sweep))
+            values = sorted(float(f.run["sweep"][key]) for f in members)
+            where = f"{values[0]:g}" if len(values) == 1 else f"{values[0]:g} … {values[-1]:g}"
+            members[0] = Fit(**{**members[0].__dict__, "note": f"from {key} = {where}"})
+        kept.append(members[0])
+    return kept
+
+
+def fit_figure(fits: list[Fit], swept: bool) -> Figure:
+    shown = distinct(fits) if swept else fits
+    target = fits[0].target
+    if target["family"] == "discrete":
+        return _discrete_fit(shown, target)
+    if np.ndim(target["means"][0]) == 0:
+        return _fit_1d(shown, target, initial=not swept)
+    from experiments.kinds.divergence_fit.contours import fit_2d
+
+    return fit_2d(shown, target)
+
+
+def gaussian_params(params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(mean [d], covariance [d, d]) of a fitted Gaussian's ``summary.json`` parameters."""
+    if "std" in params:
+        return np.atleast_1d(params["mean"]), np.atleast_2d(np.square(params["std"]))
+    return np.asarray(params["mean"]), np.asarray(params["covariance"])
+
+
+def initial_params(spec: Any) -> dict[str, np.ndarray]:
+    fit = spec.fit
+    if isinstance(fit.mean, list):
+        return {"mean": np.asarray(fit.mean), "covariance": np.asarray(fit.covariance)}
+    return {"mean": np.asarray(fit.mean), "std": np.asarray(fit.std)}
+
+
+def _fit_1d(fits: list[Fit], target: dict[str, Any], *, initial: bool) -> Figure:
+    figure = new_figure(1, 1, (5.2, 3.2 + 0.16 * len(fits)))
+    (ax,) = figure.axes
+    mean, covariance = grid.mixture_moments(target)
+    x = mean[0] + np.sqrt(covariance[0, 0]) * np.linspace(-15, 15, 6001)
+    p = np.exp(grid.mixture_log_density(target, x[:, None]))
+    curves = [
+        np.exp(grid.gaussian_log_density(x[:, None], *gaussian_params(f.params))) for f in fits
+    ]
+    inside = np.flatnonzero(np.max([p, *curves], axis=0) > 2e-3 * np.max(p))
+    view = slice(max(inside[0] - 20, 0), inside[-1] + 20)
+    ax.fill_between(x[view], p[view], color=TARGET_GREY, alpha=0.6, lw=0, label="target p")
+    ax.plot(x[view], p[view], color="0.35", lw=1.0)
+    if initial:
+        starts = {repr(initial_params(f.spec)): initial_params(f.spec) for f in fits}.values()
+        for i, start in enumerate(starts):
+            q0 = np.exp(grid.gaussian_log_density(x[:, None], *gaussian_params(start)))
+            label = "initial q" if i == 0 else None
+            ax.plot(x[view], q0[view], color="0.45", lw=1.0, ls=":", label=label)
+    for fit, q in zip(fits, curves, strict=True):
+        m, c = gaussian_params(fit.params)
+        label = f"{fit.label}: N({round(m[0], 3) + 0.0:.3f}, {np.sqrt(c[0, 0]):.3f}²)"
+        width = 2.6 if fit.same_as is None else 1.4
+        ax.plot(x[view], q[view], color=fit.color, ls=fit.linestyle, lw=width, label=label)
+    ax.set(xlabel="x", ylabel="density (per unit of x)", ylim=(0, None))
+    ax.set_title("Target p and the fitted Gaussian q")
+    figure.legend(loc="outside lower center", fontsize=7)
+    return figure
+
+
+def _discrete_fit(fits: list[Fit], target: dict[str, Any]) -> Figure:
+    figure = new_figure(1, 1, (5.2, 3.2))
+    (ax,) = figure.axes
+    p = np.asarray(target["probabilities"])
+    x = np.asarray(target["support"] if target["support"] is not None else np.arange(len(p)))
+    spacing = np.min(np.diff(np.sort(x))) if len(x) > 1 else 1.0
+    ax.bar(x, p, width=0.8 * spacing, color=TARGET_GREY, label="target p")
+    markers = ("o", "s", "^", "D", "v", "P", "X")
+    offsets = np.linspace(-0.25, 0.25, len(fits)) * spacing if len(fits) > 1 else [0.0]
+    for i, (fit, offset) in enumerate(zip(fits, offsets, strict=True)):
+        q = _discrete_q(fit, x)
+        label = fit.label
+        if "std" in fit.params:
+            label += f": N({fit.params['mean']:.3f}, {fit.params['std']:.3f}²) on the points"
+        ax.plot(x + offset, q, ls="none", marker=markers[i % len(markers)], color=fit.color,
+                label=label, ms=5)  # fmt: skip
+    ax.set(xlabel="outcome x", ylabel="probability", ylim=(0, None))
+    ax.set_title("Target p and the fitted q")
+    ax.legend(fontsize=7)
+    return figure
+
+
+def _discrete_q(fit: Fit, x: np.ndarray) -> np.ndarray:
+    if "probabilities" in fit.params:
+        return fit.params["probabilities"]
+    mean, covariance = gaussian_params(fit.params)
+    log_q = grid.gaussian_log_density(x[:, None].astype(np.float64), mean, covariance)
+    q = np.exp(log_q - np.max(log_q))
+    return q / np.sum(q)
+
+
+# ---------------------------------------------------------------------------
+# The divergence against step
+# ---------------------------------------------------------------------------
+
+
+def divergence_figure(fits: list[Fit], swept: bool) -> Figure:
+    figure = new_figure(1, 1, (5.2, 3.0))
+    (ax,) = figure.axes
+    labelled: set[str] = set()
+    positive = True
+    for fit in fits:
+        later = fit.steps > 0  # a log step axis: step 0 is left out
+        steps, values = fit.steps[later], fit.history["divergence"][later]
+        positive &= bool(np.all(values > 0))
+        label = None if fit.run["variant"] in labelled else fit.label
+        labelled.add(fit.run["variant"])
+        width, alpha = (0.8, 0.5) if swept else (2.0, 1.0)
+        ax.plot(steps, values, color=fit.color, ls=fit.linestyle, lw=width, alpha=alpha,
+                label=label)  # fmt: skip
+    ax.set(xlabel="optimizer step", ylabel="minimised divergence (nats)", xscale="log")
+    if positive:
+        ax.set_yscale("log")
+    ax.set_title("The divergence each variant minimises, against step")
+    ax.legend(fontsize=7)
+    return figure
