@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint format clean
+.PHONY: setup demo seeds test lint format clean
 
 # The demo needs the runtime dependencies only; the tests add the dev tools.
 $(RUNTIME): pyproject.toml
@@ -22,6 +22,9 @@ setup: $(STAMP)
 
 demo: $(RUNTIME)
 	$(BIN)/python -m experiments demo
+
+seeds: $(RUNTIME)
+	$(BIN)/python -m experiments seeds
 
 test: $(STAMP)
 	$(BIN)/ruff check .

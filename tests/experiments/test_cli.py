@@ -15,7 +15,15 @@ from experiments import cli
 from experiments.kinds.classifier import figures as classifier_figures
 
 REPO = Path(__file__).resolve().parents[2]
-METRICS = {"ce", "mse", "accuracy", "grad_norm", "weight_norm", "zero_weights"}
+METRICS = {
+    "ce",
+    "mse",
+    "accuracy",
+    "grad_norm",
+    "weight_grad_norm",
+    "weight_norm",
+    "zero_weights",
+}
 
 # Three compiled programs: binary sgd (mle, blowup), binary fista (lasso), softmax (iris).
 TINY = {
@@ -121,9 +129,9 @@ BAD_INPUTS = {
         "line 3, column 'x': 'nan' is NaN",
     ),
     "single class": (
-        edited(data={"source": "inline", "x": [[0.0], [1.0], [2.0]], "y": [1, 1, 1]}),
+        edited(data=CSV_BASE),
         [],
-        None,
+        "x,label\n1,0\n2,0\n3,0\n4,0\n",
         "single class",
     ),
     "test_fraction of 1": (edited(data__test_fraction=1.0), [], None, "data.test_fraction"),
@@ -286,15 +294,16 @@ def test_metrics_csv_is_tidy_and_ordered(tiny_run):
     assert [r[0] for r in rows[:2]] == ["mle", "mle"]
     mle = [r for r in rows if r[0] == "mle"]
     assert {r[1] for r in mle} == {"0", "5", "10", "15", "20"}
-    assert [r[3] for r in mle[:6]] == [
+    assert [r[3] for r in mle[:7]] == [
         "ce",
         "mse",
         "accuracy",
         "grad_norm",
+        "weight_grad_norm",
         "weight_norm",
         "zero_weights",
     ]
-    assert [r[2] for r in mle[:12:6]] == ["train", "test"]
+    assert [r[2] for r in mle[:14:7]] == ["train", "test"]
     order = list(dict.fromkeys(r[0] for r in rows))
     assert order == ["mle", "lasso", "blowup", "iris"]
 

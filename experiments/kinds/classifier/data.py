@@ -72,13 +72,18 @@ class _Raw:
     label_names: dict[Any, str] | None = None  # how to print a label, where not str(label)
 
 
-def load_dataset(data: DataConfig, seed: int, base_dir: Path = Path(".")) -> Dataset:
+def load_dataset(
+    data: DataConfig, seed: int, base_dir: Path = Path("."), *, classes: int | None = None
+) -> Dataset:
     """Loads, splits and (optionally) standardizes a data set.
 
     Args:
       data: the ``data`` section of a run.
       seed: the run's seed; the synthetic draw and the split derive from it.
       base_dir: the folder a CSV ``path`` is relative to (the config file's folder).
+      classes: the run's ``model.classes``. Inline labels are then class indices in
+        ``0..classes-1`` as written, so one example, or one class, is a valid data set
+        (with ``test_fraction: 0``: a stratified split needs more).
 
     Returns:
       The data set.
@@ -87,7 +92,10 @@ def load_dataset(data: DataConfig, seed: int, base_dir: Path = Path(".")) -> Dat
       DataError: naming the config key to fix (``data.path``, ``data.target``, ...).
     """
     raw = _LOADERS[type(data)](data, seed, Path(base_dir))
-    y, class_names = _encode_labels(raw.labels, raw.label_names)
+    if isinstance(data, InlineData) and classes is not None:
+        y, class_names = _class_indices(raw.labels, classes)
+    else:
+        y, class_names = _encode_labels(raw.labels, raw.label_names)
     if len(class_names) < 2:
         only = class_names[0] if class_names else "none"
         raise DataError(
@@ -97,7 +105,8 @@ def load_dataset(data: DataConfig, seed: int, base_dir: Path = Path(".")) -> Dat
     if len(test) == 0 and data.test_fraction > 0:
         message = (
             f"data.test_fraction: {data.test_fraction} leaves no test examples: each class "
-            f"keeps one training example, and {raw.description} is too small"
+            f"keeps one training example, and {raw.description} is too small for a "
+            "stratified split; set data.test_fraction: 0"
         )
         raise DataError([message])
     x_train, x_test = raw.x[train], raw.x[test]
@@ -118,6 +127,15 @@ def load_dataset(data: DataConfig, seed: int, base_dir: Path = Path(".")) -> Dat
         class_names=class_names,
         description=raw.description,
     )
+
+
+def _class_indices(labels: Sequence[Any], classes: int) -> tuple[np.ndarray, list[str]]:
+    outside = sorted({int(label) for label in labels if not 0 <= int(label) < classes})
+    if outside:
+        raise DataError(
+            [f"data.y: labels {outside} are outside 0..{classes - 1} (model.classes: {classes})"]
+        )
+    return np.asarray(labels, dtype=np.int64), [str(c) for c in range(classes)]
 
 
 def check_spec_fits_data(spec: RunSpec, dataset: Dataset) -> None:

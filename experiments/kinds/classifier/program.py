@@ -31,11 +31,11 @@ class ProgramKey(NamedTuple):
 class ClassifierProgram:
     """Logistic regression (sigmoid or softmax) under MSE or cross-entropy, MLE or MAP."""
 
-    def data_key(self, spec: RunSpec) -> tuple[str, int]:
-        return spec.data.model_dump_json(), _data_seed(spec)
+    def data_key(self, spec: RunSpec) -> tuple[str, int, int]:
+        return spec.data.model_dump_json(), _data_seed(spec), spec.model.classes
 
     def load_data(self, spec: RunSpec, base_dir: Path) -> Dataset:
-        return load_dataset(spec.data, _data_seed(spec), base_dir)
+        return load_dataset(spec.data, _data_seed(spec), base_dir, classes=spec.model.classes)
 
     def check(self, spec: RunSpec, data: Dataset) -> list[str]:
         try:

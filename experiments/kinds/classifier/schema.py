@@ -91,11 +91,12 @@ class CsvData(_DataCommon):
 
 
 class InlineData(_DataCommon):
-    """A tiny hand-made data set written in the config."""
+    """A tiny hand-made data set written in the config; ``y`` holds class indices
+    ``0..model.classes-1``, so a single example (with ``test_fraction: 0``) is valid."""
 
     source: Literal["inline"] = "inline"
-    x: list[list[Float]] = Field(min_length=2)
-    y: list[Int] = Field(min_length=2)
+    x: list[list[Float]] = Field(min_length=1)
+    y: list[Int] = Field(min_length=1)
 
     @field_validator("x")
     @classmethod

@@ -219,6 +219,7 @@ def _train_step(total_steps: int, problem: _Problem, batch, carry: _Carry, _):
 
 def _evaluate(problem: _Problem, splits, params: Params) -> dict[str, dict[str, jax.Array]]:
     """Every metric on every split; ``grad_norm`` is that of the training objective with
+    respect to all parameters (``weight_grad_norm``: the weights alone), with
     the split's data (the minimum-norm subgradient for a Laplace prior)."""
     weight_norm = _scaled_norm(params.weights)
     zero_weights = jnp.sum(params.weights == 0).astype(jnp.float32)
@@ -231,6 +232,7 @@ def _evaluate(problem: _Problem, splits, params: Params) -> dict[str, dict[str, 
             "mse": model.squared_error_loss(params, x, y),
             "accuracy": model.accuracy(params, x, y),
             "grad_norm": optax.tree.norm(subgradient),
+            "weight_grad_norm": _scaled_norm(subgradient.weights),
             "weight_norm": weight_norm,
             "zero_weights": zero_weights,
         }

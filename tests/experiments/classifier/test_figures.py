@@ -31,6 +31,7 @@ def _history(steps: np.ndarray, splits=("train", "test"), seed: int = 0):
         "mse": 0.05 + 0.1 * decay,
         "accuracy": 0.9 - 0.4 * decay,
         "grad_norm": 1e-6 + decay,
+        "weight_grad_norm": 1e-6 + 0.9 * decay,
         "weight_norm": 3.0 * (1 - decay),
         "zero_weights": np.where(steps > 0, 3.0, 10.0),
     }

@@ -1,0 +1,55 @@
+"""The source material's classifier numbers, from the shipped configs, to their printed
+precision."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+import experiments
+from experiments.config import ConfigError, validate_config
+
+CONFIGS = Path(__file__).resolve().parents[3] / "configs"
+
+
+def _step0(run, variant: str, metric: str) -> float:
+    rows = run.metrics[
+        (run.metrics.variant == variant) & (run.metrics.step == 0) & (run.metrics.metric == metric)
+    ]
+    return float(rows.value.iloc[0])
+
+
+def test_the_materials_one_sample_gradients():
+    # x = 2, y = 0, θ₀ = 2, θ₁ = 1: z = 4, σ(4) = 0.982; the weight gradient is
+    # (σ − y)σ′x = 0.035 under MSE (½(σ − y)²) and (σ − y)x = 1.964 under cross-entropy.
+    run = experiments.run(CONFIGS / "material_gradients.yaml", ["train.steps=1"])
+    assert round(_step0(run, "mse", "weight_grad_norm"), 3) == 0.035
+    assert round(_step0(run, "cross_entropy", "weight_grad_norm"), 3) == 1.964
+    assert math.isfinite(_step0(run, "mse", "grad_norm"))
+
+
+def test_nielsens_neuron_after_300_epochs():
+    run = experiments.run(CONFIGS / "nielsen_neuron.yaml")
+    final = run.summary.set_index("variant")["train/mse"]
+    # The output a = σ(z) for y = 0: mse = ½a².
+    activation = {variant: math.sqrt(2 * value) for variant, value in final.items()}
+    assert round(activation["quadratic"], 2) == 0.20
+    assert round(activation["cross_entropy"], 3) == 0.012
+
+
+def test_one_example_needs_no_split_but_a_split_says_why():
+    raw = {
+        "name": "one",
+        "data": {"source": "inline", "x": [[2.0]], "y": [0], "test_fraction": 0.0},
+    }
+    assert len(validate_config(raw).members) == 1
+    with pytest.raises(experiments.DataError, match=r"set data\.test_fraction: 0"):
+        from experiments import runner
+
+        runner.plan(validate_config({**raw, "data": {**raw["data"], "test_fraction": 0.5}}), ".")
+    with pytest.raises(experiments.DataError, match=r"data\.y: labels \[2\] are outside 0\.\.1"):
+        runner.plan(validate_config({**raw, "data": {**raw["data"], "y": [2]}}), ".")
+    with pytest.raises(ConfigError, match=r"data\.y: must have at least 1 entries"):
+        validate_config({**raw, "data": {**raw["data"], "x": [], "y": []}})
