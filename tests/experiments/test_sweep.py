@@ -187,9 +187,14 @@ def test_a_data_shape_sweep_compiles_once_per_shape_and_each_member_is_its_run(t
         the_plan.members, the_plan.datasets, executed.outcomes, strict=True
     ):
         assert len(data.y_train) == member.spec.data.n_samples * 3 // 4
+    for index in (0, 3):  # one member of each shape, against its run alone
+        member, data = the_plan.members[index], the_plan.datasets[index]
         alone = train_run(member.spec, data)
         np.testing.assert_allclose(
-            outcome.params["weights"], alone.params["weights"], rtol=1e-5, atol=1e-6
+            executed.outcomes[index].params["weights"],
+            alone.params["weights"],
+            rtol=1e-5,
+            atol=1e-6,
         )
 
 
