@@ -43,7 +43,8 @@ class Outcome:
     ``steps`` are the logged steps; ``history[split][metric]`` holds each metric at each
     logged step (float64); ``params`` are the final parameters by name (arrays, or mappings
     of them, which ``summary.json`` writes as nested objects). A diverged member
-    keeps what was logged before ``diverged_at`` and its last finite parameters.
+    keeps what was logged before ``diverged_at`` and its last finite parameters. ``extra``
+    holds further fields of the member's ``summary.json`` entry (``steps_taken``, ...).
     """
 
     status: Literal["ok", "diverged"]
@@ -51,6 +52,7 @@ class Outcome:
     steps: np.ndarray
     history: dict[str, dict[str, np.ndarray]]
     params: dict[str, Any]
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)  # more summary fields
 
 
 class Program(Protocol):

@@ -168,6 +168,7 @@ def summary(
             if split in run.history and len(run.steps) > 0
         }
         entry["params"] = {name: _floats(value) for name, value in run.params.items()}
+        entry.update(run.extra)
         entries.append(entry)
     return {"runs": entries}
 

@@ -266,7 +266,7 @@ def test_summary_follows_the_contract(tiny_run):
     runs = {run["variant"]: run for run in summary["runs"]}
     assert list(runs) == ["mle", "lasso", "blowup", "iris"]
     for run in runs.values():
-        required = {"variant", "status", "final", "params"}
+        required = {"variant", "status", "final", "params", "steps_taken", "converged"}
         assert set(run) == required | ({"diverged_at"} if run["status"] == "diverged" else set())
         assert run["status"] in ("ok", "diverged")
         assert set(run["final"]) == {"train", "test"}
@@ -274,6 +274,7 @@ def test_summary_follows_the_contract(tiny_run):
             assert set(metrics) == METRICS
         assert set(run["params"]) == {"weights", "bias"}
     assert runs["mle"]["status"] == "ok"
+    assert runs["mle"]["steps_taken"] == 20 and runs["mle"]["converged"] is False
     assert runs["blowup"]["status"] == "diverged" and isinstance(runs["blowup"]["diverged_at"], int)
     assert len(runs["mle"]["params"]["weights"]) == 6 and isinstance(
         runs["mle"]["params"]["bias"], float

@@ -183,9 +183,7 @@ def test_a_data_shape_sweep_compiles_once_per_shape_and_each_member_is_its_run(t
     execute._compiled.cache_clear()
     assert sorted(key.train_shape[0] for key in traces) == [75, 150]  # 3/4 of each size trains
     assert [len(g.members) for g in the_plan.groups] == [2, 2]
-    for member, data, outcome in zip(
-        the_plan.members, the_plan.datasets, executed.outcomes, strict=True
-    ):
+    for member, data in zip(the_plan.members, the_plan.datasets, strict=True):
         assert len(data.y_train) == member.spec.data.n_samples * 3 // 4
     for index in (0, 3):  # one member of each shape, against its run alone
         member, data = the_plan.members[index], the_plan.datasets[index]

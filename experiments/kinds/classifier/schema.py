@@ -206,7 +206,8 @@ class OptimizerConfig(_Strict):
 
 
 class TrainConfig(_Strict):
-    """What is minimised and how: ``batch_size: null`` means full batch."""
+    """What is minimised and how: ``batch_size: null`` means full batch; ``tol`` stops a run
+    (each sweep member on its own) once its ``grad_norm`` is at most ``tol``."""
 
     loss: Literal["ce", "mse"] = "ce"
     prior: PriorConfig = NoPrior()
@@ -214,6 +215,9 @@ class TrainConfig(_Strict):
     steps: Int = Field(2000, gt=0)
     batch_size: Int | None = Field(None, gt=0)
     log_every: Int = Field(10, gt=0)
+    # Stop once the objective's minimum-norm subgradient norm (the grad_norm metric) is at
+    # most tol, checked at every logged step; null runs every step. steps stays the cap.
+    tol: Float | None = Field(None, gt=0)
 
     @field_validator("log_every")
     @classmethod

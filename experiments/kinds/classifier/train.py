@@ -57,6 +57,7 @@ class RunStatic:
     log_every: int
     batch_size: int | None
     n_classes: int
+    has_tol: bool = False
     progress: Callable[[jax.Array], None] | None = None
 
 
@@ -71,6 +72,9 @@ class RunOutput(NamedTuple):
     history: dict[str, dict[str, jax.Array]]
     params: Params
     diverged_at: jax.Array
+    steps_taken: jax.Array
+    converged: jax.Array
+    logged: jax.Array  # how many log entries were recorded
 
 
 def logged_steps(steps: int, log_every: int) -> np.ndarray:
@@ -90,6 +94,7 @@ def run_static(spec: RunSpec, data: Dataset, *, progress: Callable | None = None
         log_every=spec.train.log_every,
         batch_size=spec.train.batch_size,
         n_classes=data.n_classes,
+        has_tol=spec.train.tol is not None,
         progress=progress,
     )
 
@@ -111,6 +116,7 @@ def run_hyperparameters(spec: RunSpec) -> dict[str, np.ndarray]:
         "init_scale": init.scale if init.kind == "normal" else 1.0,
         "init_weights": init.weights if init.kind == "constant" else 0.0,
         "init_bias": init.bias if init.kind == "constant" else 0.0,
+        "tol": spec.train.tol if spec.train.tol is not None else -1.0,  # -1: never stops
     }
     return {k: np.float32(v) for k, v in values.items()}
 
@@ -120,6 +126,7 @@ class _Carry(NamedTuple):
     opt_state: Any
     step: jax.Array  # steps taken, int32
     diverged_at: jax.Array  # int32; -1 while the run is finite
+    converged: jax.Array  # bool: grad_norm reached tol at a logged step
 
 
 class _Problem(NamedTuple):
@@ -173,11 +180,13 @@ def make_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
         def log(state):
             carry, history, index = state
             carry = jax.lax.scan(step, carry, length=static.log_every)[0]
-            return carry, record(history, index, carry), index + 1
+            history = record(history, index, carry)
+            converged = history["train"]["grad_norm"][index] <= hyper["tol"]
+            return carry._replace(converged=converged), history, index + 1
 
         def running(state) -> jax.Array:
             carry, _, index = state
-            return (index < n_logs) & (carry.diverged_at < 0)
+            return (index < n_logs) & (carry.diverged_at < 0) & ~carry.converged
 
         params = model.init_params(
             static.init,
@@ -186,13 +195,17 @@ def make_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
             n_features=x_train.shape[1],
             n_classes=static.n_classes,
         )
-        carry = _Carry(params, problem.optimizer.init(params), jnp.int32(0), jnp.int32(-1))
+        state = problem.optimizer.init(params)
+        carry = _Carry(params, state, jnp.int32(0), jnp.int32(-1), jnp.bool_(False))
         empty = {metric: jnp.full((n_logs,), jnp.nan, jnp.float32) for metric in METRICS}
         history = record({split: dict(empty) for split in splits}, 0, carry)
+        carry = carry._replace(converged=history["train"]["grad_norm"][0] <= hyper["tol"])
         # No lax.cond in the loop: under vmap its predicate is batched, which would broadcast
         # the (shared) data to every member on every chunk.
-        carry, history, _ = jax.lax.while_loop(running, log, (carry, history, jnp.int32(1)))
-        return RunOutput(history, carry.params, carry.diverged_at)
+        carry, history, logged = jax.lax.while_loop(running, log, (carry, history, jnp.int32(1)))
+        return RunOutput(
+            history, carry.params, carry.diverged_at, carry.step, carry.converged, logged
+        )
 
     return run
 
@@ -206,7 +219,7 @@ def _train_step(total_steps: int, problem: _Problem, batch, carry: _Carry, _):
     x, y = batch(carry.step)
     value_and_grad = functools.partial(jax.value_and_grad(problem.objective), x=x, y=y)
     params, opt_state, value = problem.optimizer.step(carry.params, carry.opt_state, value_and_grad)
-    active = (carry.diverged_at < 0) & (carry.step < total_steps)
+    active = (carry.diverged_at < 0) & (carry.step < total_steps) & ~carry.converged
     finite = jnp.isfinite(value) & _tree_all_finite(params)
     failed_at = jnp.where(jnp.isfinite(value), carry.step + 1, carry.step)
     diverged_at = jnp.where(active & ~finite, failed_at, carry.diverged_at)
@@ -214,7 +227,7 @@ def _train_step(total_steps: int, problem: _Problem, batch, carry: _Carry, _):
         active & finite, (params, opt_state), (carry.params, carry.opt_state)
     )
     step = carry.step + (active & finite).astype(jnp.int32)
-    return _Carry(params, opt_state, step, diverged_at), None
+    return _Carry(params, opt_state, step, diverged_at, carry.converged), None
 
 
 def _evaluate(problem: _Problem, splits, params: Params) -> dict[str, dict[str, jax.Array]]:
@@ -280,7 +293,7 @@ def to_outcome(static: RunStatic, output: RunOutput) -> Outcome:
     """One member's output on the host as an :class:`~experiments.kind.Outcome`."""
     steps = logged_steps(static.steps, static.log_every)
     diverged_at = int(output.diverged_at)
-    keep = np.ones_like(steps, bool)
+    keep = np.arange(len(steps)) < int(output.logged)  # a converged run stopped early
     if diverged_at >= 0:
         # Keep what was logged before the run diverged (step 0 always) and the record
         # made at the end of the chunk in which it diverged: it holds the metrics of the
@@ -303,5 +316,9 @@ def to_outcome(static: RunStatic, output: RunOutput) -> Outcome:
         params={
             "weights": np.asarray(output.params.weights),
             "bias": np.asarray(output.params.bias),
+        },
+        extra={
+            "steps_taken": int(output.steps_taken),
+            "converged": bool(output.converged) and static.has_tol,
         },
     )

@@ -415,3 +415,51 @@ def test_logged_steps():
 def test_class_count_must_match_the_data(breast_cancer):
     with pytest.raises(DataError, match=r"model\.classes: is 3, but .* has 2 classes"):
         train_run(_spec(classes=3), breast_cancer)
+
+
+# ---------------------------------------------------------------------------
+# Stopping at a tolerance
+# ---------------------------------------------------------------------------
+
+
+def test_a_tolerance_stops_each_member_on_its_own(breast_cancer, tmp_path):
+    # FISTA on the Gaussian MAP objective: a loose tolerance is reached within the cap, a
+    # tight one is not; each member's steps_taken is the logged step where grad_norm first
+    # fell to tol, and a converged member of a sweep equals its run alone.
+    spec = functools.partial(
+        _spec,
+        prior={"kind": "gaussian", "scale": 1.0},
+        optimizer={"name": "fista", "learning_rate": 0.5},
+        steps=400,
+        log_every=5,
+    )
+    loose, tight = (
+        train_run(spec(tol=1e-2), breast_cancer),
+        train_run(spec(tol=1e-9), breast_cancer),
+    )
+    assert loose.extra["converged"] and not tight.extra["converged"]
+    assert tight.extra["steps_taken"] == 400
+    grad = tight.history["train"]["grad_norm"]
+    first = int(np.argmax(grad <= 1e-2))
+    assert loose.extra["steps_taken"] == tight.steps[first] == loose.steps[-1]
+    assert grad[first - 1] > 1e-2 >= loose.history["train"]["grad_norm"][-1]
+    untimed = train_run(spec(), breast_cancer)
+    assert untimed.extra == {"steps_taken": 400, "converged": False}
+    raw = {
+        "name": "tol_sweep",
+        "data": {"source": "sklearn", "name": "breast_cancer", "test_fraction": 0.0},
+        "train": {
+            "prior": {"kind": "gaussian", "scale": 1.0},
+            "optimizer": {"name": "fista", "learning_rate": 0.5},
+            "steps": 400,
+            "log_every": 5,
+        },
+        "sweep": {"train.tol": [1e-2, 1e-9]},
+    }
+    plan = runner.plan(validate_config(raw), tmp_path)
+    swept = runner.execute(plan).outcomes
+    assert [o.extra["converged"] for o in swept] == [True, False]
+    assert swept[0].extra["steps_taken"] == loose.extra["steps_taken"]
+    np.testing.assert_allclose(
+        swept[0].params["weights"], loose.params["weights"], rtol=1e-5, atol=1e-6
+    )
