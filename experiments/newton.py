@@ -73,6 +73,7 @@ PRIORS = ("none", "gaussian", "laplace")
 _LEVENBERG = 1e-2
 _ARMIJO = 1e-4  # sufficient decrease: J(θ + tΔ) ≤ J(θ) + α t gᵀΔ (+ rounding slack)
 _MAX_HALVINGS = 40  # step lengths 1, 1/2, ..., 2⁻⁴⁰; then the member has stalled
+_MAX_RESOLVES = 8  # Laplace: re-solves dropping entering weights that point the wrong way
 _ROUNDING = 16.0  # the slack in the Armijo test, in units of eps·|J|
 
 
@@ -210,6 +211,7 @@ def _stack(weights: jax.Array, bias: jax.Array) -> jax.Array:
 
 
 def _problem(x: jax.Array, y: ArrayLike, n_classes: int, prior: str, scale) -> _Problem:
+    """The data in θ's parametrisation, with the prior of the given scale."""
     if prior not in PRIORS:
         raise ValueError(f"unknown prior {prior!r}; expected one of {', '.join(PRIORS)}")
     if n_classes < 2:
@@ -218,23 +220,35 @@ def _problem(x: jax.Array, y: ArrayLike, n_classes: int, prior: str, scale) -> _
     dtype = x.dtype
     y = jnp.asarray(y)
     if y.shape != (n,):
-        raise ValueError(f"y must have shape [n] = ({n},), like x's rows; got {y.shape}")
+        raise ValueError(f"y must have shape [n] = ({n},), as x has n = {n} rows; got {y.shape}")
     y = y.astype(dtype) if n_classes == 2 else y.astype(jnp.int32)
     xt = jnp.concatenate([x, jnp.ones((n, 1), dtype)], axis=1)
     shape = (d + 1,) if n_classes == 2 else (d + 1, n_classes)
     rows = jnp.arange(d + 1).reshape((d + 1,) + (1,) * (len(shape) - 1))
     penalised = jnp.broadcast_to(rows < d, shape).astype(dtype)
-    scale = jnp.asarray(scale, dtype)
     zero = jnp.zeros((), dtype)
-    l2 = 1 / (jnp.square(scale) * n) if prior == "gaussian" else zero
-    l1 = 1 / (scale * n) if prior == "laplace" else zero
-    return _Problem(xt, y, l2, l1, penalised, n_classes, prior)
+    return _with_scale(_Problem(xt, y, zero, zero, penalised, n_classes, prior), scale)
+
+
+def _with_scale(problem: _Problem, scale) -> _Problem:
+    """The problem with the prior's scale set: l2 = 1/(σ² n) or l1 = 1/(s n)."""
+    n = problem.xt.shape[0]
+    scale = jnp.asarray(scale, problem.xt.dtype)
+    if problem.prior == "gaussian":
+        return problem._replace(l2=1 / (jnp.square(scale) * n))
+    if problem.prior == "laplace":
+        return problem._replace(l1=1 / (scale * n))
+    return problem
 
 
 def _mean_cross_entropy(problem: _Problem, z: jax.Array) -> jax.Array:
+    """Mean CE: infolib's binary form (exact for saturated logits); for a softmax
+    logsumexp(z) − z_y, which is infolib's sparse form for valid labels without its NaN
+    for invalid ones (a float64 constant in a float32 program)."""
     if problem.n_classes == 2:
         return jnp.mean(infolib.binary_cross_entropy_with_logits(problem.y, z))
-    return jnp.mean(infolib.sparse_cross_entropy_with_logits(problem.y, z))
+    picked = jnp.take_along_axis(z, problem.y[:, None], axis=-1)[:, 0]
+    return jnp.mean(jax.nn.logsumexp(z, axis=-1) - picked)
 
 
 def _objective(problem: _Problem, theta: jax.Array, z: jax.Array) -> jax.Array:
@@ -321,26 +335,45 @@ def _direction(problem: _Problem, state: _State) -> tuple[jax.Array, jax.Array]:
     subgrad = _stationarity(problem, state.theta, state.grad).reshape(-1)
     hess = _hessian(problem, state.z)
     m = theta.size
-    eps = jnp.finfo(theta.dtype).eps
-    pen = problem.penalised.reshape(-1)
-    if problem.prior == "laplace":
-        # Free: nonzero weights, zero weights with a nonzero subgradient (|g| > λ), bias.
-        free = ((theta != 0) | (subgrad != 0) | (pen == 0)).astype(theta.dtype)
-        hess = hess * free[:, None] * free[None, :] + jnp.diag(1 - free)
-        subgrad = subgrad * free
+    dtype = theta.dtype
     scale = jnp.max(jnp.diagonal(hess))
-    mu = _LEVENBERG * state.grad_norm + eps * scale + jnp.finfo(theta.dtype).tiny ** 0.5
-    chol = jnp.linalg.cholesky(hess + mu * jnp.eye(m, dtype=theta.dtype))
-    step = -jax.scipy.linalg.cho_solve((chol, True), subgrad)
-    # A failed factorisation (not expected: the matrix is positive definite) falls back to
-    # a gradient step.
-    step = jnp.where(jnp.all(jnp.isfinite(step)), step, -subgrad / (scale + mu))
+    eps = jnp.finfo(dtype).eps
+    mu = _LEVENBERG * state.grad_norm + eps * scale + jnp.finfo(dtype).tiny ** 0.5
+    hess = hess + mu * jnp.eye(m, dtype=dtype)
+
+    def solve(free: jax.Array) -> jax.Array:
+        masked = hess * free[:, None] * free[None, :] + jnp.diag(1 - free)
+        step = -jax.scipy.linalg.cho_solve((jnp.linalg.cholesky(masked), True), subgrad * free)
+        # A failed factorisation (not expected: the matrix is positive definite) falls
+        # back to a gradient step.
+        return jnp.where(jnp.all(jnp.isfinite(step)), step, -subgrad * free / (scale + mu))
+
     if problem.prior != "laplace":
-        return step.reshape(state.theta.shape), jnp.zeros_like(state.theta)
-    # Orthant: sign(θ) where θ ≠ 0; −sign(g) for a zero weight that enters, which moves only
-    # along −g (else it stays at 0: that keeps Δ a descent direction).
+        return solve(jnp.ones(m, dtype)).reshape(state.theta.shape), jnp.zeros_like(state.theta)
+    pen = problem.penalised.reshape(-1)
+    # Orthant: sign(θ) where θ ≠ 0; −sign(g) for a zero weight that enters (|∂f/∂θ| > λ).
     sign = jnp.where(theta != 0, jnp.sign(theta), -jnp.sign(subgrad)) * pen
-    step = jnp.where((theta == 0) & (step * sign <= 0) & (pen > 0), 0, step)
+    entering = (theta == 0) & (subgrad != 0) & (pen > 0)
+
+    # Free: nonzero weights, entering weights, the bias. An entering weight whose Newton
+    # step points out of its orthant would be set back to 0 by the projection, and the
+    # step of the others would then be the Newton step of a different model: it leaves the
+    # free set and the system is solved again, until every entering weight moves along −g.
+    def wrong_way(step: jax.Array, free: jax.Array) -> jax.Array:
+        return entering & (free > 0) & (step * sign <= 0)
+
+    def cond(carry):
+        step, free, k = carry
+        return jnp.any(wrong_way(step, free)) & (k < _MAX_RESOLVES)
+
+    def body(carry):
+        step, free, k = carry
+        free = jnp.where(wrong_way(step, free), 0, free)
+        return solve(free), free, k + 1
+
+    free = ((theta != 0) | entering | (pen == 0)).astype(dtype)
+    step, free, _ = jax.lax.while_loop(cond, body, (solve(free), free, jnp.int32(0)))
+    step = jnp.where(wrong_way(step, free), 0, step)
     return step.reshape(state.theta.shape), sign.reshape(state.theta.shape)
 
 
@@ -368,19 +401,20 @@ def _line_search(problem: _Problem, state: _State, step, sign):
         return ok, value
 
     def cond(carry):
-        _, _, _, ok, k = carry
+        ok, k = carry[3], carry[5]
         return ~ok & (k < _MAX_HALVINGS)
 
     def body(carry):
-        _, _, _, _, k = carry
-        t = jnp.asarray(0.5, state.value.dtype) ** (k + 1)
+        t, k = carry[4] / 2, carry[5]
         theta, z = _trial(problem, state, step, sign, zstep, t)
         ok, value = accept(theta, z)
-        return theta, z, value, ok, k + 1
+        return theta, z, value, ok, t, k + 1
 
-    theta, z = _trial(problem, state, step, sign, zstep, jnp.ones((), state.value.dtype))
+    t = jnp.ones((), state.value.dtype)
+    theta, z = _trial(problem, state, step, sign, zstep, t)
     ok, value = accept(theta, z)
-    theta, z, value, ok, _ = jax.lax.while_loop(cond, body, (theta, z, value, ok, jnp.int32(0)))
+    carry = jax.lax.while_loop(cond, body, (theta, z, value, ok, t, jnp.int32(0)))
+    theta, z, _, ok = carry[:4]
     return theta, z, ok
 
 
@@ -545,13 +579,12 @@ def newton_path(
     scales = jnp.asarray(prior_scales, dtype)
     if scales.ndim != 1:
         raise ValueError(f"prior_scales must be [S]; got shape {scales.shape}")
-    base = _problem(x, y, n_classes, prior, jnp.ones((), dtype))
+    problem = _problem(x, y, n_classes, prior, jnp.ones((), dtype))
     theta0 = _initial_theta(params0, x, n_classes)
     tol = jnp.asarray(tol, dtype)
 
     def member(theta, scale):
-        problem = _problem(x, y, n_classes, prior, scale)._replace(xt=base.xt, y=base.y)
-        state = _solve(problem, theta, tol, max_steps)
+        state = _solve(_with_scale(problem, scale), theta, tol, max_steps)
         return state.theta, _result(state, tol)
 
     return jax.lax.scan(member, theta0, scales)[1]
