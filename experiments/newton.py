@@ -410,6 +410,8 @@ def _line_search(problem: _Problem, state: _State, step, sign):
         ok, value = accept(theta, z)
         return theta, z, value, ok, t, k + 1
 
+    # t = 1 is tried before the loop: it is accepted at most steps, and a loop that runs no
+    # iteration costs less than one that runs one (though the objective is compiled twice).
     t = jnp.ones((), state.value.dtype)
     theta, z = _trial(problem, state, step, sign, zstep, t)
     ok, value = accept(theta, z)
@@ -418,7 +420,7 @@ def _line_search(problem: _Problem, state: _State, step, sign):
     return theta, z, ok
 
 
-def _solve(problem: _Problem, theta0: jax.Array, tol: jax.Array, max_steps: int) -> _State:
+def _solve(problem: _Problem, theta0: jax.Array, tol: jax.Array, max_steps: jax.Array) -> _State:
     def active(state: _State) -> jax.Array:
         return (state.grad_norm > tol) & (state.steps < max_steps) & ~state.stalled
 
@@ -460,8 +462,8 @@ def _initial_theta(params0, x: jax.Array, n_classes: int) -> jax.Array:
     theta = _stack(jnp.asarray(weights, x.dtype), jnp.asarray(bias, x.dtype))
     if theta.shape != shape:
         raise ValueError(
-            f"params0 must be weights {shape[:1] + shape[1:]} less the bias row and a bias of "
-            f"{shape[1:]}; got weights {jnp.shape(weights)} and bias {jnp.shape(bias)}"
+            f"params0 must be weights of shape {(d, *shape[1:])} and a bias of shape "
+            f"{shape[1:]}; got {jnp.shape(weights)} and {jnp.shape(bias)}"
         )
     return theta
 
@@ -474,7 +476,7 @@ def newton_solve(
     prior: str,
     prior_scale: ArrayLike,
     tol: ArrayLike,
-    max_steps: int,
+    max_steps: int | ArrayLike,
     params0: tuple[ArrayLike, ArrayLike] | None = None,
 ) -> NewtonResult:
     r"""Minimises the MAP objective J(w, b) by (orthant-wise) regularised Newton steps.
@@ -490,10 +492,10 @@ def newton_solve(
     subgradient norm is at most ``tol``, after ``max_steps`` steps, or when no step
     decreases J at the working precision.
 
-    Static arguments (``n_classes``, ``prior``, ``max_steps``) select the program; ``x``,
-    ``y``, ``prior_scale``, ``tol`` and ``params0`` may be traced, so
-    ``jax.jit(newton_solve, static_argnames=("n_classes", "prior", "max_steps"))`` compiles
-    once per shape, and ``jax.vmap`` batches over scales, tolerances or data sets.
+    ``n_classes`` and ``prior`` are static: they select the program. Everything else may
+    be traced (``max_steps`` too), so ``jax.jit(newton_solve, static_argnames=("n_classes",
+    "prior"))`` compiles once per shape and dtype, and ``jax.vmap`` batches over scales,
+    tolerances, starting points or data sets.
 
     Args:
         x: features [n, d], float32 or float64: the dtype of every result.
@@ -504,7 +506,7 @@ def newton_solve(
         prior_scale: σ (Gaussian) or s (Laplace), > 0; ignored without a prior.
         tol: stop when the minimum-norm subgradient norm is at most ``tol`` (0: run
             ``max_steps`` steps, or until no step decreases J).
-        max_steps: the most Newton steps.
+        max_steps: the most Newton steps (an int, or an int32 scalar that may be traced).
         params0: the starting point ``(weights, bias)``; zeros when None.
 
     Returns:
@@ -524,6 +526,7 @@ def newton_solve(
     problem = _problem(x, y, n_classes, prior, prior_scale)
     theta0 = _initial_theta(params0, x, n_classes)
     tol = jnp.asarray(tol, dtype)
+    max_steps = jnp.asarray(max_steps, jnp.int32)
     return _result(_solve(problem, theta0, tol, max_steps), tol)
 
 
@@ -535,7 +538,7 @@ def newton_path(
     n_classes: int,
     prior: str,
     tol: ArrayLike,
-    max_steps: int,
+    max_steps: int | ArrayLike,
     params0: tuple[ArrayLike, ArrayLike] | None = None,
 ) -> NewtonResult:
     r"""Solves J for a sequence of prior scales, each solve started at the previous solution.
@@ -582,6 +585,7 @@ def newton_path(
     problem = _problem(x, y, n_classes, prior, jnp.ones((), dtype))
     theta0 = _initial_theta(params0, x, n_classes)
     tol = jnp.asarray(tol, dtype)
+    max_steps = jnp.asarray(max_steps, jnp.int32)
 
     def member(theta, scale):
         state = _solve(_with_scale(problem, scale), theta, tol, max_steps)
