@@ -24,15 +24,21 @@ Methods (the parameters are stacked as θ = [w; b], and H is the Hessian of the 
 - **Laplace prior: orthant-wise Newton.** At each step the free set F holds the nonzero
   weights, the zero weights whose smooth gradient exceeds λ in magnitude and the bias; the
   step solves (H_FF + μI) Δ_F = −g_F with g the minimum-norm subgradient (below) and
-  Δ = 0 off F; a zero weight moves only in the direction of −g. The trial points are
-  projected on the orthant of the current sign pattern (a weight that would change sign is
-  set to exactly 0), and the step length halves until the Armijo condition holds. Once the
-  sign pattern of the solution is found this is Newton's method on a smooth problem, so
-  the last steps converge quadratically, and the zeros are exact. This was chosen over a
-  proximal Newton step with a coordinate-descent inner solve (glmnet, glum): each inner
-  sweep is a chain of d scalar updates, which on a compiled CPU program costs more in loop
-  overhead than the whole masked Cholesky solve at these sizes, and coordinate descent
-  needs many sweeps when H is ill-conditioned (breast_cancer: eigenvalues from 1e-4 to 13).
+  Δ = 0 off F. A zero weight enters only if its step points along −g; one that points
+  the other way is dropped from F and the system solved again (without that, the others
+  would take the Newton step of a model in which it moved: on breast_cancer at C = 10 the
+  solve took 41 steps instead of 16). The trial points are projected on the orthant of the
+  current sign pattern (a weight that would change sign is set to exactly 0), and the step
+  length halves until the Armijo condition holds. Once the sign pattern of the solution is
+  found this is Newton's method on a smooth problem, so the last steps converge
+  quadratically, and the zeros are exact. Measured against a proximal Newton step with a
+  coordinate-descent inner solve (glmnet, glum), compiled the same way (a ``fori_loop``
+  over coordinates with covariance updates, warm-started along the same breast_cancer
+  100-C path to ‖g‖ ≤ 1e-10, float64): 0.82 s and 50,836 inner sweeps (inner tolerance
+  1e-12), or 0.65 s with 3 of 100 members short of the tolerance (1e-9, at most 50
+  sweeps), against 16 ms here. Coordinate descent needs hundreds of sweeps where H is
+  ill-conditioned (eigenvalues from 1e-4 to 13 there), and each sweep is a chain of d
+  dependent scalar updates; one masked Cholesky solve does the work of all of them.
 - **Softmax.** The (d+1)·C block Hessian is singular along the all-classes direction:
   adding the same vector to every class's parameters leaves the softmax unchanged. The
   gradient is orthogonal to that direction for the bias (always) and for the weights
