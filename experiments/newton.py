@@ -46,11 +46,20 @@ Methods (the parameters are stacked as θ = [w; b], and H is the Hessian of the 
   before the solve: the system becomes nonsingular and the step is unchanged. Where the
   class sum of θ0 is zero (θ0 = 0) the result is the minimum-norm representative.
 
-Stationarity is measured by the norm of the minimum-norm subgradient of J, over the
-weights and the bias (:func:`minimum_norm_subgradient`); a solve stops when it is at most
-``tol`` (``tol`` = 0 runs ``max_steps`` steps), after ``max_steps`` steps, or when a step
-finds no decrease of J at the working precision (``stalled``). Under ``jax.vmap`` a member
-that has stopped keeps its parameters while the others go on.
+Stationarity is measured by ``grad_norm``, the Euclidean norm over the weights and the bias
+of the minimum-norm subgradient of J, with g the gradient of the smooth part:
+
+.. math::
+
+    g_i + \lambda \operatorname{sign}(w_i) \ (w_i \ne 0), \qquad
+    \operatorname{sign}(g_i) \max(|g_i| - \lambda, 0) \ (w_i = 0), \qquad
+    g_b \ \text{(bias)},
+
+which is the gradient without a Laplace prior and 0 exactly at the minimiser (the trainer's
+``grad_norm`` metric). A solve stops when it is at most ``tol`` (``tol`` = 0 runs
+``max_steps`` steps), after ``max_steps`` steps, or when a step finds no decrease of J at
+the working precision (``stalled``). Under ``jax.vmap`` a member that has stopped keeps
+its parameters while the others go on.
 
 Every function is pure and jit-able; the dtype of ``x`` (float32 or float64) is the dtype
 of every floating-point value computed.
@@ -182,7 +191,9 @@ def map_objective(
     return _objective(problem, theta, problem.xt @ theta)
 
 
-def minimum_norm_subgradient(grad: jax.Array, theta: jax.Array, l1: jax.Array, penalised):
+def _minimum_norm_subgradient(
+    grad: jax.Array, theta: jax.Array, l1: jax.Array, penalised: jax.Array
+) -> jax.Array:
     r"""The smallest element of the subdifferential of f + λ‖w‖₁ (f smooth, gradient g).
 
     .. math::
@@ -203,8 +214,8 @@ def minimum_norm_subgradient(grad: jax.Array, theta: jax.Array, l1: jax.Array, p
 
     Example:
         >>> import jax.numpy as jnp
-        >>> minimum_norm_subgradient(jnp.array([0.5, 2.0, 0.5]), jnp.array([0.0, 0.0, 1.0]),
-        ...                          jnp.array(1.0), jnp.array([1.0, 1.0, 1.0]))
+        >>> _minimum_norm_subgradient(jnp.array([0.5, 2.0, 0.5]), jnp.array([0.0, 0.0, 1.0]),
+        ...                           jnp.array(1.0), jnp.array([1.0, 1.0, 1.0]))
         Array([0. , 1. , 1.5], dtype=float32)
     """
     lam = l1 * penalised
@@ -319,7 +330,8 @@ def _hessian(problem: _Problem, z: jax.Array) -> jax.Array:
         # space. a is H's mean diagonal, so the system keeps H's scale.
         rows = 1 - pen.reshape(k, c)[:, 0] if problem.prior != "none" else jnp.ones(k, z.dtype)
         a = jnp.mean(jnp.diagonal(hess.reshape(k * c, k * c)))
-        null = a * jnp.einsum("j,jl,ce->jcle", rows, jnp.eye(k, dtype=z.dtype), eye_c * 0 + 1 / c)
+        projector = jnp.full((c, c), 1 / c, z.dtype)
+        null = a * jnp.einsum("j,jl,ce->jcle", rows, jnp.eye(k, dtype=z.dtype), projector)
         hess = (hess + null).reshape(k * c, k * c)
     if problem.prior == "gaussian":
         hess = hess + jnp.diag(problem.l2 * pen)
@@ -335,7 +347,7 @@ def _stationarity(problem: _Problem, theta: jax.Array, grad: jax.Array) -> jax.A
     """The minimum-norm subgradient of J (the gradient without a Laplace prior)."""
     if problem.prior != "laplace":
         return grad
-    return minimum_norm_subgradient(grad, theta, problem.l1, problem.penalised)
+    return _minimum_norm_subgradient(grad, theta, problem.l1, problem.penalised)
 
 
 def _evaluate(problem: _Problem, theta: jax.Array, z: jax.Array):
