@@ -34,8 +34,10 @@ J* the lowest value any contender reached (a float64 Newton solve to ‖g‖ ≤
 them). Goals: every float64 member within ``TOLERANCE_64``, every float32 member within
 ``TOLERANCE_32``. Time: for newton, the compilation (``lower().compile()``), the first call
 of the compiled program and the median of the timed calls after it, apart; for the others,
-the first fit (for skglm it includes numba's compilation) and the median of 3 fits after it
-(1 when a fit takes more than 20 s). A contender that is not installed is reported as such.
+the first fit (for skglm it includes numba's compilation) and the median after it. The
+calls after the first are interleaved: 3 rounds in which every contender in turn makes as
+many calls as fit in 0.5 s (at least one; a contender whose first call took over 20 s is
+timed once). A contender that is not installed is reported as such.
 """
 
 from __future__ import annotations
@@ -357,32 +359,56 @@ def contenders(
 # ---------------------------------------------------------------------------
 
 
-def _time_host(fit: Callable[[], Path], *, quick: bool) -> tuple[dict[str, Any], Path]:
-    """First fit, then the median of 3 (1 when a fit takes more than 20 s, or quick)."""
-    start = time.perf_counter()
-    out = fit()
-    first_s = time.perf_counter() - start
-    repeats = 1 if quick or first_s > 20 else 3
-    times = []
-    for _ in range(repeats):
+def time_interleaved(
+    calls: dict[str, Callable[[], Any]], *, rounds: int, budget_s: float
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Times every contender in interleaved rounds; returns timings and first outputs.
+
+    Each contender is called once (``first_call_s``); then, ``rounds`` times, each in turn
+    makes as many calls as fit in ``budget_s`` (judged from its last call; at least one,
+    and only in the first round for a contender whose first call took over 20 s). The
+    median is over every timed call. Interleaving spreads the drifts of a shared machine
+    (other tenants came and went during these runs) over all contenders alike.
+    """
+    first, outputs, times = {}, {}, {}
+    for name, fn in calls.items():
         start = time.perf_counter()
-        fit()
-        times.append(time.perf_counter() - start)
-    timing = {
-        "median_s": float(np.median(times)),
-        "min_s": float(np.min(times)),
-        "repeats": repeats,
-        "first_call_s": first_s,
-        "compile_s": None,
+        outputs[name] = fn()
+        first[name] = time.perf_counter() - start
+        times[name] = []
+    for index in range(rounds):
+        for name, fn in calls.items():
+            if index > 0 and first[name] > 20:
+                continue
+            last = times[name][-1] if times[name] else first[name]
+            for _ in range(int(min(max(budget_s / max(last, 1e-9), 1), 50))):
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
+    timings = {
+        name: {
+            "median_s": float(np.median(t)),
+            "min_s": float(np.min(t)),
+            "repeats": len(t),
+            "first_call_s": first[name],
+            "compile_s": None,
+        }
+        for name, t in times.items()
     }
-    return timing, out
+    return timings, outputs
 
 
-def _time_newton(problem: Problem, data: Data, dtype, *, quick: bool, cold: bool = False):
-    compiled, args, compile_s = newton_program(problem, data, dtype, cold=cold)
-    timing, result = _common.measure(compiled, *args, budget_s=0.2 if quick else 1.0)
-    timing = timing.as_dict() | {"compile_s": compile_s}
-    return timing, newton_result(result)
+def _newton_call(problem: Problem, data: Data, dtype, *, cold: bool = False):
+    """A call of the compiled newton program (in its own x64 setting) and its compile time."""
+    x64 = dtype == jnp.float64
+    with jax.enable_x64(x64):
+        compiled, args, compile_s = newton_program(problem, data, dtype, cold=cold)
+
+    def call():
+        with jax.enable_x64(x64):
+            return jax.block_until_ready(compiled(*args))
+
+    return call, compile_s
 
 
 # ---------------------------------------------------------------------------
@@ -393,32 +419,35 @@ def _time_newton(problem: Problem, data: Data, dtype, *, quick: bool, cold: bool
 def bench_problem(problem: Problem, *, quick: bool) -> dict[str, Any]:
     """Times every contender on one path and measures its gap to the best float64 value."""
     data = load(problem.data)
-    timings: dict[str, dict[str, Any]] = {}
-    solutions: dict[str, Path] = {}
+    calls: dict[str, Callable[[], Any]] = {}
+    compile_s: dict[str, float] = {}
     precision: dict[str, str] = {}
+    for name, dtype, cold in (
+        ("newton path float64", jnp.float64, False),
+        ("newton path float32", jnp.float32, False),
+        ("newton cold float64", jnp.float64, True),
+    ):
+        calls[name], compile_s[name] = _newton_call(problem, data, dtype, cold=cold)
+        precision[name] = np.dtype(dtype).name
+    with jax.enable_x64(True):
+        compiled, args, _ = newton_program(problem, data, jnp.float64, cold=True, tol=REFERENCE_TOL)
+        reference = newton_result(compiled(*args))
+    not_installed = []
+    for name, fit in contenders(problem, data, quick=quick).items():
+        if fit is None:
+            not_installed.append(name)
+        else:
+            calls[name], precision[name] = fit, "float64"
     with threadpool_limits(limits=1):
-        for dtype, suffix in ((jnp.float64, "float64"), (jnp.float32, "float32")):
-            with jax.enable_x64(dtype == jnp.float64):
-                name = f"newton path {suffix}"
-                timings[name], solutions[name] = _time_newton(problem, data, dtype, quick=quick)
-                precision[name] = suffix
-        with jax.enable_x64(True):
-            name = "newton cold float64"
-            timings[name], solutions[name] = _time_newton(
-                problem, data, jnp.float64, quick=quick, cold=True
-            )
-            precision[name] = "float64"
-            compiled, args, _ = newton_program(
-                problem, data, jnp.float64, cold=True, tol=REFERENCE_TOL
-            )
-            reference = newton_result(compiled(*args))
-        not_installed = []
-        for name, fit in contenders(problem, data, quick=quick).items():
-            if fit is None:
-                not_installed.append(name)
-                continue
-            timings[name], solutions[name] = _time_host(fit, quick=quick)
-            precision[name] = "float64"
+        timings, outputs = time_interleaved(
+            calls, rounds=1 if quick else 3, budget_s=0.1 if quick else 0.5
+        )
+    solutions = {
+        name: newton_result(out) if name.startswith("newton") else out
+        for name, out in outputs.items()
+    }
+    for name, seconds in compile_s.items():
+        timings[name]["compile_s"] = seconds
 
     values = {
         name: np.array(
