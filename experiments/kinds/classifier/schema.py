@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, Strict, ValidationInfo, field_validator
+from pydantic import Field, Strict, ValidationInfo, field_validator, model_validator
 
 from experiments.fields import Bool, Float, Int, RunBase, Seed, default_tag
 from experiments.fields import StrictModel as _Strict
@@ -195,9 +195,14 @@ PriorConfig = Annotated[
 
 
 class OptimizerConfig(_Strict):
-    """The optimizer; ``momentum`` is read by ``momentum`` only; ``b1``, ``b2``, ``eps`` by adam."""
+    """The optimizer; ``momentum`` is read by ``momentum`` only; ``b1``, ``b2``, ``eps`` by adam.
 
-    name: Literal["sgd", "momentum", "adam", "fista"] = "sgd"
+    ``newton`` is the second-order MAP solver (:mod:`~experiments.kinds.classifier.newton`):
+    a step is one Newton step, and ``learning_rate`` is not used. It needs the
+    cross-entropy loss (MSE of a sigmoid is not convex) and full batches.
+    """
+
+    name: Literal["sgd", "momentum", "adam", "fista", "newton"] = "sgd"
     learning_rate: Float = Field(0.5, gt=0)
     momentum: Float = Field(0.9, ge=0, lt=1)
     b1: Float = Field(0.9, ge=0, lt=1)
@@ -226,6 +231,16 @@ class TrainConfig(_Strict):
         if steps is not None and value > steps:
             raise ValueError(f"must be <= train.steps ({steps}), got {value}")
         return value
+
+    @model_validator(mode="after")
+    def _newton_needs_a_convex_full_batch(self) -> TrainConfig:
+        if self.optimizer.name == "newton" and (self.loss != "ce" or self.batch_size):
+            raise ValueError(
+                "optimizer newton needs loss: ce (MSE of a sigmoid is not convex) and "
+                "batch_size: null; use fista, adam or sgd for "
+                + ("loss: mse" if self.loss != "ce" else "minibatches")
+            )
+        return self
 
 
 class RunSpec(RunBase):

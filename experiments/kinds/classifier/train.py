@@ -32,7 +32,7 @@ import numpy as np
 import optax
 
 from experiments.kind import Outcome
-from experiments.kinds.classifier import model, optim
+from experiments.kinds.classifier import model, newton, optim
 from experiments.kinds.classifier.metrics import METRICS
 from experiments.kinds.classifier.model import Hyperparameters, Params
 
@@ -146,6 +146,8 @@ def _problem(static: RunStatic, hyper: Hyperparameters, n: int) -> _Problem:
         n=n,
     )
     l1 = model.l1_strength(hyper["prior_scale"], n) if static.prior == "laplace" else None
+    if static.optimizer == "newton":  # steps taken by newton.newton_solve, see _newton_chunk
+        return _Problem(objective, l1, optim.Optimizer(lambda params: (), None))
     return _Problem(objective, l1, optim.make_optimizer(static.optimizer, hyper, l1=l1))
 
 
@@ -177,9 +179,14 @@ def make_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
                 jax.debug.callback(static.progress, carry.step)
             return jax.tree.map(lambda h, v: h.at[index].set(v), history, metrics)
 
+        if static.optimizer == "newton":
+            advance = functools.partial(_newton_chunk, static, hyper, x_train, y_train)
+        else:
+            advance = lambda carry: jax.lax.scan(step, carry, length=static.log_every)[0]  # noqa: E731
+
         def log(state):
             carry, history, index = state
-            carry = jax.lax.scan(step, carry, length=static.log_every)[0]
+            carry = advance(carry)
             history = record(history, index, carry)
             converged = history["train"]["grad_norm"][index] <= hyper["tol"]
             return carry._replace(converged=converged), history, index + 1
@@ -208,6 +215,26 @@ def make_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
         )
 
     return run
+
+
+def _newton_chunk(static: RunStatic, hyper: Hyperparameters, x, y, carry: _Carry) -> _Carry:
+    """Up to ``log_every`` Newton steps from the carry's parameters (fewer once ``tol`` or
+    ``steps`` is reached); a no-op for a run that has converged."""
+    budget = jnp.minimum(static.log_every, static.steps - carry.step)
+    result = newton.newton_solve(
+        x,
+        y,
+        n_classes=static.n_classes,
+        prior=static.prior,
+        prior_scale=hyper["prior_scale"],
+        tol=jnp.maximum(hyper["tol"], 0.0),
+        max_steps=budget,
+        params0=(carry.params.weights, carry.params.bias),
+    )
+    active = (carry.diverged_at < 0) & ~carry.converged
+    params = _select(active, Params(result.weights, result.bias), carry.params)
+    step = carry.step + jnp.where(active, result.steps_taken, 0)
+    return carry._replace(params=params, step=step)
 
 
 def _train_step(total_steps: int, problem: _Problem, batch, carry: _Carry, _):

@@ -23,7 +23,7 @@ import statsmodels.api as sm
 from sklearn.linear_model import LogisticRegression
 
 from experiments import runner
-from experiments.config import validate_config
+from experiments.config import ConfigError, validate_config
 from experiments.kind import DataError
 from experiments.kinds.classifier import optim, train
 from experiments.kinds.classifier.data import Dataset, load_dataset
@@ -463,3 +463,47 @@ def test_a_tolerance_stops_each_member_on_its_own(breast_cancer, tmp_path):
     np.testing.assert_allclose(
         swept[0].params["weights"], loose.params["weights"], rtol=1e-5, atol=1e-6
     )
+
+
+# ---------------------------------------------------------------------------
+# The newton optimizer
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prior", ["gaussian", "laplace"])
+def test_newton_reaches_the_map_solution_in_a_few_steps(breast_cancer, prior):
+    scale = 0.1
+    spec = _spec(
+        prior={"kind": prior, "scale": scale},
+        optimizer={"name": "newton"},
+        steps=30,
+        log_every=1,
+        tol=1e-5,
+    )
+    result = train_run(spec, breast_cancer)
+    assert result.extra["converged"] and result.extra["steps_taken"] <= 15
+    c = scale**2 if prior == "gaussian" else scale
+    solver = "lbfgs" if prior == "gaussian" else "saga"
+    sklearn = LogisticRegression(
+        C=c, l1_ratio=0.0 if prior == "gaussian" else 1.0, solver=solver, tol=1e-10
+    )
+    sklearn.set_params(max_iter=100_000)
+    sklearn.fit(breast_cancer.x_train.astype(np.float64), breast_cancer.y_train)
+    expected = np.r_[sklearn.coef_[0], sklearn.intercept_]
+    assert np.max(np.abs(_coefficients(result) - expected)) < 1e-3
+    if prior == "laplace":
+        np.testing.assert_array_equal(result.params["weights"] == 0, sklearn.coef_[0] == 0)
+
+
+@pytest.mark.parametrize(
+    ("train_fields", "expected"),
+    [
+        ({"loss": "mse"}, "use fista, adam or sgd for loss: mse"),
+        ({"batch_size": 64}, "use fista, adam or sgd for minibatches"),
+    ],
+)
+def test_newton_refuses_mse_and_minibatches(train_fields, expected):
+    raw = {"name": "n", "train": {"optimizer": {"name": "newton"}, **train_fields}}
+    with pytest.raises(ConfigError) as error:
+        validate_config(raw)
+    assert any(expected in line for line in error.value.problems), error.value.problems
