@@ -5,7 +5,7 @@ union tags in it (``train.prior.scale``, not ``train.prior.laplace.scale``), an 
 lists the keys allowed there, and a bound says what was given::
 
     train.optimizer.learning_rate: must be > 0, got -0.1
-    train.los: unknown key (allowed: loss, prior, optimizer, steps, batch_size, log_every)
+    train.los: unknown key (allowed: loss, prior, optimizer, steps, batch_size, log_every, tol)
     variants[1].train.prior.kind: 'cauchy' is not one of none, gaussian, laplace
 """
 

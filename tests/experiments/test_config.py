@@ -148,7 +148,7 @@ def test_overrides_are_applied_and_validated():
             lambda r: r["train"].update(los="ce"),
             [],
             "train.los: unknown key (allowed: loss, prior, optimizer, steps, batch_size, "
-            "log_every)",
+            "log_every, tol)",
         ),
         (
             lambda r: r["variants"][1]["train"]["prior"].update(kind="cauchy"),
