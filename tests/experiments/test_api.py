@@ -116,3 +116,15 @@ def test_the_console_script_is_installed():
     done = subprocess.run([str(script), "list"], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "mle_vs_map.yaml" in done.stdout
+
+
+def test_python_m_infolib_prints_the_materials_numbers_and_has_help():
+    done = subprocess.run(
+        [sys.executable, "-m", "infolib"], capture_output=True, text=True, check=True
+    )
+    assert "KL([.75, .25] ‖ [.5, .5]) in bits         0.1887" in done.stdout
+    assert "0.2075" in done.stdout and "0.4690" in done.stdout
+    helped = subprocess.run(
+        [sys.executable, "-m", "infolib", "--help"], capture_output=True, text=True, check=True
+    )
+    assert helped.stdout.startswith("usage: python -m infolib")
