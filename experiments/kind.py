@@ -121,6 +121,8 @@ class Kind:
             its fields other than ``name`` are what a variant may change.
         metrics: the metric names, in the order tables list them.
         count_metrics: those that are counts (written as integers).
+        headline_metric: the metric a sweep's best member is chosen by (on the test split
+            where there is one), recorded in ``summary.json``; None: none is chosen.
         higher_is_better: the metrics for which more is better (``accuracy``); the rest
             are losses, where less is.
         path_keys: dotted keys of a run that hold file paths relative to the config file;
@@ -140,6 +142,7 @@ class Kind:
     count_metrics: frozenset[str] = frozenset()
     path_keys: tuple[str, ...] = ()
     higher_is_better: frozenset[str] = frozenset()
+    headline_metric: str | None = None
 
     @property
     def run_keys(self) -> tuple[str, ...]:

@@ -113,7 +113,9 @@ def write_run(
     files = {
         "config.yaml": dump_config(config),
         "metrics.csv": metrics_csv(results, kind.metrics, kind.count_metrics, swept=swept),
-        "summary.json": _json(summary(results, kind.metrics, kind.count_metrics, swept=swept)),
+        "summary.json": _json(
+            _with_best(summary(results, kind.metrics, kind.count_metrics, swept=swept), kind, swept)
+        ),
         "data.json": _json(_data_info(results, data_entries)),
         "manifest.json": _json(manifest(config, results, data_entries, manifest_extra or {})),
     }
@@ -171,6 +173,31 @@ def summary(
         entry.update(run.extra)
         entries.append(entry)
     return {"runs": entries}
+
+
+def _with_best(document: dict[str, Any], kind: Any, swept: bool) -> dict[str, Any]:
+    """A sweep's summary gains ``best``: for each variant, the member with the best final
+    value of the kind's headline metric (test split where there is one)."""
+    metric = kind.headline_metric
+    if not swept or metric is None:
+        return document
+    best: dict[str, dict[str, Any]] = {}
+    for entry in document["runs"]:
+        split = "test" if "test" in entry["final"] else "train"
+        value = (entry["final"].get(split) or {}).get(metric)
+        if value is None:
+            continue
+        sign = -1.0 if metric in kind.higher_is_better else 1.0
+        current = best.get(entry["variant"])
+        if current is None or sign * value < sign * current["value"]:
+            best[entry["variant"]] = {
+                "member": entry["member"],
+                "split": split,
+                "metric": metric,
+                "value": value,
+                "sweep": entry["sweep"],
+            }
+    return {**document, "best": best}
 
 
 def _data_info(results: Sequence[Result], data_entries: Sequence[Mapping[str, Any]]) -> dict:

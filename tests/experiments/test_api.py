@@ -128,3 +128,13 @@ def test_python_m_infolib_prints_the_materials_numbers_and_has_help():
         [sys.executable, "-m", "infolib", "--help"], capture_output=True, text=True, check=True
     )
     assert helped.stdout.startswith("usage: python -m infolib")
+
+
+def test_a_sweeps_summary_records_each_variants_best_member(swept_run):
+    best = json.loads((swept_run.path / "summary.json").read_text())["best"]
+    from_table = swept_run.best("ce", split="test").set_index("variant")
+    assert set(best) == {"mle", "ridge"}
+    for variant, entry in best.items():
+        assert entry["member"] == from_table.loc[variant, "member"]
+        assert entry["metric"] == "ce" and entry["split"] == "test"
+        assert entry["value"] == from_table.loc[variant, "test/ce"]
