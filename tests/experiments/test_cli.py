@@ -437,6 +437,7 @@ def test_show_prints_every_default_and_reads_back(tmp_path, capsys):
         "b1": 0.9,
         "b2": 0.999,
         "eps": 1e-08,
+        "restart": False,
     }
     assert shown["data"]["source"] == "synthetic" and shown["output"]["dir"] == "results"
 

@@ -208,6 +208,7 @@ class OptimizerConfig(_Strict):
     b1: Float = Field(0.9, ge=0, lt=1)
     b2: Float = Field(0.999, ge=0, lt=1)
     eps: Float = Field(1e-8, gt=0)
+    restart: Bool = False  # fista: adaptive (gradient) restart of the momentum
 
 
 class TrainConfig(_Strict):

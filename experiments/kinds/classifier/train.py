@@ -112,6 +112,7 @@ def run_hyperparameters(spec: RunSpec) -> dict[str, np.ndarray]:
         "b1": opt.b1,
         "b2": opt.b2,
         "eps": opt.eps,
+        "restart": 1.0 if opt.restart else 0.0,
         "prior_scale": prior.scale if prior.kind != "none" else 1.0,
         "init_scale": init.scale if init.kind == "normal" else 1.0,
         "init_weights": init.weights if init.kind == "constant" else 0.0,
