@@ -4,7 +4,8 @@ Every function takes array-likes and returns a ``jax.Array``; reduces over an ev
 ``axis`` (default −1) and keeps batch axes; takes the keyword ``base`` (None for nats,
 2 for bits); and is pure, so it works under ``jax.jit``, ``jax.vmap`` and ``jax.grad``.
 Boundaries follow the mathematics: 0·log 0 = 0, +inf where q = 0 < p, −inf logits mask
-classes, and no NaN value or gradient where the true one is finite.
+classes, and no NaN value or gradient where the true one is finite; a NaN input gives a NaN
+result (it is never swallowed by a boundary case), and subnormal probabilities are exact.
 """
 
 from infolib._checked import checked as checked
@@ -32,5 +33,29 @@ from infolib._estimators import plugin_entropy as plugin_entropy
 from infolib._joint import conditional_entropy as conditional_entropy
 from infolib._joint import joint_entropy as joint_entropy
 from infolib._joint import mutual_information as mutual_information
+
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "checked",
+    "conditional_entropy",
+    "cross_entropy",
+    "cross_entropy_with_logits",
+    "entropy",
+    "entropy_with_logits",
+    "gaussian_entropy",
+    "gaussian_kl",
+    "joint_entropy",
+    "js_divergence",
+    "kl_divergence",
+    "kl_divergence_with_logits",
+    "laplace_entropy",
+    "laplace_kl",
+    "miller_madow_entropy",
+    "mutual_information",
+    "plugin_entropy",
+    "self_information",
+    "sparse_cross_entropy_with_logits",
+]
 
 __version__ = "0.1.0"

@@ -62,12 +62,23 @@ def _no_nan(name: str, x: jax.Array) -> None:
 
 
 def _non_negative(name: str, x: jax.Array) -> None:
+    # ``initial``: an empty array has no negative entry (and jnp.min of it would raise).
+    smallest = jnp.min(x, initial=jnp.inf)
     checkify.check(
-        jnp.all(jnp.isnan(x) | (x >= 0)), f"{name} has a negative entry (smallest {{}})", jnp.min(x)
+        jnp.all(jnp.isnan(x) | (x >= 0)), f"{name} has a negative entry (smallest {{}})", smallest
     )
 
 
 def _sums_to_one(name: str, x: jax.Array, axis: Any, atol: float, where: str) -> None:
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    if any(x.shape[a] == 0 for a in axes):
+        # Known from the shape alone; reported at call time like every other check.
+        checkify.check(
+            jnp.asarray(False),
+            f"{name} has no outcomes {where} (shape {tuple(x.shape)}): a distribution needs "
+            "at least one",
+        )
+        return
     sums = jnp.sum(x.astype(jnp.promote_types(x.dtype, jnp.float32)), axis=axis)
     worst = jnp.max(jnp.abs(sums - 1), initial=0.0)
     checkify.check(
@@ -98,7 +109,9 @@ def _validate(kind: str, name: str, x: jax.Array, arguments: Mapping[str, Any], 
         _non_negative(name, x)
     if kind == "probability":
         checkify.check(
-            jnp.all(jnp.isnan(x) | (x <= 1)), f"{name} has an entry above 1 (largest {{}})", x.max()
+            jnp.all(jnp.isnan(x) | (x <= 1)),
+            f"{name} has an entry above 1 (largest {{}})",
+            jnp.max(x, initial=-jnp.inf),
         )
     if kind == "distribution":
         axis = arguments.get("axis", -1)
@@ -118,7 +131,9 @@ def checked(fn: Callable[..., jax.Array], *, atol: float = 1e-4) -> Callable[...
     - a distribution that does not sum to 1 along its event axis, within ``atol``
       (infolib never renormalises; unchecked calls compute the formula as given);
     - an integer label outside ``[0, K)``;
-    - a +inf logit (−inf is allowed: it masks a class).
+    - a +inf logit (−inf is allowed: it masks a class);
+    - a distribution with no outcomes (an event axis of size 0). An empty batch is valid:
+      it gives an empty result.
 
     Keyword options (``axis``, ``base``, ``label_smoothing``) are compile-time constants
     of the checked function; each distinct combination compiles once. The checked function

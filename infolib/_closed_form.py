@@ -110,7 +110,9 @@ def gaussian_kl(
     safe_sq = jnp.where(point_q, 1, sq)
     ratio = sp / safe_sq
     d = 0.5 * (ratio**2 + ((mp - mq) / safe_sq) ** 2 - 1) - jnp.log(ratio)
-    return _base.finish(jnp.where(point_q & (sp > 0), jnp.inf, d), base, out_dtype)
+    # NaN in a location propagates (it would otherwise be lost under the +inf).
+    outside = point_q & (sp > 0) & ~jnp.isnan(mp - mq)
+    return _base.finish(jnp.where(outside, jnp.inf, d), base, out_dtype)
 
 
 def laplace_kl(
@@ -157,4 +159,5 @@ def laplace_kl(
     gap = jnp.abs(mp - mq)
     tail = jnp.where(point_p, 0, bp * jnp.exp(-gap / jnp.where(point_p, 1, bp)))
     d = jnp.log(safe_bq / bp) + (gap + tail) / safe_bq - 1
-    return _base.finish(jnp.where(point_q & (bp > 0), jnp.inf, d), base, out_dtype)
+    outside = point_q & (bp > 0) & ~jnp.isnan(gap)  # NaN in a location propagates
+    return _base.finish(jnp.where(outside, jnp.inf, d), base, out_dtype)

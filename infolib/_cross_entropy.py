@@ -23,7 +23,9 @@ def cross_entropy(
 
     where a term with :math:`p_i = 0` is 0 (also if :math:`q_i = 0`), and
     :math:`H(p, q) = +\infty` if :math:`q_i = 0 < p_i` for some i.
-    Equivalently :math:`H(p, q) = H(p) + D_{KL}(p \| q)`.
+    Equivalently :math:`H(p, q) = H(p) + D_{KL}(p \| q)`. As ``scipy.special.xlogy``,
+    a NaN in q gives NaN also where :math:`p_i = 0`; subnormal entries are exact (a
+    subnormal q gives a finite term, not +inf).
 
     Args:
         p: reference probabilities (the labels), along ``axis``.
@@ -46,7 +48,12 @@ def cross_entropy(
     (p, q), out_dtype = _base.as_float(p, q)
     _base.check_same_shape(p=p, q=q)
     axis = _base.check_event_axis(p, axis, "p")
-    return _base.finish(-jnp.sum(_base.xlogy(p, q), axis=axis), base, out_dtype)
+    return _base.finish(_cross_entropy(p, q, axis), base, out_dtype)
+
+
+@functools.partial(jax.jit, static_argnums=(2,))
+def _cross_entropy(p: jax.Array, q: jax.Array, axis: int) -> jax.Array:
+    return -jnp.sum(_base.flat(_base.xlogy, p, q), axis=axis)
 
 
 def cross_entropy_with_logits(
@@ -96,13 +103,13 @@ def cross_entropy_with_logits(
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
     (p, logits), out_dtype = _base.as_float(p, logits)
     _base.check_same_shape(p=p, logits=logits)
-    axis = _base.check_event_axis(p, axis, "p")
+    axis = _base.check_classes(logits, axis, "logits")
     if not (isinstance(label_smoothing, numbers.Real) and label_smoothing == 0.0):
         support = logits != -jnp.inf
         n_support = jnp.sum(support, axis=axis, keepdims=True)
         uniform = jnp.where(support, 1.0 / jnp.maximum(n_support, 1), 0.0)
         p = (1.0 - label_smoothing) * p + label_smoothing * uniform
-    return _base.finish(_softmax_cross_entropy(p, logits, axis), base, out_dtype)
+    return _base.finish(_softmax_cross_entropy_jit(p, logits, axis), base, out_dtype)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
@@ -110,11 +117,21 @@ def _softmax_cross_entropy(p: jax.Array, logits: jax.Array, axis: int) -> jax.Ar
     """−Σ p·log softmax(logits) along ``axis``, 0·(−inf) read as 0.
 
     The log-softmax is never written out as an array: its pieces (the row maximum and
-    log-sum-exp) are per row, and the one array-sized term feeds the sum directly.
+    log-sum-exp) are per row, and the one array-sized term feeds the sum directly. The
+    terms p·(log s − (z − m)) need no select unless a class is masked (0·inf) or an input
+    is not finite, so they are summed by one fused kernel, and the boundary-safe form runs
+    only when that result is not finite (see :func:`infolib._base.guarded`).
     """
     m, log_s = _base.log_normalizer(logits, axis)
-    log_q = _base.log_softmax_from(logits, m, log_s)
-    return -jnp.sum(_base.xmul(p, log_q), axis=axis)
+    fast = jnp.sum(p * (log_s - (logits + (-m))), axis=axis)
+
+    def exact() -> jax.Array:
+        # m and log s are recomputed here: taken from outside, they would be operands of the
+        # cond, and XLA would have to write them out of the fused kernel above.
+        log_q = _base.log_softmax_from(logits, *_base.log_normalizer(logits, axis))
+        return -jnp.sum(_base.xmul(p, log_q), axis=axis)
+
+    return _base.guarded(fast, exact)
 
 
 def _softmax_cross_entropy_jvp(axis, primals, tangents):
@@ -133,6 +150,7 @@ def _softmax_cross_entropy_jvp(axis, primals, tangents):
 
 
 _softmax_cross_entropy.defjvp(_softmax_cross_entropy_jvp, symbolic_zeros=True)
+_softmax_cross_entropy_jit = jax.jit(_softmax_cross_entropy, static_argnums=(2,))
 
 
 def sparse_cross_entropy_with_logits(
@@ -169,7 +187,7 @@ def sparse_cross_entropy_with_logits(
     if not jnp.issubdtype(labels.dtype, jnp.integer):
         raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
     (logits,), out_dtype = _base.as_float(logits)
-    axis = _base.check_event_axis(logits, axis, "logits")
+    axis = _base.check_classes(logits, axis, "logits")
     expected = logits.shape[:axis] + logits.shape[axis + 1 :]
     if labels.shape != expected:
         raise ValueError(
@@ -179,7 +197,7 @@ def sparse_cross_entropy_with_logits(
         )
     n_classes = logits.shape[axis]
     valid = (labels >= 0) & (labels < n_classes)
-    loss = _sparse_softmax_cross_entropy(jnp.where(valid, labels, 0), logits, axis)
+    loss = _sparse_softmax_cross_entropy_jit(jnp.where(valid, labels, 0), logits, axis)
     return _base.finish(jnp.where(valid, loss, jnp.nan), base, out_dtype)
 
 
@@ -197,15 +215,18 @@ def _sparse_softmax_cross_entropy_jvp(axis, primals, tangents):
     _, dlogits = tangents
     out = _sparse_softmax_cross_entropy(labels, logits, axis)
     m, log_s = _base.log_normalizer(logits, axis)
-    classes = jax.lax.broadcasted_iota(labels.dtype, logits.shape, axis)
-    one_hot = (classes == jnp.expand_dims(labels, axis)).astype(logits.dtype)
-    # softmax(z) − onehot(y) in one elementwise pass: no gather's transpose (a scatter
-    # into a zero array) in the gradient.
+    # onehot(y) as max(0, 1 − |k − y|) over the class index k, in floats (exact below 2^24):
+    # with no comparison or select, softmax(z) − onehot(y) is one fused elementwise pass,
+    # and there is no gather's transpose (a scatter into a zero array) in the gradient.
+    classes = jax.lax.broadcasted_iota(logits.dtype, logits.shape, axis)
+    label = jnp.expand_dims(labels, axis).astype(logits.dtype)
+    one_hot = jnp.maximum(0, 1 - jnp.abs(classes - label))
     grad = jnp.exp(logits - (m + log_s)) - one_hot
     return out, _base.tangent(out, (dlogits, lambda t: jnp.sum(t * grad, axis=axis)))
 
 
 _sparse_softmax_cross_entropy.defjvp(_sparse_softmax_cross_entropy_jvp, symbolic_zeros=True)
+_sparse_softmax_cross_entropy_jit = jax.jit(_sparse_softmax_cross_entropy, static_argnums=(2,))
 
 
 def binary_cross_entropy(y: ArrayLike, p: ArrayLike, *, base: float | None = None) -> jax.Array:
@@ -233,8 +254,15 @@ def binary_cross_entropy(y: ArrayLike, p: ArrayLike, *, base: float | None = Non
     """
     (y, p), out_dtype = _base.as_float(y, p)
     _base.check_same_shape(y=y, p=p)
-    loss = -(_base.xlogy(y, p) + _base.xlogy(1 - y, 1 - p))
-    return _base.finish(loss, base, out_dtype)
+    return _base.finish(_binary_cross_entropy(y, p), base, out_dtype)
+
+
+@jax.jit
+def _binary_cross_entropy(y: jax.Array, p: jax.Array) -> jax.Array:
+    def loss(y: jax.Array, p: jax.Array) -> jax.Array:
+        return -(_base.xlogy(y, p) + _base.xlogy(1 - y, 1 - p))
+
+    return _base.flat(loss, y, p)
 
 
 def binary_cross_entropy_with_logits(
@@ -268,7 +296,7 @@ def binary_cross_entropy_with_logits(
     """
     (y, z), out_dtype = _base.as_float(y, logits)
     _base.check_same_shape(y=y, logits=z)
-    return _base.finish(_binary_logit_loss(y, z), base, out_dtype)
+    return _base.finish(_binary_logit_loss_jit(y, z), base, out_dtype)
 
 
 @jax.custom_jvp
@@ -279,8 +307,12 @@ def _binary_logit_loss(y: jax.Array, z: jax.Array) -> jax.Array:
     first two terms, so that z = ±inf gives the limits; the derivative is set by hand
     (the kinks of relu and |z| at 0 cancel in the sum but not in autodiff).
     """
+    # 0·inf = 0 by a select on the label alone: a NaN in z reaches the loss through the
+    # last term, so the selects need not look at z (which keeps the fused loop vectorised).
     tail = jnp.log1p(jnp.exp(-jnp.abs(z)))
-    return _base.xmul(1 - y, jax.nn.relu(z)) + _base.xmul(y, jax.nn.relu(-z)) + tail
+    positive = jnp.where(y == 1, 0, (1 - y) * jax.nn.relu(z))
+    negative = jnp.where(y == 0, 0, y * jax.nn.relu(-z))
+    return positive + negative + tail
 
 
 def _binary_logit_loss_jvp(primals, tangents):
@@ -294,3 +326,8 @@ def _binary_logit_loss_jvp(primals, tangents):
 
 
 _binary_logit_loss.defjvp(_binary_logit_loss_jvp, symbolic_zeros=True)
+
+
+@jax.jit
+def _binary_logit_loss_jit(y: jax.Array, z: jax.Array) -> jax.Array:
+    return _binary_logit_loss(y, z)

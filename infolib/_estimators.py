@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
@@ -9,6 +11,7 @@ from jax.typing import ArrayLike
 from infolib import _base
 
 
+@functools.partial(jax.jit, static_argnums=(1,))
 def _plugin_nats(counts: jax.Array, axis: int) -> tuple[jax.Array, jax.Array]:
     n = jnp.sum(counts, axis=axis, keepdims=True)
     empty = n == 0

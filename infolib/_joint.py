@@ -21,16 +21,6 @@ def _prepare(pxy: ArrayLike) -> tuple[jax.Array, jnp.dtype]:
     return pxy, out_dtype
 
 
-def _conditional(pxy: jax.Array, px: jax.Array) -> jax.Array:
-    """p(y|x) = p(x, y)/p(x), read as 1 where the row is empty.
-
-    Read as 1 because that is p(y|x) after moving p(x, y) alone off zero: the value that
-    makes the partial derivatives below the one-sided limits.
-    """
-    empty = px == 0
-    return jnp.where(empty, 1, pxy / jnp.where(empty, 1, px))
-
-
 def joint_entropy(pxy: ArrayLike, *, base: float | None = None) -> jax.Array:
     r"""Joint entropy of (X, Y) from the joint distribution.
 
@@ -51,21 +41,35 @@ def joint_entropy(pxy: ArrayLike, *, base: float | None = None) -> jax.Array:
         Array(2., dtype=float32)
     """
     pxy, out_dtype = _prepare(pxy)
-    return _base.finish(-jnp.sum(_base.xlogy(pxy, pxy), axis=_XY), base, out_dtype)
+    return _base.finish(_joint_entropy(pxy), base, out_dtype)
+
+
+@jax.jit
+def _joint_entropy(pxy: jax.Array) -> jax.Array:
+    return -jnp.sum(_base.flat(_base.xlogy, pxy, pxy), axis=_XY)
 
 
 @jax.custom_jvp
 def _conditional_entropy(pxy: jax.Array) -> jax.Array:
+    """−Σ p(x, y) log(p(x, y)/p(x)), each term a relative entropy (exact as p(y|x) → 1)."""
     px = jnp.sum(pxy, axis=-1, keepdims=True)
-    return -jnp.sum(_base.xlogy(pxy, _conditional(pxy, px)), axis=_XY)
+    return -jnp.sum(_base.rel_entr(pxy, jnp.broadcast_to(px, pxy.shape)), axis=_XY)
 
 
 @_conditional_entropy.defjvp
 def _conditional_entropy_jvp(primals, tangents):
     (pxy,), (dpxy,) = primals, tangents
-    px = jnp.sum(pxy, axis=-1, keepdims=True)
-    # ∂H(Y|X)/∂p(x, y) = −log p(y|x): +inf where p(x, y) = 0 < p(x), 0 in an empty row.
-    return _conditional_entropy(pxy), -jnp.sum(dpxy * jnp.log(_conditional(pxy, px)), axis=_XY)
+    px = jnp.broadcast_to(jnp.sum(pxy, axis=-1, keepdims=True), pxy.shape)
+    joint, row = _base.parts(pxy), _base.parts(px)
+    # ∂H(Y|X)/∂p(x, y) = −log p(y|x): +inf where p(x, y) = 0 < p(x), and 0 in an empty row,
+    # where p(y|x) is read as 1: its value after moving p(x, y) alone off zero, which makes
+    # these the one-sided limits.
+    log_conditional = jnp.where(joint.zero, -jnp.inf, _base.log_ratio(joint, row))
+    log_conditional = jnp.where(row.zero, 0, log_conditional)
+    return _conditional_entropy(pxy), -jnp.sum(dpxy * log_conditional, axis=_XY)
+
+
+_conditional_entropy_jit = jax.jit(_conditional_entropy)
 
 
 def conditional_entropy(pxy: ArrayLike, *, base: float | None = None) -> jax.Array:
@@ -93,7 +97,23 @@ def conditional_entropy(pxy: ArrayLike, *, base: float | None = None) -> jax.Arr
         Array(0.5, dtype=float32)
     """
     pxy, out_dtype = _prepare(pxy)
-    return _base.finish(_conditional_entropy(pxy), base, out_dtype)
+    return _base.finish(_conditional_entropy_jit(pxy), base, out_dtype)
+
+
+def _log_joint_over_marginals(
+    joint: _base.Parts, row: _base.Parts, column: _base.Parts
+) -> jax.Array:
+    """log p(x, y)/(p(x) p(y)) for positive entries, from mantissas and exponents: the
+    product of the marginals is rounded once and never underflows, and the log keeps its
+    precision near independence (see :func:`infolib._base.log_ratio_of_mantissas`)."""
+    f, e = joint.frexp()
+    g_x, d_x = row.frexp()
+    g_y, d_y = column.frexp()
+    g = g_x * g_y  # in [1, 4)
+    big = g >= 2
+    g = jnp.where(big, g / 2, g)
+    d = d_x + d_y + big.astype(d_x.dtype)
+    return _base.log_ratio_of_mantissas(f, e, g, d, joint.layout)
 
 
 def _log_pointwise_mi(pxy: jax.Array) -> jax.Array:
@@ -102,19 +122,19 @@ def _log_pointwise_mi(pxy: jax.Array) -> jax.Array:
     Moving p(x, y) alone off zero in an empty row makes the ratio 1/p(y), in an empty
     column 1/p(x), and in an empty row and column 1/p(x, y) → +inf.
     """
-    log_px = jnp.log(jnp.sum(pxy, axis=-1, keepdims=True))
-    log_py = jnp.log(jnp.sum(pxy, axis=-2, keepdims=True))
-    empty_row = log_px == -jnp.inf
-    empty_col = log_py == -jnp.inf
-    inner = jnp.log(pxy) - log_px - log_py
-    edge = jnp.where(empty_row, jnp.where(empty_col, jnp.inf, -log_py), -log_px)
-    return jnp.where(empty_row | empty_col, edge, inner)
+    px = jnp.broadcast_to(jnp.sum(pxy, axis=-1, keepdims=True), pxy.shape)
+    py = jnp.broadcast_to(jnp.sum(pxy, axis=-2, keepdims=True), pxy.shape)
+    joint, row, column = _base.parts(pxy), _base.parts(px), _base.parts(py)
+    inner = jnp.where(joint.zero, -jnp.inf, _log_joint_over_marginals(joint, row, column))
+    edge = jnp.where(row.zero, jnp.where(column.zero, jnp.inf, -column.log()), -row.log())
+    return jnp.where(row.zero | column.zero, edge, inner)
 
 
 @jax.custom_jvp
 def _mutual_information(pxy: jax.Array) -> jax.Array:
-    zero = pxy == 0
-    terms = jnp.where(zero, 0, pxy * jnp.where(zero, 0, _log_pointwise_mi(pxy)))
+    joint = _base.parts(pxy)
+    zero = joint.zero & ~jnp.isnan(pxy)
+    terms = jnp.where(zero, 0, joint.times(jnp.where(zero, 0, _log_pointwise_mi(pxy))))
     return jnp.sum(terms, axis=_XY)
 
 
@@ -123,6 +143,9 @@ def _mutual_information_jvp(primals, tangents):
     (pxy,), (dpxy,) = primals, tangents
     # ∂I/∂p(x, y) = log p(x, y)/(p(x) p(y)) − 1 (of H(X) + H(Y) − H(X, Y)).
     return _mutual_information(pxy), jnp.sum(dpxy * (_log_pointwise_mi(pxy) - 1), axis=_XY)
+
+
+_mutual_information_jit = jax.jit(_mutual_information)
 
 
 def mutual_information(pxy: ArrayLike, *, base: float | None = None) -> jax.Array:
@@ -152,4 +175,4 @@ def mutual_information(pxy: ArrayLike, *, base: float | None = None) -> jax.Arra
         Array(0., dtype=float32)
     """
     pxy, out_dtype = _prepare(pxy)
-    return _base.finish(_mutual_information(pxy), base, out_dtype)
+    return _base.finish(_mutual_information_jit(pxy), base, out_dtype)

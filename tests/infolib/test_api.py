@@ -21,6 +21,7 @@ import pytest
 import infolib
 
 RTOL, ATOL = 1e-5, 1e-6
+FUNCTIONS = sorted(set(infolib.__all__) - {"checked"})  # every public function but the wrapper
 BATCH = (2, 3)  # batch axes of every sample input
 K = 4  # event size
 
@@ -79,7 +80,7 @@ def _sample_inputs(rng):
 
 
 KINDS = {name: kind for name, (_, _, kind) in _sample_inputs(np.random.default_rng(0)).items()}
-NAMES = list(KINDS)
+NAMES = FUNCTIONS
 REDUCING = [name for name, kind in KINDS.items() if kind == "reduce"]
 TWO_DISTRIBUTIONS = [
     "cross_entropy",
@@ -114,6 +115,16 @@ INTEGER_INPUTS = {
     "plugin_entropy": ([3, 1, 0, 4],),
     "miller_madow_entropy": ([3, 1, 0, 4],),
 }
+
+
+def test_all_is_the_public_surface_and_the_tables_here_cover_it():
+    """``infolib.__all__`` names every public attribute (and nothing else), and the tables that
+    drive the tests in this file (sample inputs, integer inputs) hold exactly its functions."""
+    public = {name for name in vars(infolib) if not name.startswith("_")}
+    assert public == set(infolib.__all__)
+    assert len(infolib.__all__) == len(set(infolib.__all__))
+    assert set(KINDS) == set(FUNCTIONS)
+    assert set(INTEGER_INPUTS) == set(FUNCTIONS)
 
 
 def _is_float(x):

@@ -82,6 +82,22 @@ def _check_grads_cases(rng):
 
 
 CHECK_GRADS_NAMES = list(_check_grads_cases(np.random.default_rng(0)))
+# Left out of check_grads (see _check_grads_cases); their gradients are checked analytically below.
+ANALYTIC_ONLY = {
+    "self_information",
+    "gaussian_entropy",
+    "laplace_entropy",
+    "joint_entropy",
+    "miller_madow_entropy",
+}
+
+
+def test_every_public_function_has_its_gradient_checked():
+    """check_grads cases (variants such as ``_smoothed`` included) and the analytic-only list
+    together are exactly ``infolib.__all__`` without ``checked``."""
+    checked = {name.removesuffix("_smoothed") for name in CHECK_GRADS_NAMES}
+    assert not checked & ANALYTIC_ONLY
+    assert checked | ANALYTIC_ONLY == set(infolib.__all__) - {"checked"}
 
 
 @pytest.mark.parametrize("name", CHECK_GRADS_NAMES)

@@ -10,6 +10,7 @@ Edge cases are batched into one array per function (rows padded with zeros or ma
 change nothing), so that a mismatch report names the failing row.
 """
 
+import decimal
 import math
 
 import numpy as np
@@ -472,3 +473,96 @@ def test_counts_estimators_are_zero_for_all_zero_counts(precision, call, fn):
     got = call(fn, counts)
     np.testing.assert_array_equal(np.asarray(got)[[0, 2, 3]], 0.0)
     assert np.all(np.isfinite(got))
+
+
+# --- near p = q: exact references (issue 15) -----------------------------------------------------
+#
+# Late in a fit q is close to p, and the divergences are differences of nearly equal numbers. The
+# references here are exact: Python's ``decimal`` at 50 digits on the float inputs. Rows have
+# q = p (1 + δ u) with δ from 1e-12 to 1e-2 (one row per decade) and u in [0.5, 1.5], the sign
+# of δ alternating between rows, so that each row's terms share a sign: its sum is then as
+# accurate as its terms, and the tolerance is a relative one (rtol 1e-12 in float64, 1e-5 in
+# float32). In float32 the smallest δ round q to p itself, an exact 0.
+
+NEAR_DELTAS = 10.0 ** np.arange(-12, -1)
+NEAR_BINS = 32
+NEAR_RTOL = {np.float32: 1e-5, np.float64: 1e-12}
+
+
+def _near_pairs(rng, dtype):
+    p = rng.dirichlet(np.ones(NEAR_BINS), size=len(NEAR_DELTAS))
+    signs = np.where(np.arange(len(NEAR_DELTAS)) % 2 == 0, 1.0, -1.0)
+    u = rng.uniform(0.5, 1.5, p.shape)
+    q = p * (1 + (signs * NEAR_DELTAS)[:, None] * u)
+    return p.astype(dtype), q.astype(dtype)
+
+
+def _decimal_rows(term, *arrays):
+    """Σ term(*entries) per row, each entry an exact Decimal, rounded once to float."""
+    sums = []
+    with decimal.localcontext(decimal.Context(prec=50)):
+        for row in zip(*(_f64(a) for a in arrays), strict=True):
+            entries = zip(*row, strict=True)
+            sums.append(float(sum(term(*(decimal.Decimal(float(x)) for x in e)) for e in entries)))
+    return np.asarray(sums)
+
+
+def _decimal_rel_entr(p, q):
+    return p * (p / q).ln() if p else decimal.Decimal(0)
+
+
+def test_kl_divergence_near_p_equals_q_matches_exact_decimal(precision, call, rng):
+    """scipy ``test_rel_entr_gh_20710_near_zero`` on whole distributions: p·(log p − log q) is off
+    by 9% at δ = 1e-8 (float64); p·log1p((p − q)/q), p − q exact by Sterbenz, is not."""
+    p, q = _near_pairs(rng, precision.dtype)
+    got = call(infolib.kl_divergence, p, q)
+    expected = _decimal_rows(_decimal_rel_entr, p, q)
+    assert got.dtype == precision.dtype
+    np.testing.assert_allclose(got, expected, rtol=NEAR_RTOL[precision.dtype], atol=0)
+
+
+def test_js_divergence_near_p_equals_q_matches_exact_decimal(precision, call, rng):
+    """Each term of the Jensen–Shannon divergence is ≥ 0 and of order (p − q)²/p: the textbook
+    ½[p log(p/m) + q log(q/m)] is a difference of two terms of order |p − q|."""
+    p, q = _near_pairs(rng, precision.dtype)
+    got = call(infolib.js_divergence, p, q)
+
+    def term(a, b):
+        m = (a + b) / 2
+        return (_decimal_rel_entr(a, m) + _decimal_rel_entr(b, m)) / 2
+
+    expected = _decimal_rows(term, p, q)
+    assert got.dtype == precision.dtype
+    np.testing.assert_allclose(got, expected, rtol=NEAR_RTOL[precision.dtype], atol=0)
+
+
+def test_kl_divergence_with_logits_near_equal_logits_matches_exact_decimal(precision, call, rng):
+    """b = a + c + δ·noise: the softmaxes are close, and the divergence (≈ ½ Var_p(a − b)) is
+    second order in δ while its terms are first order. The textbook Σ p (log p − log q) carries
+    the rounding of two log-sum-exps, an absolute error of ε·|logsumexp|; infolib's is at most
+    ε·Σ p |v| (v = a − b up to a constant, of order δ), which this bound checks: 16 ε Σ p |v|."""
+    a = 2.0 * rng.standard_normal((len(NEAR_DELTAS), NEAR_BINS))
+    b = a + 0.37 + NEAR_DELTAS[:, None] * rng.standard_normal(a.shape)
+    a, b = a.astype(precision.dtype), b.astype(precision.dtype)
+    got = call(infolib.kl_divergence_with_logits, a, b)
+    expected, scale = [], []
+    with decimal.localcontext(decimal.Context(prec=50)):
+        for row_a, row_b in zip(_f64(a), _f64(b), strict=True):
+            log_p = _decimal_log_softmax(row_a)
+            log_q = _decimal_log_softmax(row_b)
+            p = [x.exp() for x in log_p]
+            diff = [x - y for x, y in zip(log_p, log_q, strict=True)]
+            expected.append(float(sum(pi * d for pi, d in zip(p, diff, strict=True))))
+            v = [d - diff[0] for d in diff]  # log p − log q up to a constant
+            scale.append(float(sum(pi * abs(x) for pi, x in zip(p, v, strict=True))))
+    eps = np.finfo(precision.dtype).eps
+    assert got.dtype == precision.dtype
+    error = np.abs(_f64(got) - expected)
+    assert np.all(error <= 16 * eps * np.asarray(scale)), (error, scale)
+
+
+def _decimal_log_softmax(z):
+    zs = [decimal.Decimal(float(x)) for x in z]
+    top = max(zs)
+    log_sum = sum((x - top).exp() for x in zs).ln()
+    return [x - top - log_sum for x in zs]
