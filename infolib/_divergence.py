@@ -266,11 +266,22 @@ _softmax_kl_divergence = jax.jit(_softmax_kl_divergence_nats, static_argnums=(2,
 
 
 def _js_pieces(p: jax.Array, q: jax.Array) -> tuple[jax.Array, ...]:
-    """s = p + q, d = (p − q)/s (0 where s = 0), log1p(d) = log(2p/s), log1p(−d) = log(2q/s)."""
+    """s = p + q, d = (p − q)/s (0 where s = 0), log(2p/s) and log(2q/s).
+
+    The logs are log1p(±d) where |d| ≤ ½ (exact there) and log 2 + log p − log s elsewhere:
+    where one of p, q is many orders below the other, d rounds to ±1 and log1p(∓d) would
+    be −inf although 2p/s is a positive number.
+    """
     s = p + q
     empty = s == 0
-    d = (p - q) / jnp.where(empty, 1, s)
-    return s, empty, d, jnp.log1p(d), jnp.log1p(-d)
+    safe_s = jnp.where(empty, 1, s)
+    d = (p - q) / safe_s
+    near = jnp.abs(d) <= 0.5
+    log_2 = math.log(2.0)
+    log_s = _base.log(safe_s)
+    log_2p_s = jnp.where(near, jnp.log1p(d), log_2 + _base.log(p) - log_s)
+    log_2q_s = jnp.where(near, jnp.log1p(-d), log_2 + _base.log(q) - log_s)
+    return s, empty, d, log_2p_s, log_2q_s
 
 
 @jax.custom_jvp
