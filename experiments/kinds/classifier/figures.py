@@ -108,6 +108,7 @@ def convergence_figure(variants: list[Variant]) -> Figure:
         if log:
             log_y(ax)
         ax.set(title=title, xlabel="step", ylabel=ylabel)
+        _step_axis(ax, variants)
     _legend_below(figure, variants, splits=_splits(variants))
     figure.suptitle("Convergence")
     return figure
@@ -121,6 +122,22 @@ def _plot_metric(ax: Axes, variant: Variant, metric: str, splits=("train", "test
         ax.plot(steps, values, SPLIT_STYLES[split], color=variant.color)
         if variant.status == "diverged" and len(steps):
             ax.plot(steps[-1], values[-1], "x", color=variant.color, markersize=8, mew=2)
+
+
+def _step_axis(ax: Axes, variants: list[Variant]) -> None:
+    """A symlog step axis (linear below 10) when some variant stops before a tenth of the
+    longest (Newton's tens of steps beside a first-order method's thousands), so that the
+    short runs are not squeezed against the y axis."""
+    ends = [
+        int(steps[-1])
+        for v in variants
+        for steps, _ in v.history.get("train", {}).values()
+        if len(steps) and steps[-1] > 0
+    ]
+    if ends and min(ends) * 10 < max(ends):
+        ax.set_xscale("symlog", linthresh=10, linscale=0.5)
+        ax.set_xlim(0, max(ends) * 1.05)
+        ax.set_xlabel("step (linear to 10, then log)")
 
 
 def _splits(variants: list[Variant]) -> list[str]:
@@ -224,6 +241,8 @@ def weight_norm_figure(variants: list[Variant]) -> Figure:
     norm.set(title="Weight norm", xlabel="step", ylabel="‖w‖₂ (bias excluded)")
     _log_scale_if_wide(norm)
     zeros.set(title="Exact zeros among the weights", xlabel="step", ylabel="number of w = 0")
+    for ax in (norm, zeros):
+        _step_axis(ax, variants)
     zeros.set_ylim(bottom=0)
     zeros.yaxis.set_major_locator(MaxNLocator(integer=True))
     _legend_below(figure, variants, splits=["train"])
