@@ -165,6 +165,10 @@ def _exact_softmax_kl_divergence(a: jax.Array, b: jax.Array, axis: int) -> jax.A
 
 
 _MASKED = 1e30  # a logit below −1e30 has softmax 0 in float64 too
+# Up to this many classes, the fast divergence shares its exponentials between reductions:
+# XLA:CPU then fuses it into one kernel. Above, it writes shared elementwise results out as
+# whole arrays, so each reduction gets expressions of its own (measured: BENCHMARKS.md §1).
+_SHARED_BELOW = 256
 
 
 def _fast_softmax_kl_rows(
@@ -189,13 +193,19 @@ def _fast_softmax_kl_rows(
         a, b = jnp.maximum(a, -_MASKED), jnp.maximum(b, -_MASKED)
     m_a = jnp.max(a, axis=axis, keepdims=True)
     m_b = jnp.max(b, axis=axis, keepdims=True)
-    s_a = jnp.sum(jnp.exp(a + (-m_a)), axis=axis, keepdims=True)
     v = (a - b) - (m_a - m_b)
     gap = jnp.sign(v) * jnp.exp(jnp.maximum(a - m_a, b - m_b)) * jnp.expm1(-jnp.abs(v))
     total_gap = jnp.sum(gap, axis=axis, keepdims=True)
-    v_again = -((b - a) + (m_a - m_b))
-    p = jnp.exp(a - (m_a + jnp.log(s_a)))
-    mean_v = jnp.sum(p * v_again, axis=axis, keepdims=True)
+    if a.shape[axis] <= _SHARED_BELOW:
+        # Few classes: XLA fuses all the reductions into one kernel; share the exponentials.
+        w = jnp.exp(a + (-m_a))
+        s_a = jnp.sum(w, axis=axis, keepdims=True)
+        mean_v = jnp.sum(w * v, axis=axis, keepdims=True) / s_a
+    else:
+        s_a = jnp.sum(jnp.exp(a + (-m_a)), axis=axis, keepdims=True)
+        v_again = -((b - a) + (m_a - m_b))
+        p = jnp.exp(a - (m_a + jnp.log(s_a)))
+        mean_v = jnp.sum(p * v_again, axis=axis, keepdims=True)
     return {
         "divergence": jnp.squeeze(mean_v + jnp.log1p(total_gap / s_a), axis),
         "m_a": m_a,
@@ -237,11 +247,13 @@ def _softmax_kl_divergence_jvp(axis, primals, tangents):
     out = rows["divergence"]
     # ∂/∂a = p (log p − log q − D) = p (v − E_p[v]), 0 where p = 0; ∂/∂b = q − p, with
     # Σ e^β = Σ w + Σ w·(e^−v − 1). A row whose divergence is +inf has no derivative; it
-    # gets 0, as the value does not move: a factor per row, so that the elementwise pass
-    # has no select (NaN stays NaN). Masked logits count as −_MASKED here (p = 0 there,
-    # and no 0·inf); the elementwise expressions are the reductions' own, written apart
-    # (see _fast_softmax_kl_rows).
-    finite = jnp.where(jnp.expand_dims(out, axis) == jnp.inf, 0.0, 1.0).astype(a.dtype)
+    # gets 0, as the value does not move: a factor per row, min(1, max_float/|D|), which
+    # is 1 for every finite D, 0 for +inf and NaN for NaN, with no select (XLA would fuse
+    # a select into the elementwise pass and take the pass out of YNNPACK). Masked logits
+    # count as −_MASKED here (p = 0 there, and no 0·inf); the elementwise expressions are
+    # the reductions' own, written apart (see _fast_softmax_kl_rows).
+    largest = jnp.finfo(a.dtype).max
+    finite = jnp.minimum(1, largest / jnp.abs(jnp.expand_dims(out, axis)))
     m_a, m_b, s_a = rows["m_a"], rows["m_b"], rows["s_a"]
     a_c, b_c = jnp.maximum(a, -_MASKED), jnp.maximum(b, -_MASKED)
     v = (a_c - b_c) - (m_a - m_b)
