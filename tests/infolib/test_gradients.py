@@ -239,3 +239,68 @@ def test_count_estimator_gradients(rng):
         _jit_grad(infolib.miller_madow_entropy, 0, counts),
         plugin_grad - (m - 1) / (2 * n**2),
     )
+
+
+# --- many classes ----------------------------------------------------------------------------
+#
+# For few classes (up to 256) the derivative passes and the fused KL with logits take other code
+# paths than for many (a trace-time choice, for speed on XLA:CPU: BENCHMARKS.md §1). The tests
+# above use few classes; these check the many-class paths against the analytic gradients, with
+# masked classes and zeros, in float32 under jit (rtol=1e-4, atol=1e-6).
+
+MANY = 300
+INF = np.inf
+
+
+def _many_class_logits(rng):
+    a, b = (2.0 * rng.standard_normal((2, 4, MANY))).astype(DTYPE)
+    a[0, :5] = b[0, :5] = -INF  # masked in both
+    a[1, 7] = -INF  # masked in p only
+    b[2, 9] = -INF  # masked in q only: +inf, gradient 0 for the row
+    return a, b
+
+
+def test_kl_divergence_with_logits_many_classes_matches_analytic_gradients(rng):
+    a, b = _many_class_logits(rng)
+    grad_a, grad_b = _jit_grad(infolib.kl_divergence_with_logits, (0, 1), a, b)
+    values = jax.jit(infolib.kl_divergence_with_logits)(a, b)
+    la = special.log_softmax(a.astype(np.float64), axis=-1)
+    lb = special.log_softmax(b.astype(np.float64), axis=-1)
+    pa, qb = np.exp(la), np.exp(lb)
+    with np.errstate(invalid="ignore"):
+        kl = np.where(pa > 0, pa * (la - lb), 0.0).sum(-1)
+    assert values[2] == INF
+    finite = np.isfinite(kl)
+    np.testing.assert_allclose(values[finite], kl[finite], rtol=1e-5)
+    with np.errstate(invalid="ignore"):
+        expected_a = np.where(pa > 0, pa * (la - lb - kl[:, None]), 0.0)
+    expected_b = qb - pa
+    expected_a[~finite], expected_b[~finite] = 0.0, 0.0
+    _assert_grad_close(grad_a, expected_a)
+    _assert_grad_close(grad_b, expected_b)
+
+
+def test_cross_entropy_with_logits_many_classes_matches_analytic_gradient(rng):
+    a, _ = _many_class_logits(rng)
+    p = _interior_simplex(rng, a.shape) * np.isfinite(a)
+    p = (p / p.sum(-1, keepdims=True)).astype(DTYPE)
+    got = _jit_grad(infolib.cross_entropy_with_logits, 1, p, a)
+    softmax = special.softmax(a.astype(np.float64), axis=-1)
+    _assert_grad_close(got, softmax * p.astype(np.float64).sum(-1, keepdims=True) - p)
+
+
+def test_kl_divergence_and_entropy_many_classes_match_analytic_gradients(rng):
+    p, q = (_interior_simplex(rng, (4, MANY)) for _ in range(2))
+    p[0, :10] = 0.0  # zeros in p: the middle and exact tiers
+    p = (p / p.sum(-1, keepdims=True)).astype(DTYPE)
+    q = q.astype(DTYPE)
+    p64, q64 = p.astype(np.float64), q.astype(np.float64)
+    grad_p, grad_q = _jit_grad(infolib.kl_divergence, (0, 1), p, q)
+    _assert_grad_close(grad_q, np.where(p64 > 0, -p64 / q64, 0.0))
+    with np.errstate(divide="ignore"):
+        expected_p = np.log(p64 / q64) + 1
+    np.testing.assert_array_equal(grad_p[0, :10], -INF)
+    _assert_grad_close(grad_p[:, 10:], expected_p[:, 10:])
+    grad = _jit_grad(infolib.entropy, 0, p)
+    np.testing.assert_array_equal(grad[0, :10], INF)
+    _assert_grad_close(grad[:, 10:], -(np.log(p64[:, 10:]) + 1))
