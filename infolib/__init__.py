@@ -8,6 +8,8 @@ classes, and no NaN value or gradient where the true one is finite; a NaN input 
 result (it is never swallowed by a boundary case), and subnormal probabilities are exact.
 """
 
+from importlib import metadata as _metadata
+
 from infolib._checked import checked as checked
 from infolib._closed_form import gaussian_entropy as gaussian_entropy
 from infolib._closed_form import gaussian_kl as gaussian_kl
@@ -58,4 +60,7 @@ __all__ = [
     "sparse_cross_entropy_with_logits",
 ]
 
-__version__ = "0.1.0"
+try:  # the installed distribution's version, written once, in pyproject.toml
+    __version__ = _metadata.version("infolab")
+except _metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
