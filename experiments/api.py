@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import sys
 import tempfile
 import weakref
 from collections.abc import Mapping, Sequence
@@ -127,9 +128,7 @@ def run(
     Raises:
         ConfigError, DataError, OutputError: bad input, before anything runs.
     """
-    import sys
-
-    from experiments import runner
+    from experiments import runner  # here: it loads jax
 
     base_dir = None
     if isinstance(config, str | Path):

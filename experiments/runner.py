@@ -181,6 +181,11 @@ class _Relay:
 _RELAY = _Relay()
 
 
+def _member_steps(the_plan: Plan) -> int:
+    """The plan's work: steps per member summed over the members."""
+    return sum(the_plan.program.steps(g.key) * len(g.members) for g in the_plan.groups)
+
+
 def execute(the_plan: Plan, *, progress: bool = False) -> executor.Executed:
     """Trains every member of the plan, one compiled program per group.
 
@@ -189,7 +194,7 @@ def execute(the_plan: Plan, *, progress: bool = False) -> executor.Executed:
         progress: show a bar over member-steps (on stderr).
     """
     specs = [m.spec for m in the_plan.members]
-    total = sum(the_plan.program.steps(g.key) * len(g.members) for g in the_plan.groups)
+    total = _member_steps(the_plan)
     bar = _Progress(total, progress)
     _RELAY.target = bar
     try:
@@ -334,7 +339,7 @@ def _report(
                 log(f"  {row}")
         return
     diverged = sum(o.status == "diverged" for o in executed.outcomes)
-    total = sum(the_plan.program.steps(g.key) * len(g.members) for g in the_plan.groups)
+    total = _member_steps(the_plan)
     spent = max(sum(s for _, s in executed.seconds), 1e-9)
     log(
         f"sweep: {len(executed.outcomes)} members, {diverged} diverged, "
