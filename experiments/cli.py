@@ -169,6 +169,7 @@ def _parser() -> argparse.ArgumentParser:
         dest="formats",
         help="a figure format (repeatable; default: the run's output.formats)",
     )
+    plot.add_argument("--quiet", action="store_true", help="no status line")
     command("list", _list, "list the shipped configs")
     ls = command("ls", _ls, "list the runs under a folder")
     ls.add_argument("folder", type=Path, nargs="?", default=Path("results"), metavar="DIR")
@@ -254,7 +255,7 @@ def _plot(args: argparse.Namespace, argv: Sequence[str]) -> int:
     missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
     if missing:
         raise _BadInput(f"RUN_DIR: {run_dir} is not a run folder (missing {', '.join(missing)})")
-    from experiments.plotting import draw_run_figures  # loads matplotlib
+    from experiments.plotting import draw_run_figures, drawn_line  # loads matplotlib
 
     config = load_config(run_dir / "config.yaml")
     formats = args.formats or list(config.output.formats)
@@ -262,8 +263,11 @@ def _plot(args: argparse.Namespace, argv: Sequence[str]) -> int:
         raise _BadInput(
             f"RUN_DIR: {run_dir} asks for no figures (output.formats: []); pass --format"
         )
-    for path in draw_run_figures(run_dir, formats, type(config).KIND):
+    written = draw_run_figures(run_dir, formats, type(config).KIND)
+    for path in written:
         print(path)
+    if not args.quiet:
+        print(drawn_line(written, run_dir / "figures"), file=sys.stderr)
     return EXIT_OK
 
 

@@ -1,18 +1,30 @@
 """Figures, shared by every kind: one style, one canvas, one way to save.
 
 Figures are drawn on the Agg canvas without pyplot (no global figure state) inside one
-``matplotlib.rc_context`` style; raster formats at 150 dpi, pdf and svg as vectors. A kind's
-figures are drawn from a run's files only (:func:`experiments.record.read_run`), so
-``python -m experiments plot`` redraws them without rerunning.
+``matplotlib.rc_context`` of the house style (:mod:`experiments.style`), at the run's
+``output.figure_width`` and ``output.dpi``. A kind's figures are drawn from a run's files
+only (:func:`experiments.record.read_run`), so ``python -m experiments plot`` redraws them
+without rerunning.
+
+Each figure is laid out once (constrained layout, at its first format) and saved in every
+format from that layout. A run's figures are drawn by a few worker processes at once
+(one per core, at most one per figure), forked from a server that has matplotlib loaded
+(:func:`prepare_workers` starts it while the run trains); each worker reads the run's files
+itself, so what it draws is what one process would draw. The files carry no date, so the
+same run gives the same bytes.
 """
 
 from __future__ import annotations
 
+import functools
+import multiprocessing
 import os
 import shutil
+import signal
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -21,7 +33,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter
 
-from experiments import interrupts
+from experiments import interrupts, style
 from experiments.config import load_config
 from experiments.folders import listed_files, replace_listed
 from experiments.kind import Kind
@@ -29,56 +41,68 @@ from experiments.reading import RunFilesError, read_run
 from experiments.record import FigureError, update_manifest
 
 __all__ = [
-    "PALETTE",
-    "STYLE",
     "draw_run_figures",
+    "drawn_line",
+    "legend_below",
     "log_y",
     "new_figure",
     "positive_y",
+    "prepare_workers",
     "save_figures",
 ]
 
-STYLE = {
-    "font.size": 9,
-    "axes.titlesize": 10,
-    "axes.labelsize": 9,
-    "legend.fontsize": 8,
-    "xtick.labelsize": 8,
-    "ytick.labelsize": 8,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "grid.linewidth": 0.6,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "lines.linewidth": 1.6,
-    "lines.markersize": 4,
-    "legend.frameon": False,
-    "savefig.dpi": 150,
-    "pdf.fonttype": 42,  # embed TrueType, so text stays text in the pdf
-    "svg.fonttype": "none",
+# No dates in the files: the same figure gives the same bytes.
+_METADATA: dict[str, dict[str, Any]] = {
+    "png": {},
+    "pdf": {"CreationDate": None, "ModDate": None},
+    "svg": {"Date": None},
 }
-PALETTE = "tab10"
+_MAX_WORKERS = 4
 
 
 def new_figure(rows: int, cols: int, size: tuple[float, float]) -> Figure:
-    """A constrained-layout figure on its own Agg canvas, with ``rows × cols`` axes."""
-    figure = Figure(figsize=size, layout="constrained")
+    """A constrained-layout figure on its own Agg canvas, with ``rows × cols`` axes.
+
+    ``size`` (inches) is the figure as designed; it is drawn at the house style's width
+    (:func:`experiments.style.fit_size`: scaled, and a row of panels stacked into a column
+    at column width), so ``figure.axes`` lists the panels in the same order either way.
+    """
+    width = float(matplotlib.rcParams["figure.figsize"][0])
+    column = width <= style.WIDTHS[style.COLUMN] + 1e-9
+    rows, cols, fitted = style.fit_size(rows, cols, size, width, column=column)
+    figure = Figure(figsize=fitted, layout="constrained")
     FigureCanvasAgg(figure)
     figure.subplots(rows, cols)
     return figure
+
+
+def legend_below(figure: Figure, handles: Sequence[Any] | None = None, **kwargs: Any) -> Any:
+    """A legend under the panels, in as many columns as the figure's width has room for."""
+    if handles is None:
+        handles, _ = figure.axes[0].get_legend_handles_labels()
+    labels = [h.get_label() for h in handles]
+    font = matplotlib.font_manager.FontProperties(size=matplotlib.rcParams["legend.fontsize"])
+    columns = style.legend_columns(labels, figure.get_figwidth(), font.get_size_in_points())
+    kwargs.setdefault("ncols", columns)
+    return figure.legend(handles=handles, loc="outside lower center", **kwargs)
 
 
 def save_figures(
     draw: Callable[[], Mapping[str, Callable[[], Figure]]],
     out_dir: Path,
     formats: Iterable[str],
+    *,
+    width: str = "page",
+    dpi: int = 200,
 ) -> list[Path]:
-    """Draws each named figure in the shared style and saves it in every format.
+    """Draws each named figure in the house style and saves it in every format.
 
     Args:
         draw: returns the figures to draw, by name, each as a function making it.
         out_dir: the folder the files go to (made if missing).
         formats: file formats, e.g. ``["png", "pdf"]``.
+        width: ``column`` (3.5 in) or ``page`` (7 in).
+        dpi: the resolution of raster formats.
 
     Returns:
         The files written, figure by figure, in the order of ``formats``.
@@ -86,13 +110,15 @@ def save_figures(
     formats = list(formats)
     out_dir.mkdir(exist_ok=True)
     written = []
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(style.rc_params(width, dpi)):
         for name, make in draw().items():
             interrupts.check()
             figure = make()
-            for fmt in formats:
+            for index, fmt in enumerate(formats):
                 path = out_dir / f"{name}.{fmt}"
-                figure.savefig(path, format=fmt)
+                figure.savefig(path, format=fmt, metadata=_METADATA[fmt])
+                if index == 0:  # laid out once: the other formats reuse the positions
+                    figure.set_layout_engine("none")
                 written.append(path)
     return written
 
@@ -127,7 +153,12 @@ def _plain_log_labels(axis) -> None:
 
 
 def draw_run_figures(
-    run_dir: str | Path, formats: Iterable[str], kind: Kind | None = None
+    run_dir: str | Path,
+    formats: Iterable[str],
+    kind: Kind | None = None,
+    *,
+    width: str | None = None,
+    dpi: int | None = None,
 ) -> list[Path]:
     """Draws a run folder's figures from its checked files into ``run_dir/figures``.
 
@@ -138,6 +169,8 @@ def draw_run_figures(
         run_dir: a run folder.
         formats: file formats, e.g. ``["png", "pdf"]``.
         kind: the run's kind (default: the one its ``config.yaml`` names).
+        width: ``column`` or ``page`` (default: the run's ``output.figure_width``).
+        dpi: raster resolution (default: the run's ``output.dpi``).
 
     Returns:
         The files written.
@@ -147,16 +180,20 @@ def draw_run_figures(
         FigureError: a figure could not be drawn (the old figures are kept).
     """
     run_dir = Path(run_dir)
-    if kind is None:
-        kind = type(load_config(run_dir / "config.yaml")).KIND
+    if kind is None or width is None or dpi is None:
+        config = load_config(run_dir / "config.yaml")
+        kind = kind or type(config).KIND
+        width = width or config.output.figure_width
+        dpi = dpi or config.output.dpi
+    formats = list(formats)
     record = read_run(run_dir)
     target = run_dir / "figures"
     if target.exists() and not target.is_dir():
         raise RunFilesError(f"figures: {target} is a file, not a folder")
-    draw = kind.figures()
     stage = Path(tempfile.mkdtemp(prefix=".figures.partial-", dir=run_dir))
     try:
-        written = save_figures(lambda: draw(record), stage, formats)
+        makers = _makers(kind, record)
+        written = _draw(makers, run_dir, kind, stage, formats, width, dpi)
     except Exception as error:
         shutil.rmtree(stage, ignore_errors=True)
         update_manifest(run_dir, figures={"status": "failed", "error": _brief(error)})
@@ -180,6 +217,126 @@ def draw_run_figures(
             return _record_figures(run_dir, listed, [target / p.name for p in written])
     stage.rename(target)
     return _record_figures(run_dir, listed, [target / p.name for p in written])
+
+
+def _makers(kind: Kind, record: Any) -> Mapping[str, Callable[[], Figure]]:
+    """The kind's figures of a run; for a sweep the kind draws nothing of, the final
+    metrics against each swept key (:mod:`experiments.sweep_figures`)."""
+    makers = dict(kind.figures()(record))
+    if record.swept and not makers:
+        from experiments import sweep_figures  # it draws with this module
+
+        metrics = sweep_figures.numeric_metrics(record, kind.metrics)
+        for key in sorted(record.swept_keys()):
+            makers[sweep_figures.figure_name(key)] = functools.partial(
+                sweep_figures.final_metrics_figure, record, key, metrics
+            )
+    return makers
+
+
+# ---------------------------------------------------------------------------
+# Drawing in worker processes
+# ---------------------------------------------------------------------------
+
+
+def prepare_workers() -> None:
+    """Starts the server that drawing workers are forked from, with matplotlib and this
+    module loaded, so that it loads while a run trains (a no-op where figures are drawn
+    in this process)."""
+    if _worker_count(2) > 1:
+        _context()
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
+def _context() -> Any:
+    """The forkserver context, its server preloading this module and the kinds (and not
+    ``__main__``, which would be the command line itself)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["experiments.plotting", "experiments.kinds"])
+    return context
+
+
+def _worker_count(figures: int) -> int:
+    """Workers for ``figures`` figures: one per core (at most one per figure and
+    :data:`_MAX_WORKERS`); 1 (draw here) with one core or where forkserver is missing."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(figures, cores or 1, _MAX_WORKERS))
+
+
+def _shipped(kind: Kind) -> bool:
+    """Whether a worker can find ``kind`` by name: one of this package's kinds."""
+    from experiments.kinds import KINDS
+
+    return KINDS.get(kind.name) is kind and kind.figures.__module__.startswith("experiments.")
+
+
+def _draw(
+    makers: Mapping[str, Callable[[], Figure]],
+    run_dir: Path,
+    kind: Kind,
+    stage: Path,
+    formats: list[str],
+    width: str,
+    dpi: int,
+) -> list[Path]:
+    """Draws ``makers`` into ``stage``: here, or split over worker processes."""
+    names = list(makers)
+    workers = _worker_count(len(names)) if _shipped(kind) else 1
+    if workers == 1:
+        return save_figures(lambda: makers, stage, formats, width=width, dpi=dpi)
+    groups = [names[i::workers] for i in range(workers)]
+    with _context().Pool(workers, initializer=_ignore_signals) as pool:
+        pending = [
+            pool.apply_async(
+                _draw_in_worker, (str(run_dir), kind.name, group, str(stage), formats, width, dpi)
+            )
+            for group in groups
+        ]
+        done: dict[str, list[Path]] = {}
+        for group, job in zip(groups, pending, strict=True):
+            while not job.ready():
+                interrupts.check()
+                job.wait(0.05)
+            for name, paths in zip(group, job.get(), strict=True):
+                done[name] = [Path(p) for p in paths]
+    return [path for name in names for path in done[name]]
+
+
+def _ignore_signals() -> None:
+    # The parent decides what a signal stops (and removes the staging folder).
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def _draw_in_worker(
+    run_dir: str,
+    kind_name: str,
+    names: list[str],
+    stage: str,
+    formats: list[str],
+    width: str,
+    dpi: int,
+) -> list[list[str]]:
+    """In a worker: reads the run's files and draws the named figures (paths by figure)."""
+    from experiments.kinds import KINDS
+
+    makers = _makers(KINDS[kind_name], read_run(run_dir))
+    chosen = {name: makers[name] for name in names}
+    written = save_figures(lambda: chosen, Path(stage), formats, width=width, dpi=dpi)
+    per = len(formats)
+    return [[str(p) for p in written[i * per : (i + 1) * per]] for i in range(len(names))]
+
+
+def drawn_line(written: Sequence[Path], folder: Path) -> str:
+    """The status line after drawing: ``drew 3 figures (6 files) in FOLDER``."""
+    names = {path.stem for path in written}
+    where = written[0].parent if written else folder
+    figures = "1 figure" if len(names) == 1 else f"{len(names)} figures"
+    return f"drew {figures} ({len(written)} files) in {where}"
 
 
 def _free_name(path: Path) -> Path:

@@ -34,7 +34,7 @@ from experiments import interrupts
 from experiments.config import Experiment, MemberSpec, load_config
 from experiments.folders import KeptBeside, Stage, choose_run_folder, open_stage, staged
 from experiments.kind import DataError, Kind, Program
-from experiments.plotting import draw_run_figures
+from experiments.plotting import draw_run_figures, drawn_line, prepare_workers
 from experiments.record import Result, utc_now, write_run
 
 __all__ = [
@@ -294,10 +294,15 @@ def run(
     if hosts is not None:  # before anything asks JAX for its devices
         coordinator, count, process = hosts
         jax.distributed.initialize(coordinator, num_processes=count, process_id=process)
+    formats = list(config.output.formats) if writer else []
+    if formats:
+        prepare_workers()  # loads matplotlib in the figure workers' server meanwhile
+    _status(log, f"loading data for {config.member_count()} member(s)")
     the_plan = plan(config, base_dir)
     stage = open_stage(folder) if folder is not None else None  # the destination, checked
     with staged(stage) if stage is not None else contextlib.nullcontext():
         interrupts.check()
+        _status(log, f"compiling and running {len(the_plan.groups)} program(s)")
         executed = execute(the_plan, progress=progress)
         interrupts.check()
     seconds = train_seconds(the_plan, executed)
@@ -315,16 +320,29 @@ def run(
     }
     if hosts is not None:
         extra["processes"] = hosts[1]
-    formats = list(config.output.formats)
     try:
         final = record(the_plan, executed, stage, extra)
     except KeptBeside as kept:
         if formats:
-            draw_run_figures(kept.path, formats, the_plan.kind)
+            _figures(kept.path, config, the_plan.kind, log)
         raise
     if formats:
-        draw_run_figures(final, formats, the_plan.kind)  # FigureError: the results are kept
+        _figures(final, config, the_plan.kind, log)  # FigureError: the results are kept
     return final
+
+
+def _status(log: Log | None, line: str) -> None:
+    if log is not None:
+        log(line)
+
+
+def _figures(run_dir: Path, config: Experiment, kind: Kind, log: Log | None) -> None:
+    output = config.output
+    _status(log, f"drawing figures ({', '.join(output.formats)})")
+    written = draw_run_figures(
+        run_dir, output.formats, kind, width=output.figure_width, dpi=output.dpi
+    )
+    _status(log, drawn_line(written, run_dir / "figures"))
 
 
 def _report(

@@ -34,10 +34,14 @@ __all__ = ["Experiment", "MemberSpec", "OutputConfig", "experiment_model"]
 
 
 class OutputConfig(StrictModel):
-    """Where runs go (``<dir>/<name>/<UTC time>-<config hash>/``) and the figure formats."""
+    """Where runs go (``<dir>/<name>/<UTC time>-<config hash>/``) and the figures: their
+    formats, their width (``column``: 3.5 in, one column of a two-column paper; ``page``:
+    7 in) and the resolution of raster formats (dots per inch)."""
 
     dir: Annotated[str, Strict(), Field(min_length=1)] = "results"
     formats: list[Literal["png", "pdf", "svg"]] = Field(default_factory=lambda: ["png", "pdf"])
+    figure_width: Literal["column", "page"] = "page"
+    dpi: Annotated[int, Strict(), Field(ge=50, le=1200)] = 200
 
     @field_validator("formats")
     @classmethod

@@ -2,31 +2,50 @@
 :mod:`experiments.plotting`). For a run that is not a sweep:
 
 - ``convergence``: cross-entropy and squared error (log scale), accuracy, and the gradient
-  norm against step, per variant, train solid and test dashed;
-- ``sparsity``: each variant's weights sorted by magnitude with exact zeros marked on the
-  axis, the true weights for synthetic data, and a histogram of the nonzero magnitudes; the
-  count of exact zeros is in the legend;
-- ``weight_norm``: ‖w‖₂ and the number of exact zeros against step.
+  norm against step, per variant (a colour and a marker each), train solid and test dashed;
+- ``sparsity`` (where some variant has a prior): each variant's final |w|, by feature name
+  where the data names its features, else sorted by magnitude, exact zeros marked on the
+  axis, the true weights for synthetic data, and a histogram of the nonzero magnitudes;
+  the count of exact zeros is in the legend;
+- ``weight_norm``: ‖w‖₂ against step, and the number of exact zeros where some variant has
+  an L1 (Laplace) prior;
+- ``weights`` (image data, such as digits' 8 × 8 pixels): each variant's weights of each
+  class drawn as an image.
+
+Variants that end exactly where an earlier one did say so in the legend (``b (= a)``); a
+step axis turns symlog where the dynamics are front-loaded.
 """
 
 from __future__ import annotations
 
 import functools
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from experiments import style
+from experiments.config import load_config
 from experiments.kinds.classifier import path_figures
-from experiments.plotting import PALETTE, log_y, new_figure, positive_y
+from experiments.plotting import legend_below, log_y, new_figure, positive_y
 from experiments.reading import RunRecord
 
 SPLIT_STYLES = {"train": "-", "test": "--"}
+PANELS = (  # metric, y label, title, log y
+    ("ce", "cross-entropy (nats)", "Cross-entropy", True),
+    ("mse", "squared error ½‖p − y‖²", "Squared error (MSE)", True),
+    ("accuracy", "accuracy (fraction correct)", "Accuracy", False),
+    ("grad_norm", "‖∇J‖ (min-norm subgradient)", "Gradient norm of the objective", True),
+)
+_GENERIC_NAME = re.compile(r"x\d+")
+_PIXEL = re.compile(r"pixel_(\d+)_(\d+)")
 
 
 @dataclass(frozen=True)
@@ -34,13 +53,19 @@ class Variant:
     """What the figures need of one variant, read from the run's files."""
 
     name: str
-    color: tuple[float, ...]
+    look: style.Look
     status: str
     diverged_at: int | None
-    weights: np.ndarray  # flattened
+    prior: str  # none, gaussian, laplace
+    weights: np.ndarray  # [d] for two classes, [d, C] for more
     true_weights: np.ndarray | None
+    feature_names: list[str]
     # history[split][metric] = (steps, values)
     history: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]
+
+    @property
+    def color(self) -> str:
+        return self.look.color
 
     @property
     def label(self) -> str:
@@ -60,23 +85,34 @@ def draw(record: RunRecord) -> dict[str, Callable[[], Figure]]:
     if record.swept:
         return path_figures.figures(record)
     variants = read_variants(record)
-    return {name: functools.partial(make, variants) for name, make in FIGURES.items()}
+    drawn = {"convergence": functools.partial(convergence_figure, variants)}
+    if any(v.prior != "none" for v in variants):
+        drawn["sparsity"] = functools.partial(sparsity_figure, variants)
+    drawn["weight_norm"] = functools.partial(weight_norm_figure, variants)
+    if image_shape(variants[0].feature_names) is not None:
+        drawn["weights"] = functools.partial(weight_images_figure, variants)
+    return drawn
 
 
 def read_variants(record: RunRecord) -> list[Variant]:
-    """The variants of a (not swept) run, in the order of ``summary.json``."""
-    colors = matplotlib.colormaps[PALETTE].colors
+    """The variants of a (not swept) run, in the order of ``summary.json``; their priors
+    from the run's ``config.yaml``."""
+    config = load_config(record.path / "config.yaml")
+    priors = {m.index: m.spec.train.prior.kind for m in config.members}
     variants = []
     for index, run in enumerate(record.runs):
-        true = record.data[run["member"]].get("true_weights")
+        data = record.data[run["member"]]
+        true = data.get("true_weights")
         variants.append(
             Variant(
                 name=run["variant"],
-                color=colors[index % len(colors)],
+                look=style.look(index),
                 status=run["status"],
                 diverged_at=run.get("diverged_at"),
-                weights=as_array(run["params"]["weights"]).ravel(),
+                prior=priors[run["member"]],
+                weights=as_array(run["params"]["weights"]),
                 true_weights=None if true is None else as_array(true).ravel(),
+                feature_names=list(data.get("feature_names") or []),
                 history=record.history.get(run["member"], {}),
             )
         )
@@ -88,6 +124,14 @@ def as_array(values) -> np.ndarray:
     return np.array(values, dtype=float)  # None -> nan
 
 
+def _twins(variants: list[Variant], series: Callable[[Variant], list[np.ndarray]]) -> list[str]:
+    """Each variant's legend label, ``(= earlier)`` where its series equal an earlier's."""
+    labels = style.twin_labels(
+        {v.name: v.label for v in variants}, {v.name: series(v) for v in variants}
+    )
+    return [labels[v.name] for v in variants]
+
+
 # ---------------------------------------------------------------------------
 # Convergence
 # ---------------------------------------------------------------------------
@@ -95,49 +139,112 @@ def as_array(values) -> np.ndarray:
 
 def convergence_figure(variants: list[Variant]) -> Figure:
     """CE and MSE (log y), accuracy and gradient norm (log y) against step."""
-    figure = new_figure(2, 2, (9.0, 6.4))
-    panels = [
-        ("ce", "cross-entropy (nats)", "Cross-entropy", True),
-        ("mse", "squared error ½‖p − y‖²", "Squared error (MSE)", True),
-        ("accuracy", "accuracy", "Accuracy", False),
-        ("grad_norm", "‖∇J‖ (min-norm subgradient)", "Gradient norm of the objective", True),
-    ]
-    for ax, (metric, ylabel, title, log) in zip(figure.axes, panels, strict=True):
-        for variant in variants:
-            _plot_metric(ax, variant, metric)
+    figure = new_figure(2, 2, (7.0, 5.2))
+    for ax, (metric, ylabel, title, log) in zip(figure.axes, PANELS, strict=True):
+        for index, variant in enumerate(variants):
+            _plot_metric(ax, variant, metric, index=index, count=len(variants))
         if log:
             log_y(ax)
+        elif metric == "accuracy":
+            title += _fit_accuracy(ax, variants)
         ax.set(title=title, xlabel="step", ylabel=ylabel)
         _step_axis(ax, variants)
-    _legend_below(figure, variants, splits=_splits(variants))
+    labels = _twins(variants, _plotted_history)
+    _legend(figure, variants, labels, splits=_splits(variants))
     figure.suptitle("Convergence")
     return figure
 
 
-def _plot_metric(ax: Axes, variant: Variant, metric: str, splits=("train", "test")) -> None:
+def _plotted_history(variant: Variant) -> list[np.ndarray]:
+    series = []
+    for split in SPLIT_STYLES:
+        for metric, *_ in PANELS:
+            steps, values = variant.history.get(split, {}).get(metric, (np.zeros(0),) * 2)
+            series += [steps, values]
+    return series
+
+
+def _plot_metric(
+    ax: Axes,
+    variant: Variant,
+    metric: str,
+    splits=("train", "test"),
+    *,
+    index: int = 0,
+    count: int = 1,
+    linestyle=None,
+) -> None:
     for split in splits:
         if metric not in variant.history.get(split, {}):
             continue
         steps, values = variant.history[split][metric]
-        ax.plot(steps, values, SPLIT_STYLES[split], color=variant.color)
+        line = variant.look.line(index=index, count=count)
+        line["linestyle"] = linestyle or SPLIT_STYLES[split]
+        if split != "train":
+            line["markerfacecolor"] = "white"
+        ax.plot(steps, values, **line)
         if variant.status == "diverged" and len(steps):
-            ax.plot(steps[-1], values[-1], "x", color=variant.color, markersize=8, mew=2)
+            ax.plot(steps[-1], values[-1], "x", color=variant.color, markersize=7, mew=1.8)
+
+
+def _fit_accuracy(ax: Axes, variants: list[Variant]) -> str:
+    """Fits the accuracy axis to the curves after their first tenth of steps where those
+    lie in a narrow band of the whole range (the first steps then start below the axis);
+    returns a note for the title ("" when the whole range is shown)."""
+    tails, everything = [], []
+    for variant in variants:
+        for split in variant.history.values():
+            if "accuracy" not in split:
+                continue
+            steps, values = split["accuracy"]
+            finite = np.isfinite(values)
+            everything.append(values[finite])
+            tails.append(values[finite & (steps >= 0.1 * max(steps[-1], 1))])
+    tail = np.concatenate([np.zeros(0), *tails])
+    full = np.concatenate([np.zeros(0), *everything])
+    if not tail.size or not full.size:
+        return ""
+    low, high = float(tail.min()), float(tail.max())
+    if high - low >= 0.25 * (full.max() - full.min()):
+        return ""
+    pad = max(0.08 * (high - low), 0.002)
+    ax.set_ylim(low - pad, min(high + pad, 1.0 + pad / 2))
+    return " (first steps below the axis)"
 
 
 def _step_axis(ax: Axes, variants: list[Variant]) -> None:
-    """A symlog step axis (linear below 10) when some variant stops before a tenth of the
-    longest (Newton's tens of steps beside a first-order method's thousands), so that the
-    short runs are not squeezed against the y axis."""
-    ends = [
-        int(steps[-1])
-        for v in variants
-        for steps, _ in v.history.get("train", {}).values()
-        if len(steps) and steps[-1] > 0
-    ]
-    if ends and min(ends) * 10 < max(ends):
+    """A symlog step axis (linear below 10) when the dynamics are front-loaded: some
+    variant stops before a tenth of the longest (Newton's tens of steps beside a
+    first-order method's thousands), or every variant's train cross-entropy has done 90%
+    of its change within the first tenth of the steps. Short runs and early changes are
+    then not squeezed against the y axis."""
+    ends, settled = [], []
+    for variant in variants:
+        train = variant.history.get("train", {})
+        ends += [int(steps[-1]) for steps, _ in train.values() if len(steps) and steps[-1] > 0]
+        if "ce" in train and len(train["ce"][0]) > 2:
+            settled.append(_settling_step(*train["ce"]))
+    if not ends:
+        return
+    longest = max(ends)
+    front_loaded = bool(settled) and max(settled) * 10 < longest
+    if min(ends) * 10 < longest or front_loaded:
         ax.set_xscale("symlog", linthresh=10, linscale=0.5)
-        ax.set_xlim(0, max(ends) * 1.05)
+        ax.set_xlim(0, longest * 1.05)
         ax.set_xlabel("step (linear to 10, then log)")
+
+
+def _settling_step(steps: np.ndarray, values: np.ndarray) -> float:
+    """The first step after which a curve stays within 10% of its total change of its end."""
+    finite = np.isfinite(values)
+    if finite.sum() < 2:
+        return float(steps[-1])
+    steps, values = steps[finite], values[finite]
+    change = abs(values[0] - values[-1])
+    if change == 0:
+        return 0.0
+    outside = np.flatnonzero(np.abs(values - values[-1]) > 0.1 * change)
+    return float(steps[min(outside[-1] + 1, len(steps) - 1)]) if outside.size else 0.0
 
 
 def _splits(variants: list[Variant]) -> list[str]:
@@ -145,8 +252,21 @@ def _splits(variants: list[Variant]) -> list[str]:
     return [split for split in SPLIT_STYLES if split in present]
 
 
-def _legend_below(figure: Figure, variants: list[Variant], *, splits: list[str]) -> None:
-    handles = [Line2D([], [], color=v.color, label=v.label) for v in variants]
+def _legend(
+    figure: Figure,
+    variants: list[Variant],
+    labels: list[str],
+    *,
+    splits: list[str],
+    linestyles: bool = False,
+) -> None:
+    handles = []
+    for index, (variant, label) in enumerate(zip(variants, labels, strict=True)):
+        line = variant.look.line(index=index, count=len(variants))
+        line.pop("markevery")
+        if not linestyles:
+            line["linestyle"] = "-"
+        handles.append(Line2D([], [], label=label, **line))
     if len(splits) > 1:
         handles += [
             Line2D([], [], color="0.35", linestyle=SPLIT_STYLES[split], label=split)
@@ -154,9 +274,9 @@ def _legend_below(figure: Figure, variants: list[Variant], *, splits: list[str])
         ]
     if any(v.status == "diverged" for v in variants):
         handles.append(
-            Line2D([], [], color="0.35", marker="x", linestyle="", mew=2, label="diverged")
+            Line2D([], [], color="0.35", marker="x", linestyle="", mew=1.8, label="diverged")
         )
-    figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6))
+    legend_below(figure, handles)
 
 
 # ---------------------------------------------------------------------------
@@ -164,56 +284,87 @@ def _legend_below(figure: Figure, variants: list[Variant], *, splits: list[str])
 # ---------------------------------------------------------------------------
 
 
+def meaningful_names(names: list[str]) -> bool:
+    """Whether feature names say something (not ``x0, x1, ...`` nor pixel positions)."""
+    return bool(names) and not all(_GENERIC_NAME.fullmatch(n) or _PIXEL.fullmatch(n) for n in names)
+
+
 def sparsity_figure(variants: list[Variant]) -> Figure:
-    """Weights sorted by magnitude (exact zeros on the axis) and a histogram of |w|."""
-    figure = new_figure(1, 2, (9.0, 4.2))
+    """Each variant's final |w| (by feature, or sorted) and a histogram of the nonzero |w|."""
+    names = variants[0].feature_names
+    named = meaningful_names(names) and variants[0].weights.ndim == 1 and len(names) <= 60
+    figure = new_figure(1, 2, (7.0, 3.6 if not named else 4.2))
     profile, histogram = figure.axes
-    nonzero = [_nonzero_magnitudes(v.weights) for v in variants]
+    magnitudes = [np.abs(v.weights.ravel()) for v in variants]
+    nonzero = [m[np.isfinite(m) & (m > 0)] for m in magnitudes]
     bins = _log_bins(np.concatenate([np.zeros(0), *nonzero]))
+    labels = _twins(variants, lambda v: [np.abs(v.weights.ravel())])
+    order = _feature_order(magnitudes) if named else None
     handles = []
-    for variant, magnitudes in zip(variants, nonzero, strict=True):
-        ordered = np.sort(magnitudes)[::-1]
-        rank = np.arange(1, variant.weights.size + 1)
-        label = f"{variant.label}: {variant.zeros} of {variant.weights.size} weights exactly 0"
-        profile.plot(rank[: ordered.size], ordered, ".-", color=variant.color)
-        handles.append(Line2D([], [], color=variant.color, marker=".", label=label))
-        if variant.zeros:  # no log axis has room for 0: mark them on its lower edge
+    for index, (variant, weights) in enumerate(zip(variants, magnitudes, strict=True)):
+        shown = weights[order] if order is not None else np.sort(weights)[::-1]
+        position = np.arange(1, shown.size + 1)
+        line = variant.look.line(index=index, count=len(variants))
+        line["linestyle"] = "-" if not named else "none"
+        line.update(markevery=None, linewidth=0.9)
+        positive = shown > 0
+        profile.plot(position[positive], shown[positive], **line)
+        if not positive.all():  # no log axis has room for 0: mark them on its lower edge
+            offset = (index - (len(variants) - 1) / 2) * 0.012
             profile.plot(
-                rank[ordered.size :],
-                np.zeros(variant.weights.size - ordered.size),
+                position[~positive],
+                np.full(int((~positive).sum()), offset),
                 "x",
                 color=variant.color,
+                markersize=3.5,
                 transform=profile.get_xaxis_transform(),
                 clip_on=False,
             )
-        if magnitudes.size:
-            histogram.hist(magnitudes, bins=bins, histtype="step", lw=1.6, color=variant.color)
+        label = f"{labels[index]}: {variant.zeros} of {variant.weights.size} weights exactly 0"
+        handles.append(Line2D([], [], marker=variant.look.marker, color=variant.color, label=label))
+        if nonzero[index].size:
+            histogram.hist(
+                nonzero[index],
+                bins=bins,
+                histtype="step",
+                lw=1.2,
+                color=variant.color,
+                linestyle=variant.look.linestyle,
+            )
     true = next((v.true_weights for v in variants if v.true_weights is not None), None)
     if true is not None:
-        ordered = np.sort(_nonzero_magnitudes(true))[::-1]
-        profile.plot(np.arange(1, ordered.size + 1), ordered, "k--", lw=1.2)
-        label = f"true weights: {ordered.size} of {true.size} nonzero"
-        handles.append(Line2D([], [], color="k", linestyle="--", lw=1.2, label=label))
+        truth = np.abs(true)
+        shown = truth[order] if order is not None else np.sort(truth)[::-1]
+        keep = shown > 0
+        profile.plot(np.arange(1, shown.size + 1)[keep], shown[keep], "k--", lw=1.0)
+        label = f"true weights: {int(keep.sum())} of {true.size} nonzero"
+        handles.append(Line2D([], [], color="k", linestyle="--", lw=1.0, label=label))
     if bins.size:
         log_y(profile)
         histogram.set_xscale("log")
     else:  # every weight is exactly 0
         profile.set_ylim(0.0, 1.0)
-    profile.set(
-        title="Weights sorted by magnitude (× on the axis: w = 0)",
-        xlabel="rank by |w|",
-        ylabel="|w|",
-    )
+    if named:
+        profile.set_xticks(np.arange(1, len(order) + 1), [names[i] for i in order])
+        profile.tick_params(axis="x", labelrotation=90, labelsize="x-small")
+        profile.set(title="Final |w| by feature (× on the axis: w = 0)", xlabel="")
+    else:
+        profile.set(
+            title="Weights sorted by magnitude (× on the axis: w = 0)", xlabel="rank by |w|"
+        )
+    profile.set_ylabel("|w| (per unit of the standardised feature)")
     histogram.set(title="Histogram of the nonzero |w|", xlabel="|w|", ylabel="number of weights")
     histogram.yaxis.set_major_locator(MaxNLocator(integer=True))
-    figure.legend(handles=handles, loc="outside lower center", ncols=2)
+    legend_below(figure, handles, ncols=min(2, len(handles)))
     figure.suptitle("Sparsity of the final weights")
     return figure
 
 
-def _nonzero_magnitudes(weights: np.ndarray) -> np.ndarray:
-    magnitudes = np.abs(weights)
-    return magnitudes[np.isfinite(magnitudes) & (magnitudes > 0)]
+def _feature_order(magnitudes: list[np.ndarray]) -> np.ndarray:
+    """Features by their mean |w| relative to each variant's largest, largest first."""
+    relative = [m / max(float(np.nanmax(m)), 1e-300) for m in magnitudes]
+    score = np.nan_to_num(np.mean(relative, axis=0))
+    return np.argsort(-score, kind="stable")
 
 
 def _log_bins(values: np.ndarray, n: int = 30) -> np.ndarray:
@@ -232,34 +383,90 @@ def _log_bins(values: np.ndarray, n: int = 30) -> np.ndarray:
 
 
 def weight_norm_figure(variants: list[Variant]) -> Figure:
-    """‖w‖₂ and the number of exact zeros against step."""
-    figure = new_figure(1, 2, (9.0, 3.9))
-    norm, zeros = figure.axes
-    for variant in variants:
-        _plot_metric(norm, variant, "weight_norm", splits=("train",))
-        _plot_metric(zeros, variant, "zero_weights", splits=("train",))
+    """‖w‖₂ against step, and the number of exact zeros where some prior is L1."""
+    l1 = any(v.prior == "laplace" for v in variants)
+    figure = new_figure(1, 2 if l1 else 1, (7.0, 3.2) if l1 else (4.6, 3.2))
+    axes = figure.axes
+    norm = axes[0]
+    for index, variant in enumerate(variants):
+        style_ = {"index": index, "count": len(variants), "linestyle": variant.look.linestyle}
+        _plot_metric(norm, variant, "weight_norm", splits=("train",), **style_)
+        if l1:
+            _plot_metric(axes[1], variant, "zero_weights", splits=("train",), **style_)
     norm.set(title="Weight norm", xlabel="step", ylabel="‖w‖₂ (bias excluded)")
     _log_scale_if_wide(norm)
-    zeros.set(title="Exact zeros among the weights", xlabel="step", ylabel="number of w = 0")
-    for ax in (norm, zeros):
+    if l1:
+        zeros = axes[1]
+        zeros.set(title="Exact zeros among the weights", xlabel="step", ylabel="number of w = 0")
+        zeros.set_ylim(bottom=0)
+        zeros.yaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in axes:
         _step_axis(ax, variants)
-    zeros.set_ylim(bottom=0)
-    zeros.yaxis.set_major_locator(MaxNLocator(integer=True))
-    _legend_below(figure, variants, splits=["train"])
+
+    def series(variant: Variant) -> list[np.ndarray]:
+        train = variant.history.get("train", {})
+        return [np.asarray(x) for m in ("weight_norm", "zero_weights") for x in train.get(m, ())]
+
+    _legend(figure, variants, _twins(variants, series), splits=["train"], linestyles=True)
     figure.suptitle("Size of the weights during training")
     return figure
 
 
-def _log_scale_if_wide(ax: Axes, decades: float = 3.0) -> None:
-    """A log y axis where the positive values span more than ``decades`` (a diverged run),
-    else linear (where a slow growth, such as MLE's on separable data, reads best)."""
+def _log_scale_if_wide(ax: Axes, decades: float = 1.5) -> None:
+    """A log y axis where the positive values after the start span more than ``decades``
+    (a diverged or separating run beside bounded ones), else linear (where a slow growth,
+    such as MLE's on separable data, reads best)."""
     values = positive_y(ax)
-    if values.size and values.max() > 10.0**decades * values.min():
+    if values.size and values.max() > 10.0**decades * np.percentile(values, 5):
         log_y(ax)
 
 
-FIGURES: dict[str, Callable[[list[Variant]], Figure]] = {
-    "convergence": convergence_figure,
-    "sparsity": sparsity_figure,
-    "weight_norm": weight_norm_figure,
-}
+# ---------------------------------------------------------------------------
+# Weights as images
+# ---------------------------------------------------------------------------
+
+
+def image_shape(names: list[str]) -> tuple[int, int] | None:
+    """The (rows, columns) of image data whose features are named ``pixel_<r>_<c>``
+    (scikit-learn's digits: 8 × 8), None for other data."""
+    matches = [_PIXEL.fullmatch(name) for name in names]
+    if not names or not all(matches):
+        return None
+    rows = 1 + max(int(m.group(1)) for m in matches if m)
+    cols = 1 + max(int(m.group(2)) for m in matches if m)
+    return (rows, cols) if rows * cols == len(names) else None
+
+
+def weight_images_figure(variants: list[Variant]) -> Figure:
+    """Each variant's weights of each class as an image (a row per variant), on one
+    diverging colour scale centred at 0 per variant."""
+    shape = image_shape(variants[0].feature_names)
+    assert shape is not None
+    classes = 1 if variants[0].weights.ndim == 1 else variants[0].weights.shape[1]
+    cols = min(classes, 10)
+    rows = len(variants) * math.ceil(classes / cols)
+    figure = new_figure(rows, cols, (7.0, 0.85 * 7.0 / cols * rows + 0.6))
+    axes = np.array(figure.axes).reshape(rows, cols)
+    per_variant = rows // len(variants)
+    for v, variant in enumerate(variants):
+        weights = variant.weights.reshape(len(variant.feature_names), -1)
+        limit = max(float(np.nanmax(np.abs(weights))), 1e-12)
+        scale = TwoSlopeNorm(vcenter=0.0, vmin=-limit, vmax=limit)
+        image = None
+        for c in range(cols * per_variant):
+            ax = axes[v * per_variant + c // cols, c % cols]
+            ax.set(xticks=[], yticks=[])
+            ax.grid(False)
+            if c >= weights.shape[1]:
+                ax.set_visible(False)
+                continue
+            image = ax.imshow(weights[:, c].reshape(shape), cmap="PuOr_r", norm=scale)
+            ax.set_title(f"class {c}" if classes > 1 else "", fontsize="small")
+            if c % cols == 0:
+                ax.set_ylabel(variant.name, fontsize="small")
+        if image is not None:
+            bar = figure.colorbar(image, ax=axes[v * per_variant : (v + 1) * per_variant, :])
+            bar.set_label("weight", fontsize="small")
+            bar.ax.tick_params(labelsize="x-small")
+    figure.suptitle(f"Final weights as {shape[0]} × {shape[1]} images (orange > 0, purple < 0)")
+    return figure

@@ -9,14 +9,18 @@ Reads ``summary.json`` (one entry per member, with its ``sweep`` values), ``data
   where the true weights are known) and ``test_path`` (test cross-entropy and accuracy, the
   best scale marked);
 - a learning rate (``train.optimizer.learning_rate``): ``lr_sweep`` (final cross-entropy
-  and squared error against the learning rate, and convergence bands at three rates).
+  and squared error against the learning rate, and convergence bands at three rates);
+- any other key (``train.steps``, ``data.n_samples``, ...): ``sweep_<key>``, the final
+  metrics against it (:mod:`experiments.sweep_figures`).
 
-Every other swept key (seeds, ...) is a spread: lines are means over it, bands span its
-minimum to maximum.
+A seed swept beside other keys is a spread: lines are means over it, bands span its
+minimum to maximum; the regularisation path draws each seed in its own panel instead
+(the weights of different splits are not averaged into one path).
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections import defaultdict
 from collections.abc import Callable
@@ -27,11 +31,14 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from experiments.plotting import PALETTE, log_y, new_figure
+from experiments import style, sweep_figures
+from experiments.plotting import log_y, new_figure
 from experiments.reading import RunRecord
 
 SCALE = "train.prior.scale"
 LEARNING_RATE = "train.optimizer.learning_rate"
+SEED = "seed"
+UNITS = {"ce": "cross-entropy (nats)", "mse": "squared error ½‖p − y‖²"}
 
 
 @dataclass(frozen=True)
@@ -67,9 +74,10 @@ def read_points(record: RunRecord) -> list[SweepPoint]:
 
 
 def figures(record: RunRecord) -> dict[str, Callable[[], Figure]]:
-    """A sweep's figures, by what was swept (none for a sweep of other keys only)."""
+    """A sweep's figures, by what was swept (see the module docstring)."""
     members = read_points(record)
     swept = record.swept_keys()
+    primary = sorted(swept - {SEED}) or sorted(swept)
     drawn: dict[str, Callable[[], Figure]] = {}
     if SCALE in swept:
         drawn["regularization_path"] = lambda: regularization_path_figure(members)
@@ -78,6 +86,15 @@ def figures(record: RunRecord) -> dict[str, Callable[[], Figure]]:
     if LEARNING_RATE in swept:
         histories = {i: h.get("train", {}) for i, h in record.history.items()}
         drawn["lr_sweep"] = lambda: lr_sweep_figure(members, histories)
+    for key in primary:
+        if key not in (SCALE, LEARNING_RATE):
+            drawn[sweep_figures.figure_name(key)] = functools.partial(
+                sweep_figures.final_metrics_figure,
+                record,
+                key,
+                ["ce", "accuracy", "mse", "weight_norm"],
+                units=UNITS,
+            )
     return drawn
 
 
@@ -93,8 +110,9 @@ def _by_variant(members: list[SweepPoint]) -> dict[str, list[SweepPoint]]:
     return dict(grouped)
 
 
-def _colors() -> tuple:
-    return matplotlib.colormaps[PALETTE].colors
+def _looks(groups: dict[str, list[SweepPoint]]):
+    """(look, name, members) per variant, in order."""
+    return [(style.look(i), name, group) for i, (name, group) in enumerate(groups.items())]
 
 
 def _aggregate(
@@ -114,10 +132,10 @@ def _aggregate(
     return xs, mean, low, high
 
 
-def _band(ax: Axes, x, mean, low, high, color, label: str | None) -> None:
-    ax.plot(x, mean, color=color, label=label)
+def _band(ax: Axes, x, mean, low, high, look: style.Look, label: str | None) -> None:
+    ax.plot(x, mean, color=look.color, linestyle=look.linestyle, label=label)
     if np.any(high > low):
-        ax.fill_between(x, low, high, color=color, alpha=0.2, linewidth=0)
+        ax.fill_between(x, low, high, color=look.color, alpha=0.2, linewidth=0)
 
 
 def _final(split: str, metric: str) -> Callable[[SweepPoint], float]:
@@ -140,21 +158,37 @@ def _spread_note(members: list[SweepPoint], key: str) -> str:
 
 
 def regularization_path_figure(members: list[SweepPoint]) -> Figure:
-    """Each weight (mean over the spread) against the prior scale, a panel per variant."""
-    variants = _by_variant([m for m in members if SCALE in m.values])
-    figure = new_figure(1, len(variants), (5.0 * len(variants), 3.8))
-    for ax, (name, group) in zip(np.atleast_1d(figure.axes), variants.items(), strict=True):
-        xs, mean, _, _ = _aggregate(group, SCALE, lambda m: m.weights)
-        colors = matplotlib.colormaps["viridis"](np.linspace(0, 0.9, mean.shape[1]))
-        for j in range(mean.shape[1]):
-            ax.plot(xs, mean[:, j], color=colors[j], linewidth=1.0)
-        ax.axhline(0, color="black", linewidth=0.6)
-        ax.set_xscale("log")
-        ax.set_xlabel("prior scale (σ for Gaussian, b for Laplace)")
-        ax.set_ylabel("weight")
-        zeros = int(np.sum(mean[0] == 0))
-        ax.set_title(f"{name}: {zeros} of {mean.shape[1]} weights 0 at scale {xs[0]:.3g}")
-    figure.suptitle("Regularisation path: " + (_spread_note(members, SCALE) or "weights"))
+    """Each weight against the prior scale: a row per variant and, where seeds were swept
+    (each its own split and standardisation), a panel per seed; else the mean over the
+    other swept keys, the min–max band of each weight around it."""
+    members = [m for m in members if SCALE in m.values]
+    variants = _by_variant(members)
+    seeds = sorted({m.values[SEED] for m in members if SEED in m.values})
+    panels = seeds if 1 < len(seeds) <= 6 else [None]
+    rows, cols = len(variants), len(panels)
+    figure = new_figure(rows, cols, (7.0, (1.9 if cols > 1 else 3.0) * rows + 0.5))
+    axes = np.array(figure.axes).reshape(rows, cols)
+    for row, (name, group) in enumerate(variants.items()):
+        for col, seed in enumerate(panels):
+            ax = axes[row, col]
+            chosen = group if seed is None else [m for m in group if m.values[SEED] == seed]
+            xs, mean, low, high = _aggregate(chosen, SCALE, lambda m: m.weights)
+            colors = matplotlib.colormaps["viridis"](np.linspace(0, 0.9, mean.shape[1]))
+            for j in range(mean.shape[1]):
+                ax.plot(xs, mean[:, j], color=colors[j], linewidth=0.8)
+                if seed is None and np.any(high[:, j] > low[:, j]):
+                    ax.fill_between(xs, low[:, j], high[:, j], color=colors[j], alpha=0.12, lw=0)
+            ax.axhline(0, color="black", linewidth=0.5)
+            ax.set_xscale("log")
+            zeros = int(np.sum(mean[0] == 0))
+            where = f"seed {seed}" if seed is not None else f"{zeros} of {mean.shape[1]} w = 0"
+            ax.set_title(f"{name}, {where}" if seed is not None else f"{name}: {where}")
+            if row == rows - 1:
+                ax.set_xlabel("prior scale (σ or b)")
+            if col == 0:
+                ax.set_ylabel("weight")
+    note = "a panel per seed" if panels != [None] else _spread_note(members, SCALE)
+    figure.suptitle("Regularisation path: each weight against the prior scale; " + note)
     return figure
 
 
@@ -164,13 +198,13 @@ def sparsity_path_figure(members: list[SweepPoint]) -> Figure:
     known = all(m.true_weights is not None for m in members)
     figure = new_figure(1, 2 if known else 1, (9.0 if known else 4.8, 3.6))
     axes = np.atleast_1d(figure.axes)
-    for color, (name, group) in zip(_colors(), _by_variant(members).items(), strict=False):
+    for look, name, group in _looks(_by_variant(members)):
         xs, mean, low, high = _aggregate(group, SCALE, lambda m: np.mean(m.weights == 0))
-        _band(axes[0], xs, mean, low, high, color, name)
+        _band(axes[0], xs, mean, low, high, look, name)
         if known:
-            for metric, style in (("precision", "-"), ("recall", "--")):
+            for metric, dash in (("precision", "-"), ("recall", "--")):
                 xs, mean, _, _ = _aggregate(group, SCALE, _support_score(metric))
-                axes[1].plot(xs, mean, style, color=color, label=f"{name} {metric}")
+                axes[1].plot(xs, mean, dash, color=look.color, label=f"{name} {metric}")
     axes[0].set_ylabel("fraction of weights exactly 0")
     axes[0].set_ylim(-0.02, 1.02)
     if known:
@@ -204,16 +238,17 @@ def test_path_figure(members: list[SweepPoint]) -> Figure:
     split = "test" if all("test" in m.final for m in members) else "train"
     figure = new_figure(1, 2, (9.0, 3.6))
     ce_ax, acc_ax = figure.axes
-    for color, (name, group) in zip(_colors(), _by_variant(members).items(), strict=False):
+    for look, name, group in _looks(_by_variant(members)):
         xs, mean, low, high = _aggregate(group, SCALE, _final(split, "ce"))
-        _band(ce_ax, xs, mean, low, high, color, name)
+        _band(ce_ax, xs, mean, low, high, look, name)
         if np.any(np.isfinite(mean)):
             best = int(np.nanargmin(mean))
             for ax in (ce_ax, acc_ax):
-                ax.axvline(xs[best], color=color, linestyle=":", linewidth=1.0)
-            ce_ax.plot(xs[best], mean[best], "o", color=color, label=f"best {name}: {xs[best]:.3g}")
+                ax.axvline(xs[best], color=look.color, linestyle=":", linewidth=1.0)
+            label = f"best {name}: {xs[best]:.3g}"
+            ce_ax.plot(xs[best], mean[best], look.marker, color=look.color, label=label)
         xs, mean, low, high = _aggregate(group, SCALE, _final(split, "accuracy"))
-        _band(acc_ax, xs, mean, low, high, color, name)
+        _band(acc_ax, xs, mean, low, high, look, name)
     ce_ax.set_ylabel(f"{split} cross-entropy (nats)")
     acc_ax.set_ylabel(f"{split} accuracy")
     for ax in (ce_ax, acc_ax):
@@ -238,10 +273,10 @@ def lr_sweep_figure(
     picks = sorted({rates[0], rates[len(rates) // 2], rates[-1]})
     figure = new_figure(2, max(2, len(picks)), (4.0 * max(2, len(picks)), 7.0))
     axes = np.array(figure.axes).reshape(2, -1)
-    for color, (name, group) in zip(_colors(), _by_variant(members).items(), strict=False):
+    for look, name, group in _looks(_by_variant(members)):
         for ax, metric in zip(axes[0], ("ce", "mse"), strict=False):
             xs, mean, low, high = _aggregate(group, LEARNING_RATE, _final("train", metric))
-            _band(ax, xs, mean, low, high, color, name)
+            _band(ax, xs, mean, low, high, look, name)
         for ax, rate in zip(axes[1], picks, strict=False):
             at_rate = [m for m in group if float(m.values[LEARNING_RATE]) == rate]
             curves = [histories[m.index]["ce"] for m in at_rate if m.index in histories]
@@ -250,7 +285,7 @@ def lr_sweep_figure(
             length = min(len(steps) for steps, _ in curves)  # diverged members stop early
             steps = curves[0][0][:length]
             values = np.stack([v[:length] for _, v in curves])
-            _band(ax, steps, values.mean(0), values.min(0), values.max(0), color, name)
+            _band(ax, steps, values.mean(0), values.min(0), values.max(0), look, name)
             ax.set_title(f"learning rate {rate:.3g}")
     for ax, metric in zip(axes[0], ("cross-entropy", "squared error"), strict=False):
         ax.set_xscale("log")

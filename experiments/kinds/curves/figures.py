@@ -17,13 +17,14 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from experiments import style
 from experiments.plotting import new_figure
 from experiments.reading import RunRecord
 
 __all__ = ["OKABE_ITO", "draw"]
 
-OKABE_ITO = {"blue": "#0072B2", "orange": "#E69F00", "sky": "#56B4E9", "red": "#D55E00"}
-SINGLE = (3.6, 2.7)  # inches: one column of a two-column paper
+OKABE_ITO = style.NAMED  # the house style's colours, by name
+SINGLE = (3.6, 2.7)  # inches, as designed (drawn at the run's output.figure_width)
 Curve = Mapping[str, Any]  # a summary entry's params
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from experiments import style
 from experiments.config import load_config
 from experiments.kinds.divergence_fit import grid
 from experiments.plotting import new_figure
@@ -29,9 +30,7 @@ from experiments.reading import RunRecord
 
 __all__ = ["DIVERGENCE_SYMBOLS", "OKABE_ITO", "Fit", "draw", "read_fits"]
 
-# Okabe & Ito (2008), without the yellow (too light on white); black last.
-OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
-LINESTYLES = ("-", "--", "-.", (0, (1, 1)), (0, (5, 1, 1, 1, 1, 1)))
+OKABE_ITO, LINESTYLES = style.OKABE_ITO, style.LINESTYLES  # the house style's
 DIVERGENCE_SYMBOLS = {
     "forward_kl": "D(p‖q)",
     "reverse_kl": "D(q‖p)",

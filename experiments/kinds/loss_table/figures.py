@@ -22,14 +22,14 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from experiments import style
 from experiments.kinds.loss_table.table import units
 from experiments.plotting import new_figure
 from experiments.reading import RunRecord
 
 __all__ = ["OKABE_ITO", "draw"]
 
-OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442")
-MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+OKABE_ITO, MARKERS = style.OKABE_ITO, style.MARKERS  # the house style's
 LOSS_LABELS = {
     "error": "classification error\n(fraction of samples wrong)",
     "squared_error": "squared error $\\Sigma_c\\,(p_c - y_c)^2$\n(mean over samples)",

@@ -23,14 +23,14 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from experiments import style
 from experiments.config import load_config
 from experiments.plotting import new_figure
 from experiments.reading import RunRecord
 
 __all__ = ["Continuous", "Solution", "continuous_density", "draw", "read_solutions"]
 
-OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
-MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+OKABE_ITO, MARKERS = style.OKABE_ITO, style.MARKERS  # the house style's
 GAUSSIAN_PRIOR = "the Gaussian prior of MAP ↔ the L2 penalty"
 LAPLACE_PRIOR = "the Laplace prior of MAP ↔ the L1 penalty"
 FLAT_PRIOR = "a flat prior: MAP = MLE (no penalty)"
