@@ -251,3 +251,7 @@ class RunSpec(RunBase):
     data: DataConfig = SyntheticData()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
+    # The logarithm's base of the reported cross-entropy (``ce``): null for nats, 2 for
+    # bits. Training always minimises the natural-log objective, so ``grad_norm`` and
+    # ``tol`` are in nats whatever the base.
+    base: Annotated[Float, Field(gt=1)] | None = None

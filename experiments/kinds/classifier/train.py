@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -58,6 +59,7 @@ class RunStatic:
     batch_size: int | None
     n_classes: int
     has_tol: bool = False
+    base: float | None = None  # of the reported ``ce`` (None: nats); applied on the host
     progress: Callable[[jax.Array], None] | None = None
 
 
@@ -95,6 +97,7 @@ def run_static(spec: RunSpec, data: Dataset, *, progress: Callable | None = None
         batch_size=spec.train.batch_size,
         n_classes=data.n_classes,
         has_tol=spec.train.tol is not None,
+        base=spec.base,
         progress=progress,
     )
 
@@ -336,6 +339,9 @@ def to_outcome(static: RunStatic, output: RunOutput) -> Outcome:
         split: {metric: np.asarray(values, np.float64)[keep] for metric, values in metrics.items()}
         for split, metrics in output.history.items()
     }
+    if static.base is not None:
+        for metrics in history.values():
+            metrics["ce"] = metrics["ce"] / math.log(static.base)
     return Outcome(
         status="diverged" if diverged_at >= 0 else "ok",
         diverged_at=diverged_at if diverged_at >= 0 else None,
