@@ -60,6 +60,7 @@ class RunStatic:
     n_classes: int
     has_tol: bool = False
     base: float | None = None  # of the reported ``ce`` (None: nats); applied on the host
+    feature_groups: tuple[tuple[int, ...], ...] = ()  # correlated groups of synthetic data
     progress: Callable[[jax.Array], None] | None = None
 
 
@@ -98,6 +99,7 @@ def run_static(spec: RunSpec, data: Dataset, *, progress: Callable | None = None
         n_classes=data.n_classes,
         has_tol=spec.train.tol is not None,
         base=spec.base,
+        feature_groups=tuple(tuple(group) for group in data.feature_groups),
         progress=progress,
     )
 
@@ -354,5 +356,20 @@ def to_outcome(static: RunStatic, output: RunOutput) -> Outcome:
         extra={
             "steps_taken": int(output.steps_taken),
             "converged": bool(output.converged) and static.has_tol,
+            **_group_shares(static.feature_groups, np.asarray(output.params.weights)),
         },
     )
+
+
+def _group_shares(groups: tuple[tuple[int, ...], ...], weights: np.ndarray) -> dict[str, list]:
+    """``group_weight_share``: for each correlated group, the share of the group's total
+    |w| that its largest member carries: 1/size when the weight is spread evenly, 1 when
+    one member has it all (NaN for an all-zero group). Absent without groups."""
+    if not groups:
+        return {}
+    shares = []
+    for group in groups:
+        magnitudes = np.abs(weights[list(group)].astype(np.float64))
+        total = magnitudes.sum()
+        shares.append(float(magnitudes.max() / total) if total > 0 else float("nan"))
+    return {"group_weight_share": shares}
