@@ -42,7 +42,9 @@ class Dataset:
 
     ``x_*`` are float32 ``[n, d]``, ``y_*`` int32 ``[n]`` in ``0..n_classes-1``; the test
     arrays have zero rows when ``test_fraction`` is 0. ``true_weights`` (synthetic data
-    only) are the generating weights ``[d]``, in the units of the unstandardized features.
+    only) are the generating weights ``[d]``, in the units of the unstandardized features;
+    ``feature_groups`` lists the indices of each correlated group (synthetic data with
+    ``group_size`` > 1; otherwise empty).
     ``sha256`` digests the arrays and the class count.
     """
 
@@ -56,6 +58,7 @@ class Dataset:
     sha256: str
     class_names: list[str] = field(default_factory=list)
     description: str = ""
+    feature_groups: list[list[int]] = field(default_factory=list)
 
     @property
     def n_features(self) -> int:
@@ -70,6 +73,7 @@ class _Raw:
     true_weights: np.ndarray | None
     description: str
     label_names: dict[Any, str] | None = None  # how to print a label, where not str(label)
+    feature_groups: list[list[int]] = field(default_factory=list)
 
 
 def load_dataset(
@@ -126,6 +130,7 @@ def load_dataset(
         sha256=_digest(arrays, len(class_names)),
         class_names=class_names,
         description=raw.description,
+        feature_groups=raw.feature_groups,
     )
 
 
@@ -178,9 +183,17 @@ def _synthetic(data: SyntheticData, seed: int, base_dir: Path) -> _Raw:
     weights = np.zeros(d)
     support = rng.choice(d, size=k, replace=False)
     signs = rng.choice(np.array([-1.0, 1.0]), size=k)
-    weights[support] = data.class_sep * signs * rng.uniform(1.0, 2.0, size=k)
+    magnitudes = data.class_sep * signs * rng.uniform(1.0, 2.0, size=k)
     # Every draw happens whatever the flags, so that a flag changes only what it names.
     u_label, u_flip = rng.uniform(size=n), rng.uniform(size=n)
+    groups = _feature_groups(k, data.group_size)
+    if groups:
+        factors = rng.standard_normal((n, k))
+        rho = data.group_correlation
+        for g, members in enumerate(groups):
+            x[:, members] = math.sqrt(rho) * factors[:, [g]] + math.sqrt(1 - rho) * x[:, members]
+        support = np.array([members[0] for members in groups])
+    weights[support] = magnitudes
     logits = x @ weights
     if data.separable:
         labels = (logits > 0).astype(np.int64)
@@ -188,13 +201,26 @@ def _synthetic(data: SyntheticData, seed: int, base_dir: Path) -> _Raw:
         probabilities = 0.5 * (1.0 + np.tanh(0.5 * logits))  # σ(z), without overflow
         labels = (u_label < probabilities).astype(np.int64)
     labels = np.where(u_flip < data.label_noise, 1 - labels, labels)
+    names = [f"x{i}" for i in range(d)]
+    for g, members in enumerate(groups):
+        for m, j in enumerate(members):
+            names[j] = f"g{g + 1}.{m}"
     return _Raw(
         x=x,
         labels=labels.tolist(),
-        feature_names=[f"x{i}" for i in range(d)],
+        feature_names=names,
         true_weights=weights.astype(np.float32),
         description=f"synthetic data ({n} × {d})",
+        feature_groups=groups,
     )
+
+
+def _feature_groups(n_informative: int, size: int) -> list[list[int]]:
+    """The correlated groups of a synthetic draw: contiguous blocks of ``size`` features at
+    the front, one per informative feature (none when ``size`` is 1)."""
+    if size == 1:
+        return []
+    return [list(range(g * size, (g + 1) * size)) for g in range(n_informative)]
 
 
 def _check_memory(needed: int, key: str, what: str) -> None:

@@ -99,6 +99,7 @@ class ClassifierProgram:
             "n_test": len(data.y_test),
             "sha256": data.sha256,
             "true_weights": None if data.true_weights is None else data.true_weights.tolist(),
+            **({"feature_groups": data.feature_groups} if data.feature_groups else {}),
         }
 
     def headline(self, outcome: Outcome) -> str:

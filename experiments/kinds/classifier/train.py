@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -58,6 +59,8 @@ class RunStatic:
     batch_size: int | None
     n_classes: int
     has_tol: bool = False
+    base: float | None = None  # of the reported ``ce`` (None: nats); applied on the host
+    feature_groups: tuple[tuple[int, ...], ...] = ()  # correlated groups of synthetic data
     progress: Callable[[jax.Array], None] | None = None
 
 
@@ -95,6 +98,8 @@ def run_static(spec: RunSpec, data: Dataset, *, progress: Callable | None = None
         batch_size=spec.train.batch_size,
         n_classes=data.n_classes,
         has_tol=spec.train.tol is not None,
+        base=spec.base,
+        feature_groups=tuple(tuple(group) for group in data.feature_groups),
         progress=progress,
     )
 
@@ -336,6 +341,9 @@ def to_outcome(static: RunStatic, output: RunOutput) -> Outcome:
         split: {metric: np.asarray(values, np.float64)[keep] for metric, values in metrics.items()}
         for split, metrics in output.history.items()
     }
+    if static.base is not None:
+        for metrics in history.values():
+            metrics["ce"] = metrics["ce"] / math.log(static.base)
     return Outcome(
         status="diverged" if diverged_at >= 0 else "ok",
         diverged_at=diverged_at if diverged_at >= 0 else None,
@@ -348,5 +356,20 @@ def to_outcome(static: RunStatic, output: RunOutput) -> Outcome:
         extra={
             "steps_taken": int(output.steps_taken),
             "converged": bool(output.converged) and static.has_tol,
+            **_group_shares(static.feature_groups, np.asarray(output.params.weights)),
         },
     )
+
+
+def _group_shares(groups: tuple[tuple[int, ...], ...], weights: np.ndarray) -> dict[str, list]:
+    """``group_weight_share``: for each correlated group, the share of the group's total
+    |w| that its largest member carries: 1/size when the weight is spread evenly, 1 when
+    one member has it all (NaN for an all-zero group). Absent without groups."""
+    if not groups:
+        return {}
+    shares = []
+    for group in groups:
+        magnitudes = np.abs(weights[list(group)].astype(np.float64))
+        total = magnitudes.sum()
+        shares.append(float(magnitudes.max() / total) if total > 0 else float("nan"))
+    return {"group_weight_share": shares}

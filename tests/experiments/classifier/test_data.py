@@ -51,6 +51,32 @@ def test_label_noise_flips_that_fraction_of_labels():
     assert np.mean(clean.y_train != noisy.y_train) == pytest.approx(0.2, abs=0.02)
 
 
+def test_correlated_groups_share_a_factor_and_only_the_first_member_carries_weight():
+    fields = {"n_samples": 6000, "n_features": 10, "test_fraction": 0.0, "standardize": False}
+    plain = load_dataset(synthetic(**fields), seed=0)
+    grouped = load_dataset(synthetic(group_size=3, group_correlation=0.9, **fields), seed=0)
+    assert grouped.feature_groups == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+    assert grouped.feature_names[:4] == ["g1.0", "g1.1", "g1.2", "g2.0"]
+    corr = np.corrcoef(grouped.x_train, rowvar=False)
+    for group in grouped.feature_groups:
+        within = corr[np.ix_(group, group)][np.triu_indices(3, 1)]
+        np.testing.assert_allclose(within, 0.9, atol=0.02)  # 6,000 draws: s.e. ≈ 0.003
+    np.testing.assert_allclose(np.var(grouped.x_train, axis=0), 1.0, atol=0.06)
+    assert abs(corr[0, 3]) < 0.05 and abs(corr[0, 9]) < 0.05  # groups are independent
+    weights = grouped.true_weights
+    assert np.flatnonzero(weights).tolist() == [0, 3, 6]  # each group's first member
+    # The magnitudes are the ungrouped draw's, and the last feature (outside every group)
+    # is the ungrouped draw's too: a group changes only what it names.
+    np.testing.assert_array_equal(
+        np.sort(np.abs(weights[weights != 0])),
+        np.sort(np.abs(plain.true_weights[plain.true_weights != 0])),
+    )
+    np.testing.assert_array_equal(grouped.x_train[:, 9], plain.x_train[:, 9])
+    assert plain.feature_groups == []
+    with pytest.raises(ValueError, match=r"n_informative × group_size must be <= n_features"):
+        synthetic(group_size=4)  # 3 × 4 > 8
+
+
 def test_separable_data_is_separated_by_the_true_weights():
     data = load_dataset(synthetic(separable=True, test_fraction=0.0, standardize=False), seed=0)
     predictions = (data.x_train @ data.true_weights > 0).astype(np.int32)

@@ -53,3 +53,19 @@ def test_one_example_needs_no_split_but_a_split_says_why():
         runner.plan(validate_config({**raw, "data": {**raw["data"], "y": [2]}}), ".")
     with pytest.raises(ConfigError, match=r"data\.y: must have at least 1 entries"):
         validate_config({**raw, "data": {**raw["data"], "x": [], "y": []}})
+
+
+def test_cross_entropy_is_reported_in_the_configs_base():
+    # z = 4, y = 0: the cross-entropy is −log σ(−4) = log(1 + e⁴) = 4.0181 nats, 5.7970 bits.
+    nats, bits = (
+        experiments.run(CONFIGS / "material_gradients.yaml", ["train.steps=1", *base])
+        for base in ([], ["base=2"])
+    )
+    in_nats, in_bits = (_step0(run, "cross_entropy", "ce") for run in (nats, bits))
+    assert in_nats == pytest.approx(math.log1p(math.exp(4)), rel=1e-6)
+    assert in_bits == pytest.approx(in_nats / math.log(2), rel=1e-6)
+    assert round(in_bits, 4) == 5.7970
+    # Training is unchanged: the gradient stays that of the natural-log objective.
+    assert _step0(bits, "cross_entropy", "grad_norm") == _step0(nats, "cross_entropy", "grad_norm")
+    with pytest.raises(ConfigError, match=r"base: must be > 1"):
+        validate_config({"name": "b", "base": 1.0})
