@@ -239,11 +239,11 @@ def _makers(kind: Kind, record: Any) -> Mapping[str, Callable[[], Figure]]:
 # ---------------------------------------------------------------------------
 
 
-def prepare_workers() -> None:
+def prepare_workers(formats: Sequence[str]) -> None:
     """Starts the server that drawing workers are forked from, with matplotlib and this
-    module loaded, so that it loads while a run trains (a no-op where figures are drawn
-    in this process)."""
-    if _worker_count(2) > 1:
+    module loaded, so that it loads while a run trains (a no-op where figures in
+    ``formats`` are drawn in this process: one format, or one core)."""
+    if _worker_count(2, len(formats)) > 1:
         _context()
         from multiprocessing import forkserver
 
@@ -258,10 +258,11 @@ def _context() -> Any:
     return context
 
 
-def _worker_count(figures: int) -> int:
-    """Workers for ``figures`` figures: one per core (at most one per figure and
-    :data:`_MAX_WORKERS`); 1 (draw here) with one core or where forkserver is missing."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+def _worker_count(figures: int, formats: int) -> int:
+    """Workers for ``figures`` figures in ``formats`` formats: one per core (at most one
+    per figure and :data:`_MAX_WORKERS`); 1 (draw here) for fewer than 4 files, where
+    starting workers costs more than it saves, with one core, or without forkserver."""
+    if figures * formats < 4 or "forkserver" not in multiprocessing.get_all_start_methods():
         return 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, min(figures, cores or 1, _MAX_WORKERS))
@@ -285,11 +286,12 @@ def _draw(
 ) -> list[Path]:
     """Draws ``makers`` into ``stage``: here, or split over worker processes."""
     names = list(makers)
-    workers = _worker_count(len(names)) if _shipped(kind) else 1
+    workers = _worker_count(len(names), len(formats)) if _shipped(kind) else 1
     if workers == 1:
         return save_figures(lambda: makers, stage, formats, width=width, dpi=dpi)
     groups = [names[i::workers] for i in range(workers)]
-    with _context().Pool(workers, initializer=_ignore_signals) as pool:
+    pool = _context().Pool(workers, initializer=_ignore_signals)
+    try:
         pending = [
             pool.apply_async(
                 _draw_in_worker, (str(run_dir), kind.name, group, str(stage), formats, width, dpi)
@@ -303,12 +305,20 @@ def _draw(
                 job.wait(0.05)
             for name, paths in zip(group, job.get(), strict=True):
                 done[name] = [Path(p) for p in paths]
+        pool.close()
+    except BaseException:
+        pool.terminate()  # SIGTERM to the workers
+        raise
+    finally:
+        pool.join()
     return [path for name in names for path in done[name]]
 
 
 def _ignore_signals() -> None:
-    # The parent decides what a signal stops (and removes the staging folder).
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    # A terminal's Ctrl-C (SIGINT) or hang-up reaches the whole process group: the parent
+    # decides what it stops (and removes the staging folder). SIGTERM, which the parent
+    # sends to stop a worker, keeps its default.
+    for signum in (signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
 
 
@@ -336,7 +346,8 @@ def drawn_line(written: Sequence[Path], folder: Path) -> str:
     names = {path.stem for path in written}
     where = written[0].parent if written else folder
     figures = "1 figure" if len(names) == 1 else f"{len(names)} figures"
-    return f"drew {figures} ({len(written)} files) in {where}"
+    files = "1 file" if len(written) == 1 else f"{len(written)} files"
+    return f"drew {figures} ({files}) in {where}"
 
 
 def _free_name(path: Path) -> Path:

@@ -296,7 +296,7 @@ def run(
         jax.distributed.initialize(coordinator, num_processes=count, process_id=process)
     formats = list(config.output.formats) if writer else []
     if formats:
-        prepare_workers()  # loads matplotlib in the figure workers' server meanwhile
+        prepare_workers(formats)  # the figure workers' server loads matplotlib meanwhile
     _status(log, f"loading data for {config.member_count()} member(s)")
     the_plan = plan(config, base_dir)
     stage = open_stage(folder) if folder is not None else None  # the destination, checked

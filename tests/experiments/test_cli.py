@@ -145,6 +145,13 @@ BAD_INPUTS = {
         "model.classes: is 3, but synthetic data",
     ),
     "not a mapping": ([1, 2], [], None, "the top level must be a mapping"),
+    "unknown figure width": (
+        edited(output={"figure_width": "wide"}),
+        [],
+        None,
+        "output.figure_width: 'wide' is not one of column, page",
+    ),
+    "dpi out of range": (edited(output={"dpi": 10}), [], None, "output.dpi: must be >= 50"),
 }
 
 
@@ -331,13 +338,15 @@ def test_plot_redraws_the_figures_from_the_files(tiny_run, capsys):
     for figure in (tiny_run / "figures").iterdir():
         figure.unlink()
     assert cli.main(["plot", str(tiny_run)]) == 0  # the formats of its config.yaml: png
-    printed = capsys.readouterr().out.split()
+    out, err = capsys.readouterr()
+    printed = out.split()
     assert sorted(Path(p).name for p in printed) == [
         "convergence.png",
         "sparsity.png",
         "weight_norm.png",
     ]
     assert all(Path(p).is_file() for p in printed)
+    assert err == f"drew 3 figures (3 files) in {tiny_run / 'figures'}\n"  # unless --quiet
 
 
 def test_plot_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):

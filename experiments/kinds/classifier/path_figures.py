@@ -32,7 +32,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from experiments import style, sweep_figures
-from experiments.plotting import log_y, new_figure
+from experiments.plotting import legend_below, log_y, new_figure
 from experiments.reading import RunRecord
 
 SCALE = "train.prior.scale"
@@ -292,12 +292,12 @@ def lr_sweep_figure(
         log_y(ax)
         ax.set_xlabel("learning rate")
         ax.set_ylabel(f"final train {metric}")
-        ax.legend()
     for ax in axes[0][2:]:
         ax.set_visible(False)
     for ax in axes[1]:
         log_y(ax)
         ax.set_xlabel("step")
         ax.set_ylabel("train cross-entropy (nats)")
+    legend_below(figure)
     figure.suptitle("Learning-rate sweep: " + _spread_note(members, LEARNING_RATE))
     return figure
