@@ -40,8 +40,9 @@ class Run:
         path: the run folder (a temporary one, removed with this object, when the run was
             made with ``out=None``).
         config: the resolved, validated config.
-        summary: a row per member: ``variant``, ``member``, ``status``, the swept keys, and
-            ``split/metric`` columns of final values.
+        summary: a row per member: ``variant``, ``member``, ``status``, the swept keys, the
+            kind's extras (``steps_taken``, ``converged``, ...), and ``split/metric`` columns
+            of final values.
         metrics: the tidy per-step table (``variant``, ``member``, ``step``, ``split``,
             ``metric``, ``value``) with the swept keys as columns.
         manifest: the provenance record.
@@ -83,6 +84,10 @@ class Run:
         return sorted((self.path / "figures").glob("*")) if (self.path / "figures").is_dir() else []
 
 
+# What a summary row holds besides the kind's extras (``steps_taken``, ``converged``, ...).
+_NOT_COLUMNS = frozenset({"variant", "member", "status", "sweep", "final", "params"})
+
+
 def load_run(path: str | Path) -> Run:
     """Reads a run folder (checked as ``plot`` checks it)."""
     path = Path(path)
@@ -94,6 +99,7 @@ def load_run(path: str | Path) -> Run:
         row: dict[str, Any] = {"variant": entry["variant"], "member": entry["member"]}
         row["status"] = entry["status"]
         row.update(entry.get("sweep", {}))
+        row.update({k: v for k, v in entry.items() if k not in _NOT_COLUMNS})
         for split, metrics in entry["final"].items():
             row.update({f"{split}/{name}": value for name, value in (metrics or {}).items()})
         rows.append(row)
