@@ -132,7 +132,7 @@ def export_mlflow(
             raise
     except MlflowException as error:
         raise ExportError(
-            f"--mlflow: the store at {uri} refused the export: {error.message}"
+            f"--mlflow: the store at {uri} refused the export: {error.message.strip()}"
         ) from None
     except OSError as error:
         raise ExportError(f"--mlflow: cannot use the store at {uri}: {error}") from None
