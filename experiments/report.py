@@ -37,12 +37,16 @@ import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from experiments.catalog import config_differences, value_text
 from experiments.config import read_yaml
 from experiments.folders import OutputError
+from experiments.reading import RunFilesError
 from experiments.record import SPLITS
+
+if TYPE_CHECKING:
+    from experiments.api import Run
 
 __all__ = ["HTML_MARKER", "MARKDOWN_MARKER", "default_out", "write_report"]
 
@@ -50,6 +54,7 @@ HTML_MARKER = '<meta name="generator" content="infolab report">'
 MARKDOWN_MARKER = "<!-- generator: infolab report -->"
 _IMAGES = {".png": "image/png", ".svg": "image/svg+xml"}  # embeddable, in order of preference
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_ROWS = 500  # members shown in a final-metric table (summary.json holds them all)
 
 
 # ---------------------------------------------------------------------------
@@ -146,20 +151,20 @@ def write_report(run_dirs: Sequence[str | Path], out: str | Path | None = None) 
     return target
 
 
-def _title(runs: Sequence[Any]) -> str:
+def _title(runs: Sequence[Run]) -> str:
     names = list(dict.fromkeys(run.config.name for run in runs))
     head = f"{len(runs)} runs: " if len(runs) > 1 else ""
     return f"Report: {head}{', '.join(names)}"
 
 
-def _labels(runs: Sequence[Any]) -> list[str]:
+def _labels(runs: Sequence[Run]) -> list[str]:
     return [
         f"#{i} {run.config.name}" if len(runs) > 1 else run.config.name
         for i, run in enumerate(runs, 1)
     ]
 
 
-def _document(runs: Sequence[Any]) -> Iterator[_Block]:
+def _document(runs: Sequence[Run]) -> Iterator[_Block]:
     labels = _labels(runs)
     if len(runs) > 1:
         yield _Table(
@@ -211,7 +216,7 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-def _provenance(runs: Sequence[Any], labels: list[str]) -> _Table:
+def _provenance(runs: Sequence[Run], labels: list[str]) -> _Table:
     manifests = [run.manifest for run in runs]
 
     def row(name: str, get: Any) -> list[str]:
@@ -251,7 +256,7 @@ def _devices(devices: Any) -> str | None:
     return f"{devices.get('count')} × {devices.get('kind')} ({devices.get('platform')})"
 
 
-def _metric_columns(run: Any, split: str) -> list[str]:
+def _metric_columns(run: Run, split: str) -> list[str]:
     """The run's ``split/metric`` columns, in its kind's order of metrics."""
     order = list(type(run.config).KIND.metrics)
     columns = [str(c) for c in run.summary.columns if str(c).startswith(f"{split}/")]
@@ -261,13 +266,13 @@ def _metric_columns(run: Any, split: str) -> list[str]:
     )
 
 
-def _member_columns(run: Any) -> list[str]:
+def _member_columns(run: Run) -> list[str]:
     """Variant, member (for a sweep), status and the swept keys."""
     first = [str(c) for c in run.summary.columns if "/" not in str(c)]
     return first if run.config.sweep else [c for c in first if c != "member"]
 
 
-def _final_metrics(run: Any) -> Iterator[_Block]:
+def _final_metrics(run: Run) -> Iterator[_Block]:
     """A table per split: a row per member, a column per final metric."""
     for split in SPLITS:
         metrics = _metric_columns(run, split)
@@ -276,13 +281,15 @@ def _final_metrics(run: Any) -> Iterator[_Block]:
         columns = [*_member_columns(run), *metrics]
         rows = [
             [_number(_plain(value)) for value in record]
-            for record in run.summary[columns].itertuples(index=False)
+            for record in run.summary[columns].head(MAX_ROWS).itertuples(index=False)
         ]
         header = [c.removeprefix(f"{split}/") for c in columns]
-        yield _Table("metrics", header, rows, f"Final values on the {split} split")
+        shown = f" (the first {MAX_ROWS} of {len(run.summary)} members)"
+        shown = shown if len(run.summary) > MAX_ROWS else ""
+        yield _Table("metrics", header, rows, f"Final values on the {split} split{shown}")
 
 
-def _best_members(run: Any) -> _Table:
+def _best_members(run: Run) -> _Table:
     """A row per final metric and variant: the best member, its swept values and value."""
     kind = type(run.config).KIND
     split = "test" if _metric_columns(run, "test") else "train"
@@ -323,8 +330,6 @@ def _figures(run_dir: Path, files: Sequence[Path]) -> Iterator[_Figure]:
 
 
 def _check_image(run_dir: Path, path: Path) -> None:
-    from experiments.reading import RunFilesError
-
     head = path.read_bytes()[:256]
     looks_right = (
         head.startswith(_PNG_SIGNATURE)

@@ -12,7 +12,8 @@ sweep member):
   MLflow's latest value of each is the run's final value (``summary.json``'s).
 
 The MLflow experiment is the config's name. A folder already exported to the store (the
-same run id, finished) is not logged twice. MLflow is an optional dependency
+same run id, finished) is not logged twice; an export that fails leaves its folder's run
+marked FAILED, and the next export starts afresh. MLflow is an optional dependency
 (``pip install 'infolab[mlflow]'``), imported only here and only when exporting; a
 ``sqlite:///PATH`` store keeps its artifacts in ``mlartifacts/`` beside the database
 unless told otherwise.
@@ -29,10 +30,14 @@ import os
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from experiments.catalog import flatten, value_text
+from experiments.config import MemberSpec
 from experiments.record import RUN_FILES
+
+if TYPE_CHECKING:
+    from experiments.api import Run
 
 __all__ = ["INSTALL_HINT", "ExportError", "export_mlflow", "require_mlflow"]
 
@@ -93,49 +98,62 @@ def export_mlflow(
     from experiments.api import load_run  # pandas, loaded when exporting
 
     require_mlflow()
-    from mlflow.entities import Metric
-    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     run = load_run(run_dir)
     manifest = run.manifest
-    name = experiment or run.config.name
     try:
         client = MlflowClient(tracking_uri=uri)
-        experiment_id = _experiment(client, name, artifact_location or _beside(uri))
+        experiment_id = _experiment(
+            client, experiment or run.config.name, artifact_location or _beside(uri)
+        )
         done = _exported(client, experiment_id, str(manifest.get("run_id")))
         if done is not None:
             return done
-        timestamp = _milliseconds(manifest.get("start"))
         parent = client.create_run(
             experiment_id,
             run_name=Path(run.path).resolve().name,
             tags=_provenance_tags(run),
-            start_time=timestamp,
+            start_time=_milliseconds(manifest.get("start")),
         ).info.run_id
         ids = [parent]
         try:
-            for member in run.config.members:
-                child = _member_run(client, experiment_id, parent, run, member, timestamp)
-                ids.append(child)
-                metrics = [
-                    Metric(key, value, timestamp, step)
-                    for key, value, step in _history(run, member)
-                ]
-                _log(client, child, metrics=metrics)
-                client.set_terminated(child, "FINISHED", end_time=timestamp)
+            ids += _log_members(client, experiment_id, parent, run)
             _log_files(client, parent, Path(run.path))
             client.set_terminated(parent, "FINISHED", end_time=_milliseconds(manifest.get("end")))
         except BaseException:
-            for run_id in ids:
-                client.set_terminated(run_id, "FAILED")
+            client.set_terminated(parent, "FAILED")
             raise
-    except MlflowException as error:
-        raise ExportError(
-            f"--mlflow: the store at {uri} refused the export: {error.message.strip()}"
-        ) from None
-    except OSError as error:
-        raise ExportError(f"--mlflow: cannot use the store at {uri}: {error}") from None
+    except _store_errors() as error:
+        problem = getattr(error, "message", None) or str(error)
+        raise ExportError(f"--mlflow: the store at {uri} failed: {problem.strip()}") from None
+    return ids
+
+
+def _store_errors() -> tuple[type[BaseException], ...]:
+    """What a store that cannot be reached or refuses raises."""
+    from mlflow.exceptions import MlflowException
+
+    errors: tuple[type[BaseException], ...] = (MlflowException, OSError)
+    try:
+        from sqlalchemy.exc import SQLAlchemyError
+    except ImportError:
+        return errors
+    return (*errors, SQLAlchemyError)
+
+
+def _log_members(client: Any, experiment_id: str, parent: str, run: Run) -> list[str]:
+    """A finished MLflow run per member, nested under ``parent``; their ids."""
+    from mlflow.entities import Metric
+
+    timestamp = _milliseconds(run.manifest.get("start"))
+    ids = []
+    for member in run.config.members:
+        child = _member_run(client, experiment_id, parent, run, member, timestamp)
+        ids.append(child)
+        history = _history(run, member)
+        _log(client, child, metrics=[Metric(k, v, timestamp, step) for k, v, step in history])
+        client.set_terminated(child, "FINISHED", end_time=timestamp)
     return ids
 
 
@@ -168,7 +186,7 @@ def _exported(client: Any, experiment_id: str, run_id: str) -> list[str] | None:
     return [parent, *(r.info.run_id for r in members)]
 
 
-def _provenance_tags(run: Any) -> dict[str, str]:
+def _provenance_tags(run: Run) -> dict[str, str]:
     manifest = run.manifest
     git = manifest.get("git") or {}
     tags = {
@@ -185,7 +203,7 @@ def _provenance_tags(run: Any) -> dict[str, str]:
 
 
 def _member_run(
-    client: Any, experiment_id: str, parent: str, run: Any, member: Any, timestamp: int
+    client: Any, experiment_id: str, parent: str, run: Run, member: MemberSpec, timestamp: int
 ) -> str:
     from mlflow.entities import Param
 
@@ -218,7 +236,7 @@ def _params(flat: Mapping[str, Any]) -> dict[str, str]:
     return params
 
 
-def _history(run: Any, member: Any) -> Iterator[tuple[str, float, int]]:
+def _history(run: Run, member: MemberSpec) -> Iterator[tuple[str, float, int]]:
     """The member's metrics, per step, as (``split/metric``, value, step)."""
     table = run.metrics[run.metrics["member"] == member.index]
     for split, metric, value, step in table[["split", "metric", "value", "step"]].itertuples(
