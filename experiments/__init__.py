@@ -6,9 +6,10 @@ member and writes a run folder (config, manifest, metrics, summary, figures).
 The pipeline: ``config`` (resolve) → ``runner`` (plan, execute, record) with ``execute``
 (vmapped, sharded programs), ``record`` (run files), ``folders`` (staged run folders) and
 ``plotting`` (figures from files); ``kinds/`` holds the experiment kinds, each in its own
-folder, registered in ``kinds.KINDS``; ``cli`` is the command line; ``api`` the Python
-API (``run``, ``load_run``, ``Run``), loaded on first use so that importing the package
-loads neither jax nor pandas.
+folder, registered in ``kinds.KINDS``; ``cli`` is the command line; ``catalog`` lists and
+compares run folders, ``report`` writes their HTML reports and ``tracking`` exports them to
+MLflow; ``api`` the Python API (``run``, ``load_run``, ``Run``), loaded on first use so
+that importing the package loads neither jax nor pandas.
 """
 
 from typing import Any
