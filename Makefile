@@ -4,9 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
-MLFLOW := $(VENV)/.installed-mlflow
 
-.PHONY: setup demo seeds test test-mlflow browser lint format clean
+.PHONY: setup demo seeds test browser lint format clean
 
 # The demo needs the runtime dependencies only; the tests add the dev tools.
 $(RUNTIME): pyproject.toml
@@ -16,7 +15,7 @@ $(RUNTIME): pyproject.toml
 	touch $(RUNTIME)
 
 $(STAMP): $(RUNTIME)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,mlflow]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -42,13 +41,6 @@ browser:
 
 # The MLflow export's tests, a step of their own: MLflow's import and a new SQLite store's
 # migrations cost about 8 s of CPU, too much for the main suite's budget.
-$(MLFLOW): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,mlflow]'
-	touch $(MLFLOW)
-
-test-mlflow: $(MLFLOW)
-	$(BIN)/python -m pytest -m mlflow tests/experiments/test_export.py
-
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
