@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import re
 import signal
 import sys
 import traceback
@@ -52,6 +53,8 @@ EXAMPLES = """examples:
   infolab list                                         the shipped configs
   infolab run configs/mle_vs_map.yaml train.steps=500  run one, with an override
   infolab show configs/regularization_path.yaml        the resolved config and its grid
+  infolab run configs/mse_vs_ce.yaml -m train.optimizer.learning_rate='logspace(-2,1,8)'
+                                                       a sweep from the command line
   infolab plot results/mle_vs_map/<run>                redraw a run's figures
   infolab ls results                                   the runs made so far
   infolab compare RUN_A RUN_B                          what differs between two runs
@@ -147,6 +150,15 @@ def _parser() -> argparse.ArgumentParser:
                 metavar="KEY=VALUE",
                 help="override a config value, e.g. --set train.steps=100 (repeatable)",
             )
+            sub.add_argument(
+                "-m",
+                "--sweep",
+                action="append",
+                default=[],
+                metavar="KEY=VALUES",
+                help="sweep a key: KEY=v1,v2,... or KEY='logspace(a,b,n)' or "
+                "KEY='linspace(a,b,n)' (repeatable: the grid of every --sweep)",
+            )
         return sub
 
     run = command("run", _run, "run a config and write a run folder", config=True)
@@ -215,7 +227,22 @@ def _overrides(args: argparse.Namespace) -> list[str]:
     wrong = [text for text in bare if "=" not in text]
     if wrong:
         raise _BadInput(f"{wrong[0]!r}: expected KEY=VALUE after the config, e.g. train.steps=5")
-    return [*args.set, *bare]
+    return [*args.set, *bare, *(_sweep_override(text) for text in getattr(args, "sweep", []))]
+
+
+def _sweep_override(text: str) -> str:
+    """``-m KEY=v1,v2`` as ``sweep.KEY=[v1, v2]``; ``KEY=logspace(a,b,n)`` as
+    ``sweep.KEY={logspace: [a, b, n]}`` (and ``linspace``)."""
+    key, _, values = text.partition("=")
+    if not key.strip() or not values.strip():
+        raise _BadInput(
+            f"--sweep {text!r}: expected KEY=v1,v2,... or KEY='logspace(a,b,n)', "
+            "e.g. -m train.optimizer.learning_rate=0.1,0.5,1"
+        )
+    space = re.fullmatch(r"\s*(linspace|logspace)\((.*)\)\s*", values)
+    if space:
+        return f"sweep.{key.strip()}={{{space[1]}: [{space[2]}]}}"
+    return f"sweep.{key.strip()}=[{values}]"
 
 
 def _runner():
