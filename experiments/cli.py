@@ -48,6 +48,10 @@ SEED_CONFIGS = (
     "kl_local_optima.yaml",
     "max_entropy.yaml",
     "mle_vs_map.yaml",
+    "regularization_path.yaml",
+    "separable_mle.yaml",
+    "multiclass_ce.yaml",
+    "lr_sweep.yaml",
 )
 EXAMPLES = """examples:
   infolab list                                         the shipped configs
