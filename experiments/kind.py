@@ -123,6 +123,8 @@ class Kind:
         count_metrics: those that are counts (written as integers).
         headline_metric: the metric a sweep's best member is chosen by (on the test split
             where there is one), recorded in ``summary.json``; None: none is chosen.
+        precisions: the values of ``precision`` the kind computes in: ``float64`` only
+            where its code is dtype-generic (the dtype of every value follows the data's).
         higher_is_better: the metrics for which more is better (``accuracy``); the rest
             are losses, where less is.
         path_keys: dotted keys of a run that hold file paths relative to the config file;
@@ -142,6 +144,7 @@ class Kind:
     count_metrics: frozenset[str] = frozenset()
     path_keys: tuple[str, ...] = ()
     higher_is_better: frozenset[str] = frozenset()
+    precisions: tuple[str, ...] = ("float32",)
     headline_metric: str | None = None
 
     @property

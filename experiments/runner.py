@@ -32,6 +32,7 @@ import tqdm
 from experiments import execute as executor
 from experiments import interrupts
 from experiments.config import Experiment, MemberSpec, load_config
+from experiments.fields import precision_context
 from experiments.folders import KeptBeside, Stage, choose_run_folder, open_stage, staged
 from experiments.kind import DataError, Kind, Program
 from experiments.plotting import draw_run_figures
@@ -97,7 +98,9 @@ def absolute_paths(config: Experiment, base_dir: Path) -> Experiment:
             if isinstance(value, str) and not Path(value).is_absolute():
                 node[leaf] = str((base_dir / value).resolve())
                 changed = True
-    return type(config).model_validate(raw) if changed else config
+    if not changed:
+        return config
+    return type(config).model_validate(raw, context=precision_context(raw))
 
 
 def plan(config: Experiment, base_dir: Path) -> Plan:
@@ -197,14 +200,17 @@ def execute(the_plan: Plan, *, progress: bool = False) -> executor.Executed:
     total = _member_steps(the_plan)
     bar = _Progress(total, progress)
     _RELAY.target = bar
+    # The precision decides jax_enable_x64 for everything that traces or runs (on or off,
+    # whatever the environment says); jit caches key on it.
     try:
-        return executor.run_members(
-            the_plan.program,
-            specs,
-            the_plan.datasets,
-            progress=_RELAY if progress else None,
-            on_chunk=bar.after_call,
-        )
+        with jax.enable_x64(the_plan.config.precision == "float64"):
+            return executor.run_members(
+                the_plan.program,
+                specs,
+                the_plan.datasets,
+                progress=_RELAY if progress else None,
+                on_chunk=bar.after_call,
+            )
     finally:
         _RELAY.target = None
         bar.close()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import jax
 import numpy as np
 
 from experiments import execute
@@ -31,11 +32,17 @@ class ProgramKey(NamedTuple):
 class ClassifierProgram:
     """Logistic regression (sigmoid or softmax) under MSE or cross-entropy, MLE or MAP."""
 
-    def data_key(self, spec: RunSpec) -> tuple[str, int, int]:
-        return spec.data.model_dump_json(), _data_seed(spec), spec.model.classes
+    def data_key(self, spec: RunSpec) -> tuple[str, int, int, str]:
+        return spec.data.model_dump_json(), _data_seed(spec), spec.model.classes, spec.precision
 
     def load_data(self, spec: RunSpec, base_dir: Path) -> Dataset:
-        return load_dataset(spec.data, _data_seed(spec), base_dir, classes=spec.model.classes)
+        return load_dataset(
+            spec.data,
+            _data_seed(spec),
+            base_dir,
+            classes=spec.model.classes,
+            precision=spec.precision,
+        )
 
     def check(self, spec: RunSpec, data: Dataset) -> list[str]:
         try:
@@ -60,9 +67,9 @@ class ClassifierProgram:
 
     def arrays(self, data: Dataset) -> tuple[np.ndarray, ...]:
         return (
-            np.asarray(data.x_train, np.float32),
+            np.asarray(data.x_train),  # float32 or float64: the run's precision
             np.asarray(data.y_train, np.int32),
-            np.asarray(data.x_test, np.float32),
+            np.asarray(data.x_test),
             np.asarray(data.y_test, np.int32),
         )
 
@@ -76,7 +83,7 @@ class ClassifierProgram:
         """Parameters with optimizer state and gradients (about six copies), the metric
         history, and the per-example work of a step and of the evaluation (logits,
         probabilities and their gradients: about eight values per example and class), in
-        float32. The data itself is shared by the members."""
+        in the run's precision. The data itself is shared by the members."""
         static = key.static
         n_train, d = key.train_shape
         n_test = key.test_shape[0]
@@ -84,7 +91,7 @@ class ClassifierProgram:
         params = (d + 1) * classes
         n_logs = len(train.logged_steps(static.steps, static.log_every))
         floats = 6 * params + 2 * len(METRICS) * n_logs + 8 * (n_train + n_test) * classes
-        return 4 * floats
+        return np.dtype(static.precision).itemsize * floats
 
     def outcome(self, key: ProgramKey, output: Any) -> Outcome:
         return train.to_outcome(key.static, output)
@@ -127,4 +134,5 @@ def train_run(spec: RunSpec, data: Dataset, *, progress: Callable | None = None)
     problems = PROGRAM.check(spec, data)
     if problems:
         raise DataError(problems)
-    return execute.run_members(PROGRAM, [spec], [data], progress=progress).outcomes[0]
+    with jax.enable_x64(spec.precision == "float64"):
+        return execute.run_members(PROGRAM, [spec], [data], progress=progress).outcomes[0]

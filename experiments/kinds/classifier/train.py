@@ -5,7 +5,11 @@ A run is split into what changes the program and what does not:
 - :class:`RunStatic` (loss, prior kind, optimizer, init kind, steps, log_every, batch size,
   number of classes, progress callback) is closed over; each distinct value compiles once.
 - the hyperparameters (learning rate, momentum, adam's b1/b2/eps, prior scale, init scale and
-  constants) are a dict of float32 scalars, traced, together with the PRNG key and the data.
+  constants) are a dict of scalars of the run's precision, traced, together with the PRNG
+  key and the data.
+
+Every floating-point value computed has the dtype of the data (float32, or float64 with
+``precision: float64``, which the pipeline runs with ``jax_enable_x64`` on).
 
 :func:`make_run_fn` returns ``run(hyper, key, x_train, y_train, x_test, y_test) -> RunOutput``,
 a pure function that ``jax.vmap`` can batch over the members of a sweep. Inside, a
@@ -58,6 +62,7 @@ class RunStatic:
     batch_size: int | None
     n_classes: int
     has_tol: bool = False
+    precision: str = "float32"  # the dtype of the data, parameters and metrics
     progress: Callable[[jax.Array], None] | None = None
 
 
@@ -95,12 +100,14 @@ def run_static(spec: RunSpec, data: Dataset, *, progress: Callable | None = None
         batch_size=spec.train.batch_size,
         n_classes=data.n_classes,
         has_tol=spec.train.tol is not None,
+        precision=spec.precision,
         progress=progress,
     )
 
 
 def run_hyperparameters(spec: RunSpec) -> dict[str, np.ndarray]:
-    """The traced part of a run's configuration: float32 scalars, the same keys for every run.
+    """The traced part of a run's configuration: scalars of the run's precision, the same
+    keys for every run.
 
     Keys that a run does not use hold neutral values (prior scale 1 without a prior, ...),
     so that runs with different static choices still have hyperparameters of one structure.
@@ -119,7 +126,8 @@ def run_hyperparameters(spec: RunSpec) -> dict[str, np.ndarray]:
         "init_bias": init.bias if init.kind == "constant" else 0.0,
         "tol": spec.train.tol if spec.train.tol is not None else -1.0,  # -1: never stops
     }
-    return {k: np.float32(v) for k, v in values.items()}
+    scalar = np.dtype(spec.precision).type
+    return {k: scalar(v) for k, v in values.items()}
 
 
 class _Carry(NamedTuple):
@@ -156,8 +164,9 @@ def make_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
     """The pure function ``run(hyper, key, x_train, y_train, x_test, y_test) -> RunOutput``.
 
     ``hyper`` is :func:`run_hyperparameters`'s dict (traced), ``key`` a typed PRNG key (from
-    which the initial weights and the minibatch shuffling are drawn), the data float32 [n, d]
-    features and int32 [n] labels; an empty test set (n = 0) records no test metrics.
+    which the initial weights and the minibatch shuffling are drawn), the data [n, d]
+    features (float32 or float64: the dtype of every result) and int32 [n] labels; an empty
+    test set (n = 0) records no test metrics.
 
     Log entry 0 holds the initial metrics; entry i > 0 follows a chunk of ``log_every``
     steps (the last chunk stops at ``steps``). One chunk body is compiled, whatever the
@@ -202,10 +211,11 @@ def make_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
             key=init_key,
             n_features=x_train.shape[1],
             n_classes=static.n_classes,
+            dtype=x_train.dtype,
         )
         state = problem.optimizer.init(params)
         carry = _Carry(params, state, jnp.int32(0), jnp.int32(-1), jnp.bool_(False))
-        empty = {metric: jnp.full((n_logs,), jnp.nan, jnp.float32) for metric in METRICS}
+        empty = {metric: jnp.full((n_logs,), jnp.nan, x_train.dtype) for metric in METRICS}
         history = record({split: dict(empty) for split in splits}, 0, carry)
         carry = carry._replace(converged=history["train"]["grad_norm"][0] <= hyper["tol"])
         # No lax.cond in the loop: under vmap its predicate is batched, which would broadcast
@@ -263,7 +273,7 @@ def _evaluate(problem: _Problem, splits, params: Params) -> dict[str, dict[str, 
     respect to all parameters (``weight_grad_norm``: the weights alone), with
     the split's data (the minimum-norm subgradient for a Laplace prior)."""
     weight_norm = _scaled_norm(params.weights)
-    zero_weights = jnp.sum(params.weights == 0).astype(jnp.float32)
+    zero_weights = jnp.sum(params.weights == 0).astype(params.weights.dtype)
     metrics = {}
     for split, (x, y) in splits.items():
         grads = jax.grad(problem.objective)(params, x, y)
