@@ -217,13 +217,25 @@ def execute(the_plan: Plan, *, progress: bool = False) -> executor.Executed:
 
 
 def train_seconds(the_plan: Plan, executed: executor.Executed) -> dict[str, float]:
-    """Each variant's share of the training time: a group's time split evenly over its
-    members."""
-    seconds: dict[str, float] = {}
-    for group, spent in executed.seconds:
+    """Each variant's share of the training time (compiling excluded): a group's time split
+    evenly over its members."""
+    compiling = dict(executed.compile_seconds)
+    running = [(group, spent - compiling.get(group, 0.0)) for group, spent in executed.seconds]
+    return _per_variant(the_plan, running)
+
+
+def compile_seconds(the_plan: Plan, executed: executor.Executed) -> dict[str, float]:
+    """Each variant's share of the time spent tracing, lowering and compiling: a group's
+    (its program's, for the first group of a program key) split evenly over its members."""
+    return _per_variant(the_plan, executed.compile_seconds)
+
+
+def _per_variant(the_plan: Plan, times: list[tuple[executor.Group, float]]) -> dict[str, float]:
+    seconds = {member.variant: 0.0 for member in the_plan.members}
+    for group, spent in times:
         for index in group.members:
             variant = the_plan.members[index].variant
-            seconds[variant] = seconds.get(variant, 0.0) + spent / len(group.members)
+            seconds[variant] += spent / len(group.members)
     return {variant: round(value, 3) for variant, value in seconds.items()}
 
 
@@ -315,6 +327,7 @@ def run(
         **(manifest or {}),
         "overrides": list(overrides),
         "start": utc_now(start),
+        "compile_time_s": compile_seconds(the_plan, executed),
         "train_time_s": seconds,
         "end": utc_now(),
         "wall_time_s": round(time.perf_counter() - clock, 3),
