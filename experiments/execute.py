@@ -63,7 +63,12 @@ def group_members(program: Program, specs: Sequence[Any], datasets: Sequence[Any
     for index, (spec, data) in enumerate(zip(specs, datasets, strict=True)):
         groups.setdefault((program.program_key(spec, data), id(data)), []).append(index)
     by_id = {id(data): data for data in datasets}
-    return [Group(key, by_id[data_id], tuple(ix)) for (key, data_id), ix in groups.items()]
+    # Optional: a key that depends on the whole group (members solved together).
+    refine = getattr(program, "group_key", lambda key, members: key)
+    return [
+        Group(refine(key, [specs[i] for i in ix]), by_id[data_id], tuple(ix))
+        for (key, data_id), ix in groups.items()
+    ]
 
 
 def member_mesh() -> jax.sharding.Mesh:
@@ -154,9 +159,14 @@ def _by_key(groups: Sequence[Group]) -> dict[Hashable, list[Group]]:
 @functools.cache
 def _compiled(program: Program, key: Hashable, progress: Callable | None, arrays: int) -> Callable:
     """The member function vmapped over hyperparameters and keys, the ``arrays`` data
-    arrays shared, jitted: built once per program key."""
-    member = program.member_fn(key, progress)
-    return jax.jit(jax.vmap(member, in_axes=(0, 0, *([None] * arrays))))
+    arrays shared (or the kind's function of the whole group, where it has one), jitted:
+    built once per program key."""
+    whole = getattr(program, "group_fn", None)  # optional: the members solved together
+    batched = whole(key, progress) if whole is not None else None
+    if batched is None:
+        member = program.member_fn(key, progress)
+        batched = jax.vmap(member, in_axes=(0, 0, *([None] * arrays)))
+    return jax.jit(batched)
 
 
 def _stack(trees: Sequence[Any]) -> Any:

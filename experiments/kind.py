@@ -107,7 +107,12 @@ class Program(Protocol):
         """A few words on a finished run (its status and final loss), for the terminal.
 
         A program may also have ``details(outcome) -> list[str]``: lines (a table) that the
-        terminal shows after the headline of a run that is not a sweep.
+        terminal shows after the headline of a run that is not a sweep; and, to solve a
+        group's members together rather than one by one (warm starts along a path),
+        ``group_key(key, specs) -> key`` (the program key of a group, from its members'
+        specs) with ``group_fn(key, progress) -> f | None``: ``f(hyper, keys, *arrays)``
+        takes and returns the whole group (a leading member axis), in place of the vmapped
+        member function (None: vmap it).
         """
 
 

@@ -4,7 +4,7 @@ the pure run function of :mod:`experiments.kinds.classifier.train`."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -22,11 +22,16 @@ __all__ = ["PROGRAM", "ProgramKey", "train_run"]
 
 
 class ProgramKey(NamedTuple):
-    """What changes the compiled program: the static choices and the data's shapes."""
+    """What changes the compiled program: the static choices, the data's shapes, and
+    whether the group's members are solved along a path (:meth:`ClassifierProgram.group_key`)."""
 
     static: train.RunStatic
     train_shape: tuple[int, ...]
     test_shape: tuple[int, ...]
+    path: bool = False
+
+
+PATH_PRIORS = ("gaussian", "laplace")
 
 
 class ClassifierProgram:
@@ -65,6 +70,27 @@ class ClassifierProgram:
     def hyperparameters(self, spec: RunSpec) -> dict[str, np.ndarray]:
         return train.run_hyperparameters(spec)
 
+    def group_key(self, key: ProgramKey, specs: Sequence[RunSpec]) -> ProgramKey:
+        """A group of ``newton`` members with a prior that differ only in their prior scales
+        (all distinct; seeds aside) is a regularisation path: its members are warm-started
+        along the sorted scales (:func:`~experiments.kinds.classifier.train.make_path_fn`)
+        instead of solved cold, side by side."""
+        static = key.static
+        if static.optimizer != "newton" or static.prior not in PATH_PRIORS or len(specs) < 2:
+            return key
+        hypers = [train.run_hyperparameters(spec) for spec in specs]
+        scales = {float(h["prior_scale"]) for h in hypers}
+        rest = {tuple((k, float(v)) for k, v in h.items() if k != "prior_scale") for h in hypers}
+        if len(rest) == 1 and len(scales) == len(specs):
+            return key._replace(path=True)
+        return key
+
+    def group_fn(self, key: ProgramKey, progress: Callable | None) -> Callable[..., Any] | None:
+        """The path function of a path group (its members solved together); None for
+        members solved one by one (vmapped)."""
+        del progress  # a path has several members: no per-step callback
+        return train.make_path_fn(key.static) if key.path else None
+
     def arrays(self, data: Dataset) -> tuple[np.ndarray, ...]:
         return (
             np.asarray(data.x_train),  # float32 or float64: the run's precision
@@ -94,7 +120,10 @@ class ClassifierProgram:
         return np.dtype(static.precision).itemsize * floats
 
     def outcome(self, key: ProgramKey, output: Any) -> Outcome:
-        return train.to_outcome(key.static, output)
+        outcome = train.to_outcome(key.static, output)
+        if key.path:  # its history starts at the previous member's solution
+            outcome.extra["warm_start"] = True
+        return outcome
 
     def data_entry(self, data: Dataset) -> dict[str, Any]:
         return {
