@@ -36,25 +36,31 @@ class Params(NamedTuple):
 
 
 def init_params(
-    kind: str, hyper: Hyperparameters, *, key: jax.Array, n_features: int, n_classes: int
+    kind: str,
+    hyper: Hyperparameters,
+    *,
+    key: jax.Array,
+    n_features: int,
+    n_classes: int,
+    dtype: jnp.dtype = jnp.float32,
 ) -> Params:
     """Initial parameters: ``zeros``, ``normal`` or ``constant``.
 
     ``normal`` draws every weight from N(0, ``hyper["init_scale"]``²) with ``key`` and sets
     the bias to 0; ``constant`` sets every weight to ``hyper["init_weights"]`` and every bias
-    to ``hyper["init_bias"]``; ``zeros`` sets everything to 0. Float32 throughout.
+    to ``hyper["init_bias"]``; ``zeros`` sets everything to 0. In ``dtype`` throughout.
     """
     shape = (n_features,) if n_classes == 2 else (n_features, n_classes)
     bias_shape = () if n_classes == 2 else (n_classes,)
     if kind == "zeros":
-        return Params(jnp.zeros(shape, jnp.float32), jnp.zeros(bias_shape, jnp.float32))
+        return Params(jnp.zeros(shape, dtype), jnp.zeros(bias_shape, dtype))
     if kind == "normal":
-        weights = hyper["init_scale"] * jax.random.normal(key, shape, jnp.float32)
-        return Params(weights, jnp.zeros(bias_shape, jnp.float32))
+        weights = hyper["init_scale"] * jax.random.normal(key, shape, dtype)
+        return Params(weights, jnp.zeros(bias_shape, dtype))
     if kind == "constant":
         return Params(
-            jnp.full(shape, hyper["init_weights"], jnp.float32),
-            jnp.full(bias_shape, hyper["init_bias"], jnp.float32),
+            jnp.full(shape, hyper["init_weights"], dtype),
+            jnp.full(bias_shape, hyper["init_bias"], dtype),
         )
     raise ValueError(f"unknown init kind {kind!r}; expected one of zeros, normal, constant")
 
@@ -120,7 +126,7 @@ def accuracy(params: Params, x: jax.Array, y: jax.Array) -> jax.Array:
     """Fraction of examples whose most probable class (z > 0 for two classes) is the label."""
     z = logits(params, x)
     predicted = (z > 0).astype(y.dtype) if z.ndim == 1 else jnp.argmax(z, axis=-1)
-    return jnp.mean((predicted == y).astype(jnp.float32))
+    return jnp.mean((predicted == y).astype(z.dtype))
 
 
 LOSSES: dict[str, Callable[[Params, jax.Array, jax.Array], jax.Array]] = {
