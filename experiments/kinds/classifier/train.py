@@ -186,7 +186,6 @@ def make_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
         problem = _problem(static, hyper, x_train.shape[0])
         init_key, shuffle_key = jax.random.split(key)
         batch = _batcher(static.batch_size, x_train, y_train, shuffle_key)
-        step = functools.partial(_train_step, static.steps, problem, batch)
         splits = {"train": (x_train, y_train)}
         if x_test.shape[0] > 0:
             splits["test"] = (x_test, y_test)
@@ -197,14 +196,18 @@ def make_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
                 jax.debug.callback(static.progress, carry.step)
             return jax.tree.map(lambda h, v: h.at[index].set(v), history, metrics)
 
-        if static.optimizer == "newton":
-            advance = functools.partial(_newton_chunk, static, hyper, x_train, y_train)
-        else:
-            advance = lambda carry: jax.lax.scan(step, carry, length=static.log_every)[0]  # noqa: E731
+        def advance(carry: _Carry, last: jax.Array) -> _Carry:
+            """Steps up to ``last`` (at most ``log_every`` of them); none when ``last`` is 0."""
+            if static.optimizer == "newton":
+                return _newton_chunk(static, hyper, x_train, y_train, carry, last)
+            step = functools.partial(_train_step, last, problem, batch)
+            return jax.lax.scan(step, carry, length=static.log_every)[0]
 
         def log(state):
+            # Entry 0 records the initial parameters: its chunk takes no step, so that the
+            # metrics are traced (and compiled) once, here, not also before the loop.
             carry, history, index = state
-            carry = advance(carry)
+            carry = advance(carry, jnp.where(index > 0, static.steps, 0))
             history = record(history, index, carry)
             converged = history["train"]["grad_norm"][index] <= hyper["tol"]
             return carry._replace(converged=converged), history, index + 1
@@ -226,11 +229,10 @@ def make_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
         state = problem.optimizer.init(params)
         carry = _Carry(params, state, jnp.int32(0), jnp.int32(-1), jnp.bool_(False))
         empty = {metric: jnp.full((n_logs,), jnp.nan, x_train.dtype) for metric in METRICS}
-        history = record({split: dict(empty) for split in splits}, 0, carry)
-        carry = carry._replace(converged=history["train"]["grad_norm"][0] <= hyper["tol"])
+        history = {split: dict(empty) for split in splits}
         # No lax.cond in the loop: under vmap its predicate is batched, which would broadcast
         # the (shared) data to every member on every chunk.
-        carry, history, logged = jax.lax.while_loop(running, log, (carry, history, jnp.int32(1)))
+        carry, history, logged = jax.lax.while_loop(running, log, (carry, history, jnp.int32(0)))
         return RunOutput(
             history, carry.params, carry.diverged_at, carry.step, carry.converged, logged
         )
@@ -277,10 +279,12 @@ def make_path_fn(static: RunStatic) -> Callable[..., RunOutput]:
     return path
 
 
-def _newton_chunk(static: RunStatic, hyper: Hyperparameters, x, y, carry: _Carry) -> _Carry:
+def _newton_chunk(
+    static: RunStatic, hyper: Hyperparameters, x, y, carry: _Carry, last: jax.Array
+) -> _Carry:
     """Up to ``log_every`` Newton steps from the carry's parameters (fewer once ``tol`` or
-    ``steps`` is reached); a no-op for a run that has converged."""
-    budget = jnp.minimum(static.log_every, static.steps - carry.step)
+    step ``last`` is reached); a no-op for a run that has converged."""
+    budget = jnp.clip(jnp.minimum(static.log_every, last - carry.step), 0)
     result = newton.newton_solve(
         x,
         y,
@@ -297,7 +301,7 @@ def _newton_chunk(static: RunStatic, hyper: Hyperparameters, x, y, carry: _Carry
     return carry._replace(params=params, step=step)
 
 
-def _train_step(total_steps: int, problem: _Problem, batch, carry: _Carry, _):
+def _train_step(total_steps: jax.Array, problem: _Problem, batch, carry: _Carry, _):
     """One optimizer step; a no-op once the run has diverged or taken ``total_steps``.
 
     A step whose loss (at the point where the gradient is taken) or new parameters are not
