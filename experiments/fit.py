@@ -157,12 +157,14 @@ def fit_map(
 
     Example:
         >>> import numpy as np
-        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
-        >>> fit = fit_map(X, [0, 1, 0, 1], prior="gaussian", scale=1.0)
-        >>> fit.converged, fit.weights.dtype
-        (True, dtype('float64'))
-        >>> float(fit.weights[0]), float(fit.intercept)
-        (0.45287..., -0.67931...)
+        >>> from sklearn.datasets import load_breast_cancer
+        >>> X, y = load_breast_cancer(return_X_y=True)
+        >>> X = (X - X.mean(0)) / X.std(0)
+        >>> fit = fit_map(X, y, prior="gaussian", scale=np.sqrt(0.5))  # scikit-learn's C = 0.5
+        >>> fit.converged, fit.steps, fit.weights.shape, fit.weights.dtype
+        (True, 9, (30,), dtype('float64'))
+        >>> round(float(fit.intercept), 6)
+        0.358995
     """
     x, labels, n_classes, dtype = _checked_data(X, y, n_classes, precision)
     _check_prior(prior)
@@ -216,16 +218,17 @@ def fit_path(
         ValueError: as :func:`fit_map`, and for scales that are not a non-empty 1-D list.
 
     Example:
-        >>> import numpy as np
-        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
-        >>> path = fit_path(X, [0, 1, 0, 1], prior="laplace", scales=[10.0, 0.1, 1.0])
-        >>> path.weights[:, 0]  # exact zeros under the strong priors
-        Array([0.79537..., 0.        , 0.        ], dtype=float64)
-        >>> path.to_frame()[["scale", "nonzero", "converged"]]
+        >>> from sklearn.datasets import load_breast_cancer
+        >>> X, y = load_breast_cancer(return_X_y=True)
+        >>> X = (X - X.mean(0)) / X.std(0)
+        >>> path = fit_path(X, y, prior="laplace", scales=[1.0, 0.01, 10.0, 0.1, 0.03])
+        >>> path.to_frame()[["scale", "nonzero", "converged"]]  # stronger priors, more zeros
            scale  nonzero  converged
-        0   10.0        1       True
-        1    0.1        0       True
-        2    1.0        0       True
+        0   1.00       16       True
+        1   0.01        2       True
+        2  10.00       23       True
+        3   0.10        8       True
+        4   0.03        4       True
     """
     x, labels, n_classes, dtype = _checked_data(X, y, n_classes, precision)
     if prior not in ("gaussian", "laplace"):

@@ -13,7 +13,8 @@ import experiments
 
 @pytest.fixture(scope="module")
 def breast_cancer() -> tuple[np.ndarray, np.ndarray]:
-    """Standardized (population std), float64."""
+    """Standardized (population std), float64: the data, scale and scales of the docstring
+    examples of fit_map and fit_path, so that the suite compiles each solver once."""
     data = load_breast_cancer()
     x = (data.data - data.data.mean(0)) / data.data.std(0)
     return x, data.target
