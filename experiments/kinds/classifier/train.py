@@ -148,22 +148,21 @@ class _Problem(NamedTuple):
     """What a step needs: the smooth objective f(params, x, y), λ and the optimizer."""
 
     objective: Callable[..., jax.Array]
+    with_metrics: Callable[..., tuple[jax.Array, dict[str, jax.Array]]]  # and ce, mse, accuracy
     l1: jax.Array | None
     optimizer: optim.Optimizer
 
 
 def _problem(static: RunStatic, hyper: Hyperparameters, n: int) -> _Problem:
-    objective = functools.partial(
-        model.smooth_objective,
-        loss=static.loss,
-        prior=static.prior,
-        prior_scale=hyper["prior_scale"],
-        n=n,
-    )
+    settings = {"loss": static.loss, "prior": static.prior, "prior_scale": hyper["prior_scale"]}
+    objective = functools.partial(model.smooth_objective, **settings, n=n)
+    with_metrics = functools.partial(model.objective_and_metrics, **settings, n=n)
     l1 = model.l1_strength(hyper["prior_scale"], n) if static.prior == "laplace" else None
     if static.optimizer == "newton":  # steps taken by newton.newton_solve, see _newton_chunk
-        return _Problem(objective, l1, optim.Optimizer(lambda params: (), None))
-    return _Problem(objective, l1, optim.make_optimizer(static.optimizer, hyper, l1=l1))
+        optimizer = optim.Optimizer(lambda params: (), None)
+    else:
+        optimizer = optim.make_optimizer(static.optimizer, hyper, l1=l1)
+    return _Problem(objective, with_metrics, l1, optimizer)
 
 
 def make_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
@@ -329,12 +328,10 @@ def _evaluate(problem: _Problem, splits, params: Params) -> dict[str, dict[str, 
     zero_weights = jnp.sum(params.weights == 0).astype(params.weights.dtype)
     metrics = {}
     for split, (x, y) in splits.items():
-        grads = jax.grad(problem.objective)(params, x, y)
+        grads, values = jax.grad(problem.with_metrics, has_aux=True)(params, x, y)
         subgradient = model.minimum_norm_subgradient(grads, params, problem.l1)
         metrics[split] = {
-            "ce": model.cross_entropy_loss(params, x, y),
-            "mse": model.squared_error_loss(params, x, y),
-            "accuracy": model.accuracy(params, x, y),
+            **values,
             "grad_norm": optax.tree.norm(subgradient),
             "weight_grad_norm": _scaled_norm(subgradient.weights),
             "weight_norm": weight_norm,
