@@ -6,8 +6,10 @@ member and writes a run folder (config, manifest, metrics, summary, figures).
 The pipeline: ``config`` (resolve) → ``runner`` (plan, execute, record) with ``execute``
 (vmapped, sharded programs), ``record`` (run files), ``folders`` (staged run folders) and
 ``plotting`` (figures from files); ``kinds/`` holds the experiment kinds, each in its own
-folder, registered in ``kinds.KINDS``; ``cli`` is the command line; ``api`` the Python
-API (``run``, ``load_run``, ``Run``), loaded on first use so that importing the package
+folder, registered in ``kinds.KINDS``; ``cli`` is the command line; ``catalog`` lists and
+compares run folders, ``report`` writes their HTML reports and ``tracking`` exports them to
+MLflow; ``api`` the Python API (``run``, ``load_run``, ``Run``) and ``fit`` the array-level
+MAP fits (``fit_map``, ``fit_path``), loaded on first use so that importing the package
 loads neither jax nor pandas.
 """
 
@@ -30,10 +32,14 @@ __all__ = [
     "DataError",
     "Experiment",
     "Kind",
+    "MapFit",
     "MemberSpec",
     "Outcome",
     "OutputError",
+    "PathFit",
     "Run",
+    "fit_map",
+    "fit_path",
     "load_config",
     "load_run",
     "run",
@@ -46,4 +52,8 @@ def __getattr__(name: str) -> Any:
         from experiments import api
 
         return getattr(api, name)
+    if name in ("MapFit", "PathFit", "fit_map", "fit_path"):
+        from experiments import fit
+
+        return getattr(fit, name)
     raise AttributeError(f"module 'experiments' has no attribute {name!r}")

@@ -15,7 +15,6 @@ columns.
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from experiments.config import Experiment, load_config, validate_config
-from experiments.reading import read_run
+from experiments.reading import RunFilesError, read_manifest, read_run
 
 __all__ = ["Run", "load_run", "run"]
 
@@ -40,8 +39,9 @@ class Run:
         path: the run folder (a temporary one, removed with this object, when the run was
             made with ``out=None``).
         config: the resolved, validated config.
-        summary: a row per member: ``variant``, ``member``, ``status``, the swept keys, and
-            ``split/metric`` columns of final values.
+        summary: a row per member: ``variant``, ``member``, ``status``, the swept keys, the
+            kind's extras (``steps_taken``, ``converged``, ...), and ``split/metric`` columns
+            of final values.
         metrics: the tidy per-step table (``variant``, ``member``, ``step``, ``split``,
             ``metric``, ``value``) with the swept keys as columns.
         manifest: the provenance record.
@@ -82,18 +82,55 @@ class Run:
         """The run's figure files."""
         return sorted((self.path / "figures").glob("*")) if (self.path / "figures").is_dir() else []
 
+    def report(self, out: str | Path | None = None) -> Path:
+        """Writes this run's HTML report and its Markdown twin (see :mod:`experiments.report`).
+
+        Args:
+            out: the HTML file; default ``report.html`` in the run folder (a run made with
+                ``out=None`` lives in a temporary folder: pass ``out`` to keep its report).
+
+        Returns:
+            The HTML file's path (the Markdown twin is beside it, with ``.md``).
+
+        Example::
+
+            >>> experiments.load_run("results/mle_vs_map/RUN").report()  # doctest: +SKIP
+            PosixPath('results/mle_vs_map/RUN/report.html')
+        """
+        from experiments.report import write_report
+
+        return write_report([self.path], out)
+
+
+# What a summary row holds besides the kind's extras (``steps_taken``, ``converged``, ...).
+_NOT_COLUMNS = frozenset({"variant", "member", "status", "sweep", "final", "params"})
+
 
 def load_run(path: str | Path) -> Run:
-    """Reads a run folder (checked as ``plot`` checks it)."""
+    """Reads a run folder (checked as ``plot`` checks it).
+
+    Raises:
+        RunFilesError: the folder is not a run folder, or one of its files is damaged; the
+            message names the file.
+        ConfigError: its ``config.yaml`` is not a valid config.
+    """
     path = Path(path)
+    if not path.is_dir():
+        raise RunFilesError(f"{path}: not a run folder (no such folder)")
+    try:
+        record = read_run(path)
+        manifest = read_manifest(path)
+    except RunFilesError as error:  # its messages start with the file's name
+        raise RunFilesError(f"{path}/{error}") from None
+    if not (path / "config.yaml").is_file():
+        raise RunFilesError(f"{path}/config.yaml: missing")
     config = load_config(path / "config.yaml")
-    record = read_run(path)
-    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     rows = []
     for entry in record.runs:
         row: dict[str, Any] = {"variant": entry["variant"], "member": entry["member"]}
         row["status"] = entry["status"]
         row.update(entry.get("sweep", {}))
+        row.update({k: v for k, v in entry.items() if k not in _NOT_COLUMNS})
         for split, metrics in entry["final"].items():
             row.update({f"{split}/{name}": value for name, value in (metrics or {}).items()})
         rows.append(row)

@@ -8,14 +8,22 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from experiments.config import read_yaml
 from experiments.folders import listed_files
 
-__all__ = ["compare_lines", "compare_runs", "flatten", "list_runs", "ls_lines"]
+__all__ = [
+    "compare_lines",
+    "compare_runs",
+    "config_differences",
+    "flatten",
+    "list_runs",
+    "ls_lines",
+    "value_text",
+]
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -77,6 +85,37 @@ def _headline(runs: list[dict[str, Any]]) -> str:
     return best[1] if best else "-"
 
 
+ABSENT = "(absent)"
+
+
+def value_text(value: Any) -> str:
+    """A config value as YAML and JSON read it: a string as it is, the rest as JSON.
+
+    >>> [value_text(v) for v in ("sgd", 0.5, None, True, [1, 2])]
+    ['sgd', '0.5', 'null', 'true', '[1, 2]']
+    """
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def config_differences(configs: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """The dotted keys whose values are not the same in every config.
+
+    Args:
+        configs: nested configs (as ``config.yaml`` reads).
+
+    Returns:
+        ``(key, value in the first, value in the second, ...)`` for each key that differs,
+        in first-seen order; a key a config lacks reads ``"(absent)"``.
+
+    >>> config_differences([{"a": 1, "b": {"c": 2}}, {"a": 1, "b": {"c": 3}, "d": 0}])
+    [('b.c', 2, 3), ('d', '(absent)', 0)]
+    """
+    flat = [flatten(config) for config in configs]
+    keys = list(dict.fromkeys(key for config in flat for key in config))
+    rows = [(key, *(config.get(key, ABSENT) for config in flat)) for key in keys]
+    return [row for row in rows if any(value != row[1] for value in row[2:])]
+
+
 def compare_runs(a: Path, b: Path) -> tuple[list[tuple[str, Any, Any]], list[tuple]]:
     """The differences between two run folders.
 
@@ -85,13 +124,7 @@ def compare_runs(a: Path, b: Path) -> tuple[list[tuple[str, Any, Any]], list[tup
         and for each member found in both (by variant and swept values), each final metric
         that differs, as (member label, split/metric, in a, in b).
     """
-    configs = [flatten(read_yaml(Path(p) / "config.yaml")) for p in (a, b)]
-    keys = [*configs[0], *(k for k in configs[1] if k not in configs[0])]
-    config_diff = [
-        (key, configs[0].get(key, "(absent)"), configs[1].get(key, "(absent)"))
-        for key in keys
-        if configs[0].get(key, "(absent)") != configs[1].get(key, "(absent)")
-    ]
+    config_diff = config_differences([read_yaml(Path(p) / "config.yaml") for p in (a, b)])
     members = [
         {_label(run): run for run in _read(Path(p) / "summary.json").get("runs", [])}
         for p in (a, b)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import re
 import signal
 import sys
 import traceback
@@ -28,6 +29,7 @@ from experiments.hosts import HostsError, distributed_settings
 from experiments.kind import DataError
 from experiments.reading import RunFilesError
 from experiments.record import RUN_FILES, FigureError
+from experiments.tracking import ExportError
 
 __all__ = ["configs_folder", "main"]
 
@@ -46,14 +48,22 @@ SEED_CONFIGS = (
     "kl_local_optima.yaml",
     "max_entropy.yaml",
     "mle_vs_map.yaml",
+    "regularization_path.yaml",
+    "separable_mle.yaml",
+    "multiclass_ce.yaml",
+    "lr_sweep.yaml",
 )
 EXAMPLES = """examples:
   infolab list                                         the shipped configs
   infolab run configs/mle_vs_map.yaml train.steps=500  run one, with an override
   infolab show configs/regularization_path.yaml        the resolved config and its grid
+  infolab run configs/mse_vs_ce.yaml -m train.optimizer.learning_rate='logspace(-2,1,8)'
+                                                       a sweep from the command line
   infolab plot results/mle_vs_map/<run>                redraw a run's figures
   infolab ls results                                   the runs made so far
   infolab compare RUN_A RUN_B                          what differs between two runs
+  infolab report RUN [RUN ...]                         an HTML report (and Markdown twin)
+  infolab export RUN --mlflow sqlite:///mlflow.db      log a run to MLflow
 """
 _CAUGHT = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -81,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _bad_input(f"invalid config{where}:", error.problems)
     except DataError as error:
         return _bad_input("unusable data:", error.problems)
-    except (OutputError, HostsError, RunFilesError, _BadInput) as error:
+    except (OutputError, HostsError, RunFilesError, ExportError, _BadInput) as error:
         return _bad_input(str(error), [])
     except FigureError as error:
         print(
@@ -144,12 +154,22 @@ def _parser() -> argparse.ArgumentParser:
                 metavar="KEY=VALUE",
                 help="override a config value, e.g. --set train.steps=100 (repeatable)",
             )
+            sub.add_argument(
+                "-m",
+                "--sweep",
+                action="append",
+                default=[],
+                metavar="KEY=VALUES",
+                help="sweep a key: KEY=v1,v2,... or KEY='logspace(a,b,n)' or "
+                "KEY='linspace(a,b,n)' (repeatable: the grid of every --sweep)",
+            )
         return sub
 
     run = command("run", _run, "run a config and write a run folder", config=True)
     run.add_argument("--out", type=Path, metavar="DIR", help="the run folder")
     run.add_argument("--force", action="store_true", help="replace an existing run folder")
     run.add_argument("--quiet", action="store_true", help="no progress bars or summaries")
+    run.add_argument("--mlflow", metavar="URI", help="then log the run to this MLflow store")
     hosts = run.add_argument_group(
         "many hosts",
         "run one sweep over several processes with jax.distributed; process 0 writes the run "
@@ -175,6 +195,23 @@ def _parser() -> argparse.ArgumentParser:
     ls.add_argument("folder", type=Path, nargs="?", default=Path("results"), metavar="DIR")
     compare = command("compare", _compare, "print two runs' config and metric differences")
     compare.add_argument("runs", type=Path, nargs=2, metavar="RUN_DIR")
+    report = command("report", _report, "write runs' HTML report and its Markdown twin")
+    report.add_argument("runs", type=Path, nargs="+", metavar="RUN_DIR")
+    report.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="the .html file (default: RUN_DIR/report.html for one run, else ./report.html); "
+        "a file this command did not write is never replaced",
+    )
+    export = command("export", _export, "log a run folder to an MLflow tracking store")
+    export.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    export.add_argument(
+        "--mlflow",
+        required=True,
+        metavar="URI",
+        help="e.g. sqlite:///mlflow.db or http://host:5000",
+    )
     demo = command("demo", _demo, "run mse_vs_ce and mle_vs_map on their defaults")
     demo.add_argument("--quiet", action="store_true", help="no progress bars or summaries")
     seeds = command("seeds", _seeds, "run every config that reproduces the source material")
@@ -195,7 +232,22 @@ def _overrides(args: argparse.Namespace) -> list[str]:
     wrong = [text for text in bare if "=" not in text]
     if wrong:
         raise _BadInput(f"{wrong[0]!r}: expected KEY=VALUE after the config, e.g. train.steps=5")
-    return [*args.set, *bare]
+    return [*args.set, *bare, *(_sweep_override(text) for text in getattr(args, "sweep", []))]
+
+
+def _sweep_override(text: str) -> str:
+    """``-m KEY=v1,v2`` as ``sweep.KEY=[v1, v2]``; ``KEY=logspace(a,b,n)`` as
+    ``sweep.KEY={logspace: [a, b, n]}`` (and ``linspace``)."""
+    key, _, values = text.partition("=")
+    if not key.strip() or not values.strip():
+        raise _BadInput(
+            f"--sweep {text!r}: expected KEY=v1,v2,... or KEY='logspace(a,b,n)', "
+            "e.g. -m train.optimizer.learning_rate=0.1,0.5,1"
+        )
+    space = re.fullmatch(r"\s*(linspace|logspace)\((.*)\)\s*", values)
+    if space:
+        return f"sweep.{key.strip()}={{{space[1]}: [{space[2]}]}}"
+    return f"sweep.{key.strip()}=[{values}]"
 
 
 def _runner():
@@ -212,6 +264,10 @@ def _log(quiet: bool) -> Callable[[str], None] | None:
 
 def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     hosts = distributed_settings(args.coordinator, args.num_processes, args.process_id)
+    if args.mlflow:
+        from experiments.tracking import require_mlflow
+
+        require_mlflow()  # before anything runs
     run_dir = _runner().run(
         args.config,
         _overrides(args),
@@ -224,6 +280,32 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     )
     if run_dir is not None:
         print(run_dir)
+        if args.mlflow:
+            _export_to(run_dir, args.mlflow, retry=True)
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    _export_to(args.run_dir, args.mlflow)
+    return EXIT_OK
+
+
+def _export_to(run_dir: Path, uri: str, retry: bool = False) -> None:
+    from experiments.tracking import export_mlflow
+
+    try:
+        ids = export_mlflow(run_dir, uri)
+    except ExportError as error:
+        hint = f"; the run is complete: retry with infolab export {run_dir} --mlflow URI"
+        raise ExportError(f"{error}{hint if retry else ''}") from None
+    print(f"mlflow: {uri}: run {ids[0]} with {len(ids) - 1} member run(s)")
+
+
+def _report(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from experiments.report import write_report
+
+    page = write_report(args.runs, args.out)
+    print(f"{page}\n{page.with_suffix('.md')}")
     return EXIT_OK
 
 

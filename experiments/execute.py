@@ -11,12 +11,13 @@ every call runs the same compiled program. Nothing here knows any kind.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import math
 import os
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any
 
 import jax
@@ -62,7 +63,12 @@ def group_members(program: Program, specs: Sequence[Any], datasets: Sequence[Any
     for index, (spec, data) in enumerate(zip(specs, datasets, strict=True)):
         groups.setdefault((program.program_key(spec, data), id(data)), []).append(index)
     by_id = {id(data): data for data in datasets}
-    return [Group(key, by_id[data_id], tuple(ix)) for (key, data_id), ix in groups.items()]
+    # Optional: a key that depends on the whole group (members solved together).
+    refine = getattr(program, "group_key", lambda key, members: key)
+    return [
+        Group(refine(key, [specs[i] for i in ix]), by_id[data_id], tuple(ix))
+        for (key, data_id), ix in groups.items()
+    ]
 
 
 def member_mesh() -> jax.sharding.Mesh:
@@ -153,9 +159,14 @@ def _by_key(groups: Sequence[Group]) -> dict[Hashable, list[Group]]:
 @functools.cache
 def _compiled(program: Program, key: Hashable, progress: Callable | None, arrays: int) -> Callable:
     """The member function vmapped over hyperparameters and keys, the ``arrays`` data
-    arrays shared, jitted: built once per program key."""
-    member = program.member_fn(key, progress)
-    return jax.jit(jax.vmap(member, in_axes=(0, 0, *([None] * arrays))))
+    arrays shared (or the kind's function of the whole group, where it has one), jitted:
+    built once per program key."""
+    whole = getattr(program, "group_fn", None)  # optional: the members solved together
+    batched = whole(key, progress) if whole is not None else None
+    if batched is None:
+        member = program.member_fn(key, progress)
+        batched = jax.vmap(member, in_axes=(0, 0, *([None] * arrays)))
+    return jax.jit(batched)
 
 
 def _stack(trees: Sequence[Any]) -> Any:
@@ -238,10 +249,38 @@ def run_group(
 
 @dataclasses.dataclass(frozen=True)
 class Executed:
-    """Every member's outcome, in member order, and each group's wall time."""
+    """Every member's outcome, in member order, each group's wall time, and the part of it
+    spent tracing, lowering and compiling (0 for a group whose program was compiled)."""
 
     outcomes: list[Outcome]
     seconds: list[tuple[Group, float]]
+    compile_seconds: list[tuple[Group, float]] = dataclasses.field(default_factory=list)
+
+
+_COMPILE_EVENTS = frozenset(
+    {
+        "/jax/core/compile/jaxpr_trace_duration",
+        "/jax/core/compile/jaxpr_to_mlir_module_duration",
+        "/jax/core/compile/backend_compile_duration",
+    }
+)
+
+
+@contextlib.contextmanager
+def _compile_meter() -> Iterator[list[float]]:
+    """Collects the durations jax reports for tracing, lowering and compiling while the
+    block runs (a jit traced inside another reports nothing of its own)."""
+    spent: list[float] = []
+
+    def listener(event: str, duration: float, **kwargs: Any) -> None:
+        if event in _COMPILE_EVENTS:
+            spent.append(duration)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield spent
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
 
 
 def run_members(
@@ -264,15 +303,19 @@ def run_members(
         budget: device memory per device in bytes (default :func:`memory_budget`).
     """
     outcomes: list[Outcome | None] = [None] * len(specs)
-    seconds = []
+    seconds, compiling = [], []
     for key, same in _by_key(group_members(program, specs, datasets)).items():
         size = _call_size(program, same, budget)
         steps = program.steps(key)
         report = None if on_chunk is None else (lambda count, steps=steps: on_chunk(count, steps))
         for group in same:
             begun = time.perf_counter()
-            done = run_group(program, group, specs, size=size, progress=progress, on_chunk=report)
+            with _compile_meter() as spent:
+                done = run_group(
+                    program, group, specs, size=size, progress=progress, on_chunk=report
+                )
             seconds.append((group, time.perf_counter() - begun))
+            compiling.append((group, sum(spent)))
             for index, outcome in zip(group.members, done, strict=True):
                 outcomes[index] = outcome
-    return Executed(outcomes, seconds)  # type: ignore[arg-type]
+    return Executed(outcomes, seconds, compiling)  # type: ignore[arg-type]

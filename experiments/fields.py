@@ -6,9 +6,17 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationInfo,
+)
 
 __all__ = [
     "FLOAT32_MAX",
@@ -17,12 +25,14 @@ __all__ = [
     "Float",
     "Int",
     "Name",
+    "Precision",
     "RunBase",
     "Seed",
     "StrictModel",
     "default_tag",
     "field_annotation",
     "is_model",
+    "precision_context",
     "union_members",
 ]
 
@@ -36,27 +46,49 @@ def _reject_bool(value: Any) -> Any:
 
 FLOAT32_MAX = 3.4028234663852886e38
 FLOAT32_TINY = 1.1754943508222875e-38  # the smallest normal float32; XLA flushes smaller to 0
+FLOAT64_TINY = 2.2250738585072014e-308  # the smallest normal float64
+
+# The floating-point type of a run's data, parameters and metrics (see RunBase).
+Precision = Literal["float32", "float64"]
 
 
-def _fits_float32(value: float) -> float:
+def precision_context(raw: Any) -> dict[str, Any]:
+    """The validation context of a raw config or run: its ``precision`` (float32 when
+    absent or invalid), which sets the range :data:`Float` values must fit."""
+    precision = raw.get("precision") if isinstance(raw, Mapping) else None
+    return {"precision": "float64" if precision == "float64" else "float32"}
+
+
+def _fits_precision(value: float, info: ValidationInfo) -> float:
+    # The range of the run's precision, from the validation context (float32 without one).
+    if (info.context or {}).get("precision") == "float64":
+        if 0 < abs(value) < FLOAT64_TINY:
+            raise ValueError(
+                f"is below float64's smallest normal number (2.2e-308) and would be flushed "
+                f"to 0, got {value:g}"
+            )
+        return value  # a finite Python float is a float64
     if abs(value) > FLOAT32_MAX:
-        raise ValueError(f"is beyond float32's range (±3.4e38), got {value:g}")
+        raise ValueError(
+            f"is beyond float32's range (±3.4e38), got {value:g}; precision: float64 allows it"
+        )
     if 0 < abs(value) < FLOAT32_TINY:
         raise ValueError(
             f"is below float32's smallest normal number (1.2e-38) and would be flushed to 0, "
-            f"got {value:g}"
+            f"got {value:g}; precision: float64 allows it"
         )
     return value
 
 
 # A number (quoted text is not: "0.5" is refused like "5"), finite, and representable in
-# float32 without overflowing or flushing to 0. YAML's `1e-3` is read as a number.
+# the run's precision (float32 unless the config says float64) without overflowing or
+# flushing to 0. YAML's `1e-3` is read as a number.
 Float = Annotated[
     float,
     BeforeValidator(_reject_bool),
     Strict(),
     Field(allow_inf_nan=False),
-    AfterValidator(_fits_float32),
+    AfterValidator(_fits_precision),
 ]
 Int = Annotated[int, Strict(), Field(lt=2**31)]  # counters are int32 on the device
 Bool = Annotated[bool, Strict()]
@@ -83,14 +115,18 @@ def default_tag(key: str, default: str) -> BeforeValidator:
 
 
 class RunBase(StrictModel):
-    """What every run of every kind has: a name (its variant's) and a seed.
+    """What every run of every kind has: a name (its variant's), a seed and a precision.
 
     A kind's run spec subclasses this with its own sections (``data``, ``model``, ...); the
-    PRNG key of a run is ``jax.random.key(seed)``.
+    PRNG key of a run is ``jax.random.key(seed)``. ``precision`` is set once, at the top
+    of a config (every member of a run shares it): ``float64`` runs the members with
+    ``jax_enable_x64`` on, their data, parameters and metrics in float64, for a kind that
+    lists it in :attr:`~experiments.kind.Kind.precisions`.
     """
 
     name: Name
     seed: Seed = 0
+    precision: Precision = "float32"
 
 
 # Walking a schema (merging and error messages follow the models).

@@ -107,7 +107,12 @@ class Program(Protocol):
         """A few words on a finished run (its status and final loss), for the terminal.
 
         A program may also have ``details(outcome) -> list[str]``: lines (a table) that the
-        terminal shows after the headline of a run that is not a sweep.
+        terminal shows after the headline of a run that is not a sweep; and, to solve a
+        group's members together rather than one by one (warm starts along a path),
+        ``group_key(key, specs) -> key`` (the program key of a group, from its members'
+        specs) with ``group_fn(key, progress) -> f | None``: ``f(hyper, keys, *arrays)``
+        takes and returns the whole group (a leading member axis), in place of the vmapped
+        member function (None: vmap it).
         """
 
 
@@ -123,6 +128,8 @@ class Kind:
         count_metrics: those that are counts (written as integers).
         headline_metric: the metric a sweep's best member is chosen by (on the test split
             where there is one), recorded in ``summary.json``; None: none is chosen.
+        precisions: the values of ``precision`` the kind computes in: ``float64`` only
+            where its code is dtype-generic (the dtype of every value follows the data's).
         higher_is_better: the metrics for which more is better (``accuracy``); the rest
             are losses, where less is.
         path_keys: dotted keys of a run that hold file paths relative to the config file;
@@ -142,6 +149,7 @@ class Kind:
     count_metrics: frozenset[str] = frozenset()
     path_keys: tuple[str, ...] = ()
     higher_is_better: frozenset[str] = frozenset()
+    precisions: tuple[str, ...] = ("float32",)
     headline_metric: str | None = None
 
     @property

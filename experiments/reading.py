@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["History", "RunFilesError", "RunRecord", "read_run"]
+__all__ = ["History", "RunFilesError", "RunRecord", "read_manifest", "read_run"]
 
 
 History = dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]  # [split][metric] = (steps, values)
@@ -71,6 +71,18 @@ def read_run(run_dir: str | Path) -> RunRecord:
     history = _read_metrics(run_dir / "metrics.csv", by_variant)
     _check_agreement(runs, history)
     return RunRecord(run_dir, swept, runs, data, history)
+
+
+def read_manifest(run_dir: str | Path) -> dict[str, Any]:
+    """Reads a run folder's ``manifest.json`` (its provenance record).
+
+    Raises:
+        RunFilesError: the file is missing, not UTF-8, not JSON, or not a JSON object.
+    """
+    document = _read_json(Path(run_dir) / "manifest.json")
+    if not isinstance(document, dict):
+        raise RunFilesError("manifest.json: expected a JSON object")
+    return document
 
 
 def _read_json(path: Path) -> Any:

@@ -232,6 +232,7 @@ def manifest(
         "name": config.name,
         "kind": config.kind,
         "config_sha256": config_hash(config),
+        "precision": config.precision,
         "git": _git_state(),
         "versions": _versions(),
         "platform": platform.platform(),

@@ -32,6 +32,7 @@ import tqdm
 from experiments import execute as executor
 from experiments import interrupts
 from experiments.config import Experiment, MemberSpec, load_config
+from experiments.fields import precision_context
 from experiments.folders import KeptBeside, Stage, choose_run_folder, open_stage, staged
 from experiments.kind import DataError, Kind, Program
 from experiments.plotting import draw_run_figures, drawn_line, prepare_workers
@@ -97,7 +98,9 @@ def absolute_paths(config: Experiment, base_dir: Path) -> Experiment:
             if isinstance(value, str) and not Path(value).is_absolute():
                 node[leaf] = str((base_dir / value).resolve())
                 changed = True
-    return type(config).model_validate(raw) if changed else config
+    if not changed:
+        return config
+    return type(config).model_validate(raw, context=precision_context(raw))
 
 
 def plan(config: Experiment, base_dir: Path) -> Plan:
@@ -197,27 +200,42 @@ def execute(the_plan: Plan, *, progress: bool = False) -> executor.Executed:
     total = _member_steps(the_plan)
     bar = _Progress(total, progress)
     _RELAY.target = bar
+    # The precision decides jax_enable_x64 for everything that traces or runs (on or off,
+    # whatever the environment says); jit caches key on it.
     try:
-        return executor.run_members(
-            the_plan.program,
-            specs,
-            the_plan.datasets,
-            progress=_RELAY if progress else None,
-            on_chunk=bar.after_call,
-        )
+        with jax.enable_x64(the_plan.config.precision == "float64"):
+            return executor.run_members(
+                the_plan.program,
+                specs,
+                the_plan.datasets,
+                progress=_RELAY if progress else None,
+                on_chunk=bar.after_call,
+            )
     finally:
         _RELAY.target = None
         bar.close()
 
 
 def train_seconds(the_plan: Plan, executed: executor.Executed) -> dict[str, float]:
-    """Each variant's share of the training time: a group's time split evenly over its
-    members."""
-    seconds: dict[str, float] = {}
-    for group, spent in executed.seconds:
+    """Each variant's share of the training time (compiling excluded): a group's time split
+    evenly over its members."""
+    compiling = dict(executed.compile_seconds)
+    running = [(group, spent - compiling.get(group, 0.0)) for group, spent in executed.seconds]
+    return _per_variant(the_plan, running)
+
+
+def compile_seconds(the_plan: Plan, executed: executor.Executed) -> dict[str, float]:
+    """Each variant's share of the time spent tracing, lowering and compiling: a group's
+    (its program's, for the first group of a program key) split evenly over its members."""
+    return _per_variant(the_plan, executed.compile_seconds)
+
+
+def _per_variant(the_plan: Plan, times: list[tuple[executor.Group, float]]) -> dict[str, float]:
+    seconds = {member.variant: 0.0 for member in the_plan.members}
+    for group, spent in times:
         for index in group.members:
             variant = the_plan.members[index].variant
-            seconds[variant] = seconds.get(variant, 0.0) + spent / len(group.members)
+            seconds[variant] += spent / len(group.members)
     return {variant: round(value, 3) for variant, value in seconds.items()}
 
 
@@ -314,6 +332,7 @@ def run(
         **(manifest or {}),
         "overrides": list(overrides),
         "start": utc_now(start),
+        "compile_time_s": compile_seconds(the_plan, executed),
         "train_time_s": seconds,
         "end": utc_now(),
         "wall_time_s": round(time.perf_counter() - clock, 3),

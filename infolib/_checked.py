@@ -17,7 +17,9 @@ from infolib import _closed_form, _cross_entropy, _divergence, _entropy, _estima
 #   distribution  no NaN, no negative entry, sums to 1 along `axis` (within atol)
 #   joint         no NaN, no negative entry, sums to 1 over the last two axes
 #   probability   no NaN, every entry in [0, 1]
-#   logits        no NaN, no +inf (−inf masks a class)
+#   logits        no NaN, no +inf (−inf masks a class), not every row a distribution
+#                 (probabilities passed as logits)
+#   binary_logits no NaN, no +inf
 #   labels        integer class in [0, K), K the size of the logits' `axis`
 #   counts        no NaN, no negative entry
 #   scale         no NaN, no negative entry
@@ -30,7 +32,10 @@ _KINDS: Mapping[Callable[..., jax.Array], Mapping[str, str]] = {
     _cross_entropy.cross_entropy_with_logits: {"p": "distribution", "logits": "logits"},
     _cross_entropy.sparse_cross_entropy_with_logits: {"labels": "labels", "logits": "logits"},
     _cross_entropy.binary_cross_entropy: {"y": "probability", "p": "probability"},
-    _cross_entropy.binary_cross_entropy_with_logits: {"y": "probability", "logits": "logits"},
+    _cross_entropy.binary_cross_entropy_with_logits: {
+        "y": "probability",
+        "logits": "binary_logits",
+    },
     _divergence.kl_divergence: {"p": "distribution", "q": "distribution"},
     _divergence.kl_divergence_with_logits: {"p_logits": "logits", "q_logits": "logits"},
     _divergence.js_divergence: {"p": "distribution", "q": "distribution"},
@@ -61,15 +66,19 @@ def _no_nan(name: str, x: jax.Array) -> None:
         checkify.check(~jnp.any(jnp.isnan(x)), f"{name} contains NaN")
 
 
-def _non_negative(name: str, x: jax.Array) -> None:
+def _non_negative(name: str, x: jax.Array, hint: str = "") -> None:
     # ``initial``: an empty array has no negative entry (and jnp.min of it would raise).
     smallest = jnp.min(x, initial=jnp.inf)
     checkify.check(
-        jnp.all(jnp.isnan(x) | (x >= 0)), f"{name} has a negative entry (smallest {{}})", smallest
+        jnp.all(jnp.isnan(x) | (x >= 0)),
+        f"{name} has a negative entry (smallest {{}}){hint}",
+        smallest,
     )
 
 
-def _sums_to_one(name: str, x: jax.Array, axis: Any, atol: float, where: str) -> None:
+def _sums_to_one(
+    name: str, x: jax.Array, axis: Any, atol: float, where: str, hint: str = ""
+) -> None:
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     if any(x.shape[a] == 0 for a in axes):
         # Known from the shape alone; reported at call time like every other check.
@@ -84,14 +93,45 @@ def _sums_to_one(name: str, x: jax.Array, axis: Any, atol: float, where: str) ->
     checkify.check(
         worst <= atol,
         f"{name} does not sum to 1 {where}: off by up to {{}} (tolerance {atol:g}); "
-        "infolib never renormalises",
+        f"infolib never renormalises{hint}",
         worst,
     )
 
 
-def _validate(kind: str, name: str, x: jax.Array, arguments: Mapping[str, Any], atol: float):
+# Where a distribution or probability argument has a twin taking logits: the hint given
+# when the argument fails its checks (logits passed where probabilities go).
+_LOGITS_TWINS = {
+    _entropy.entropy: "entropy_with_logits",
+    _cross_entropy.cross_entropy: "cross_entropy_with_logits",
+    _cross_entropy.binary_cross_entropy: "binary_cross_entropy_with_logits",
+    _divergence.kl_divergence: "kl_divergence_with_logits",
+}
+
+
+def _looks_like_probabilities(name: str, x: jax.Array, axis: int, atol: float) -> None:
+    """Logits of two or more classes whose every row is a distribution were, almost
+    surely, meant as probabilities (a swapped or mistaken argument)."""
+    if x.ndim == 0 or x.shape[axis] < 2 or x.size == 0:
+        return
+    rows = jnp.all((x >= 0) & (x <= 1), axis=axis) & (jnp.abs(jnp.sum(x, axis=axis) - 1) <= atol)
+    checkify.check(
+        ~jnp.all(rows),
+        f"{name} looks like probabilities, not logits: every row lies in [0, 1] and sums to 1 "
+        f"along axis {axis}; pass log-probabilities (jnp.log(p)), or the probability "
+        "function (cross_entropy, entropy, kl_divergence)",
+    )
+
+
+def _validate(
+    kind: str, name: str, x: jax.Array, arguments: Mapping[str, Any], atol: float, hint: str = ""
+):
     x = jnp.asarray(x)
     if kind == "labels":
+        if not jnp.issubdtype(x.dtype, jnp.integer):
+            raise TypeError(
+                f"{name} must hold integer class indices, got dtype {x.dtype}; for "
+                "probabilities over the classes use cross_entropy_with_logits(p, logits)"
+            )
         logits = jnp.asarray(arguments["logits"])
         axis = arguments.get("axis", -1)
         n_classes = logits.shape[axis]
@@ -103,19 +143,21 @@ def _validate(kind: str, name: str, x: jax.Array, arguments: Mapping[str, Any], 
         )
         return
     _no_nan(name, x)
-    if kind == "logits":
+    if kind in {"logits", "binary_logits"}:
         checkify.check(~jnp.any(x == jnp.inf), f"{name} contains +inf (only -inf masks a class)")
+    if kind == "logits":  # binary logits have no event axis: any real is plausible
+        _looks_like_probabilities(name, x, arguments.get("axis", -1), atol)
     if kind in {"distribution", "joint", "probability", "counts", "scale"}:
-        _non_negative(name, x)
+        _non_negative(name, x, hint)
     if kind == "probability":
         checkify.check(
             jnp.all(jnp.isnan(x) | (x <= 1)),
-            f"{name} has an entry above 1 (largest {{}})",
+            f"{name} has an entry above 1 (largest {{}}){hint}",
             jnp.max(x, initial=-jnp.inf),
         )
     if kind == "distribution":
         axis = arguments.get("axis", -1)
-        _sums_to_one(name, x, axis, atol, f"along axis {axis}")
+        _sums_to_one(name, x, axis, atol, f"along axis {axis}", hint)
     if kind == "joint":
         _sums_to_one(name, x, (-2, -1), atol, "over its last two axes")
 
@@ -132,6 +174,10 @@ def checked(fn: Callable[..., jax.Array], *, atol: float = 1e-4) -> Callable[...
       (infolib never renormalises; unchecked calls compute the formula as given);
     - an integer label outside ``[0, K)``;
     - a +inf logit (−inf is allowed: it masks a class);
+    - probabilities passed where logits go: logits of two or more classes whose every row
+      lies in [0, 1] and sums to 1 (the swapped ``cross_entropy_with_logits(logits, p)``
+      is caught by ``p``'s checks, with a hint to the ``_with_logits`` function);
+    - integer-label functions given labels that are not integers (a ``TypeError``);
     - a distribution with no outcomes (an event axis of size 0). An empty batch is valid:
       it gives an empty result.
 
@@ -165,11 +211,13 @@ def checked(fn: Callable[..., jax.Array], *, atol: float = 1e-4) -> Callable[...
     except (KeyError, TypeError):
         raise TypeError(f"checked() takes one of infolib's public functions, got {fn!r}") from None
     signature = inspect.signature(fn)
+    twin = _LOGITS_TWINS.get(fn)
+    hint = f" (if these are logits, use {twin})" if twin else ""
 
     def run(arrays: dict[str, Any], options: tuple[tuple[str, Any], ...]) -> jax.Array:
         arguments = {**arrays, **dict(options)}
         for name, kind in kinds.items():
-            _validate(kind, name, arrays[name], arguments, atol)
+            _validate(kind, name, arrays[name], arguments, atol, hint)
         return fn(**arguments)
 
     compiled = checkify.checkify(jax.jit(run, static_argnames="options"))

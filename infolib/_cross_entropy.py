@@ -66,6 +66,10 @@ def cross_entropy_with_logits(
 ) -> jax.Array:
     r"""Cross-entropy of ``softmax(logits)`` relative to the reference ``p``.
 
+    Argument order: the reference ``p`` first, then the logits, as in H(p, q). optax's
+    ``softmax_cross_entropy(logits, labels)`` takes them the other way round;
+    :func:`checked` catches the swap.
+
     .. math::
 
         H(\tilde p, q) = -\sum_i \tilde p_i \log q_i, \qquad
@@ -166,6 +170,10 @@ def sparse_cross_entropy_with_logits(
     labels: ArrayLike, logits: ArrayLike, *, axis: int = -1, base: float | None = None
 ) -> jax.Array:
     r"""Cross-entropy of ``softmax(logits)`` against integer class labels.
+
+    Argument order: the labels first, then the logits. optax's
+    ``softmax_cross_entropy_with_integer_labels(logits, labels)`` takes them the other
+    way round; :func:`checked` refuses labels that are not integers.
 
     .. math::
 
@@ -278,6 +286,9 @@ def binary_cross_entropy_with_logits(
     y: ArrayLike, logits: ArrayLike, *, base: float | None = None
 ) -> jax.Array:
     r"""Binary cross-entropy, elementwise, from the logit of class 1.
+
+    Argument order: the target ``y`` first, then the logits. optax's
+    ``sigmoid_binary_cross_entropy(logits, labels)`` takes them the other way round.
 
     .. math::
 

@@ -102,6 +102,10 @@ def kl_divergence_with_logits(
 ) -> jax.Array:
     r"""Kullback–Leibler divergence between two softmaxes, computed in log space.
 
+    Argument order: the reference's logits first, as in D(p‖q). optax's
+    ``kl_divergence_with_log_targets(log_predictions, log_targets)`` is D(targets‖predictions)
+    and takes the reference second.
+
     .. math::
 
         D_{KL}(p \| q) = \sum_i p_i (\log p_i - \log q_i), \qquad

@@ -118,6 +118,8 @@ def entropy_with_logits(
 ) -> jax.Array:
     r"""Shannon entropy of ``softmax(logits)``, computed in log space.
 
+    Argument order: the logits alone (the event axis is ``axis``).
+
     .. math::
 
         H = -\sum_i p_i \log p_i, \qquad

@@ -28,6 +28,7 @@ from experiments.config.errors import (
 from experiments.config.merge import apply_override, parse_override
 from experiments.config.schema import Experiment, experiment_model
 from experiments.config.yamlio import YamlError, parse_yaml, read_yaml
+from experiments.fields import precision_context
 from experiments.kinds import DEFAULT_KIND, KINDS
 
 __all__ = [
@@ -94,7 +95,7 @@ def validate_config(
         except ValueError as error:
             problems.append(f"--set {text}: {error}")
     try:
-        config = model.model_validate(raw)
+        config = model.model_validate(raw, context=precision_context(raw))
     except ValidationError as error:
         problems.extend(format_errors(error.errors(), model, model.KIND.spec, set_paths))
     if problems:

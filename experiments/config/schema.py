@@ -27,7 +27,7 @@ from pydantic import (
 from experiments.config.errors import custom_error, describe_error
 from experiments.config.merge import deep_merge, nested
 from experiments.config.sweep import SweepConfig, SweepError, parse_sweep
-from experiments.fields import Name, RunBase, StrictModel
+from experiments.fields import Name, RunBase, StrictModel, precision_context
 from experiments.kind import Kind
 
 __all__ = ["Experiment", "MemberSpec", "OutputConfig", "experiment_model"]
@@ -143,6 +143,8 @@ class Experiment(StrictModel):
             variants = config.variants if config is not None else data.get("variants")
             if isinstance(variants, list):
                 runs = _resolve_variants(cls.KIND, data, variants, errors)
+        if config is not None:
+            errors.extend(_precision_errors(cls.KIND, config))
         if not errors and config is not None:
             errors.extend(_size_errors(len(runs), config.sweep))
         if errors or config is None:
@@ -165,6 +167,26 @@ def experiment_model(kind: Kind) -> type[Experiment]:
     )
     model.KIND = kind
     return model
+
+
+def _precision_errors(kind: Kind, config: Experiment) -> list[dict[str, Any]]:
+    """``precision`` is one per run, set at the top level, and one the kind computes in."""
+    errors = []
+    if config.precision not in kind.precisions:
+        allowed = " or ".join(kind.precisions)
+        message = (
+            f"kind {kind.name} computes in {allowed} only (its code is not dtype-generic), "
+            f"got {config.precision}"
+        )
+        errors.append(custom_error(("precision",), config.precision, message))
+    for index, variant in enumerate(config.variants):
+        if "precision" in variant:
+            message = "is set once, at the top level: every member of a run has one precision"
+            errors.append(custom_error(("variants", index, "precision"), None, message))
+    if "precision" in config.sweep.axes:
+        message = "cannot be swept: every member of a run has one precision; run each apart"
+        errors.append(custom_error(("sweep", "precision"), None, message))
+    return errors
 
 
 EAGER_MEMBERS = 20_000  # grids up to this size are expanded and validated when loaded
@@ -190,10 +212,12 @@ def _check_axes(kind: Kind, runs: list[RunBase], sweep: SweepConfig) -> None:
     errors = []
     for run in runs:
         variant = run.model_dump(mode="json")
+        context = precision_context(variant)
         for key, values in sweep.axes.items():
             for value in values:
                 try:
-                    kind.spec.model_validate(_with_values(variant, {key: value}, kind.spec))
+                    raw = _with_values(variant, {key: value}, kind.spec)
+                    kind.spec.model_validate(raw, context=context)
                 except ValidationError as error:
                     errors.extend(_member_error(e, kind, {key: value}) for e in error.errors())
     if errors:
@@ -237,13 +261,15 @@ def _resolve_variants(
     """Each variant merged onto the raw base and validated as a run; the variants' own
     problems are appended to ``base_errors``."""
     base = {key: raw[key] for key in kind.run_keys if key in raw}
+    context = precision_context(raw)  # variants cannot change it (_precision_errors)
     seen = {_error_key(e) for e in base_errors}
     runs, names = [], {}
     for index, variant in enumerate(variants):
         if not isinstance(variant, Mapping):
             continue  # the list's own validation reports it
         try:
-            runs.append(kind.spec.model_validate(deep_merge(base, variant, kind.spec)))
+            merged = deep_merge(base, variant, kind.spec)
+            runs.append(kind.spec.model_validate(merged, context=context))
         except ValidationError as error:
             for e in error.errors():
                 if _error_key(e) not in seen:
@@ -269,9 +295,11 @@ def _expand(kind: Kind, runs: list[RunBase], sweep: SweepConfig) -> list[MemberS
     members, errors = [], []
     for run in runs:
         variant = run.model_dump(mode="json")
+        context = precision_context(variant)
         for point in points:
             try:
-                spec = kind.spec.model_validate(_with_values(variant, point, kind.spec))
+                raw = _with_values(variant, point, kind.spec)
+                spec = kind.spec.model_validate(raw, context=context)
             except ValidationError as error:
                 errors.extend(_member_error(e, kind, point) for e in error.errors())
                 continue

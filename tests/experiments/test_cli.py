@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -457,3 +458,10 @@ def test_list_names_the_shipped_configs(capsys):
     for name in ("mse_vs_ce", "mle_vs_map", "separable_mle", "breast_cancer_map", "multiclass_ce"):
         assert f"{name}.yaml" in out
     assert "MLE vs MAP with Gaussian and Laplace priors" in out
+
+
+def test_seeds_runs_every_config_of_the_readmes_source_material_table():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## The source material, reproduced", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`(\w+\.yaml)`", table))
+    assert named == set(cli.SEED_CONFIGS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -121,23 +122,40 @@ def _run(members, **kwargs):
 
 @pytest.fixture(scope="module")
 def swept(members):
-    """The sweep's outcomes, its data, and the program keys traced while compiling it."""
+    """The sweep's outcomes, its data, the program keys traced while compiling it, and its
+    execution record (times)."""
     traces = []
+    specs = [m.spec for m in members]
+    data = PROGRAM.load_data(specs[0], Path("."))
     execute._compiled.cache_clear()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(PROGRAM, "member_fn", _traced_member_fn(traces))
-        outcomes, data = _run(members)
+        executed = execute.run_members(PROGRAM, specs, [data] * len(specs))
     execute._compiled.cache_clear()
-    return outcomes, data, traces
+    return executed.outcomes, data, traces, executed
+
+
+def test_a_sweep_times_compiling_apart_from_running(swept):
+    executed = swept[3]
+    # The members' variants, as the plan of the fixture's config has them (one group each).
+    block = {"train.prior.scale": {"logspace": [-2, 0, 3]}, "seed": [0, 1]}
+    the_plan = runner.plan(validate_config({**BASE, "sweep": block}), Path("."))
+    compiling = runner.compile_seconds(the_plan, executed)
+    running = runner.train_seconds(the_plan, executed)
+    walls = {the_plan.members[g.members[0]].variant: s for g, s in executed.seconds}
+    assert len(executed.seconds) == 2 and set(compiling) == set(running) == set(walls)
+    for variant in walls:  # each variant's program was compiled afresh in the fixture
+        assert 0 < compiling[variant] < walls[variant]
+        assert running[variant] == pytest.approx(walls[variant] - compiling[variant], abs=2e-3)
 
 
 def test_a_sweep_compiles_once_per_variant_whatever_its_size(swept):
-    _, _, traces = swept
+    traces = swept[2]
     assert sorted(key.static.prior for key in traces) == ["gaussian", "laplace"]
 
 
 def test_sweep_members_equal_their_runs_one_by_one(members, swept):
-    outcomes, data, _ = swept
+    outcomes, data, *_ = swept
     assert len(outcomes) == len(members) == 12
     for member, outcome in zip(members, outcomes, strict=True):
         alone = train_run(member.spec, data)
@@ -150,7 +168,7 @@ def test_sweep_members_equal_their_runs_one_by_one(members, swept):
 
 
 def test_a_small_memory_budget_splits_the_sweep_into_chunks_with_the_same_result(members, swept):
-    whole, _, _ = swept
+    whole, *_ = swept
     chunks = []
     laplace = [m for m in members if m.variant == "laplace"]
     chunked, _ = _run(laplace, budget=1, on_chunk=lambda count, steps: chunks.append(count))
@@ -241,6 +259,9 @@ def test_the_lr_sweep_figure_is_drawn_from_a_small_sweep(tmp_path):
     }
     run_dir = runner.run(validate_config(raw), out=tmp_path / "run")
     assert (run_dir / "figures" / "lr_sweep.png").is_file()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    for times in (manifest["compile_time_s"], manifest["train_time_s"]):
+        assert set(times) == {"ce", "mse"} and min(times.values()) >= 0
     record = read_run(run_dir)
     assert record.swept and sorted(record.history) == list(range(12))
     steps, values = record.history[0]["train"]["ce"]

@@ -103,6 +103,24 @@ def test_show_lists_the_grid_and_validate_the_plan(swept, capsys):
     assert "sweep: 6 members in 1 compiled program(s)" in capsys.readouterr().out
 
 
+def test_the_sweep_shorthand_builds_the_grid_from_the_command_line(tmp_path, capsys):
+    config = _write_config(tmp_path, CONFIG)
+    lr = "train.optimizer.learning_rate"
+    scale = "train.prior.scale=logspace(-1, 1, 3)"
+    args = ["show", str(config), "-m", f"{lr}=0.1,0.5", "--sweep", scale]
+    assert cli.main(args) == 0
+    shown = capsys.readouterr().out
+    # -m replaces the config's scale axis and adds a learning-rate axis to its seed axis.
+    assert "# sweep: 12 members = 1 variant(s) × 12 grid point(s)" in shown
+    assert f"[11] laplace: train.prior.scale=10.0, seed=1, {lr}=0.5" in shown
+    assert cli.main(["show", str(config), "-m", f"{lr}=linspace(0.1, 0.3, 3)"]) == 0
+    assert f"{lr}=0.3" in capsys.readouterr().out
+    assert cli.main(["show", str(config), "-m", f"{lr}="]) == 2
+    assert "expected KEY=v1,v2,..." in capsys.readouterr().err
+    assert cli.main(["show", str(config), "-m", f"{lr}=0.1,-1"]) == 2
+    assert f"sweep.{lr} = -1" in capsys.readouterr().err
+
+
 def test_a_bad_swept_value_exits_2_and_writes_nothing(tmp_path, capsys):
     config = _write_config(
         tmp_path, {**CONFIG, "sweep": {"train.optimizer.learning_rate": [0.1, -0.5]}}

@@ -391,3 +391,14 @@ def test_closed_forms_broadcast_and_name_shapes_when_they_cannot(fn):
         fn(np.zeros(2, np.float32), 1.0, np.zeros(3, np.float32), 1.0)
     assert "(2,)" in str(info.value)
     assert "(3,)" in str(info.value)
+
+
+def test_the_readmes_optax_table_maps_every_public_function():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## infolib for optax users", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    named = {name for row in rows for name in re.findall(r"`(\w+)[(`]", row.split("|")[1])}
+    assert named == set(FUNCTIONS)

@@ -198,3 +198,26 @@ def test_unchecked_calls_never_renormalise():
     np.testing.assert_allclose(infolib.cross_entropy(p, q), -0.4 * math.log(0.4), rtol=1e-6)
     with pytest.raises(checkify.JaxRuntimeError, match="sum to 1"):
         CHECKED["entropy"](p)
+
+
+def test_probabilities_passed_as_logits_are_caught_and_swaps_get_a_hint():
+    safe = infolib.checked(infolib.cross_entropy_with_logits)
+    # Every row of the "logits" is a distribution: the probabilities were passed by mistake.
+    with pytest.raises(checkify.JaxRuntimeError, match="logits looks like probabilities"):
+        safe(Q, P)
+    # One row that is not a distribution is enough to be plausible logits.
+    np.testing.assert_allclose(
+        safe(Q, _f32([[0.2, 0.3, 0.5], [0.0, 2.0, 0.0]])),
+        infolib.cross_entropy_with_logits(Q, _f32([[0.2, 0.3, 0.5], [0.0, 2.0, 0.0]])),
+        rtol=1e-6,
+    )
+    # The optax order, cross_entropy_with_logits(logits, p): p's checks fail, with a hint.
+    with pytest.raises(checkify.JaxRuntimeError, match=r"p has a negative entry"):
+        safe(_f32([[1.0, -2.0, 0.5], [0.0, 2.0, -1.0]]), Q)
+    with pytest.raises(checkify.JaxRuntimeError, match=r"use cross_entropy_with_logits\)"):
+        infolib.checked(infolib.cross_entropy)(P, _f32([[0.5, 2.0, -1.0], [0.1, 0.8, 0.1]]))
+    with pytest.raises(TypeError, match=r"labels must hold integer class indices"):
+        infolib.checked(infolib.sparse_cross_entropy_with_logits)(Q, LOGITS)
+    # Binary logits have no event axis: values in [0, 1] are plausible logits.
+    safe_binary = infolib.checked(infolib.binary_cross_entropy_with_logits)
+    assert np.isfinite(safe_binary(_f32([1.0, 0.0]), _f32([0.4, 0.6]))).all()

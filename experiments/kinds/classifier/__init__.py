@@ -37,6 +37,7 @@ KIND = Kind(
     count_metrics=COUNT_METRICS,
     path_keys=("data.path",),
     higher_is_better=frozenset({"accuracy"}),
+    precisions=("float32", "float64"),
     headline_metric="ce",
     program=_program,
     figures=_figures,

@@ -40,11 +40,11 @@ __all__ = ["DataError", "Dataset", "check_spec_fits_data", "load_dataset", "spli
 class Dataset:
     """A split, preprocessed data set.
 
-    ``x_*`` are float32 ``[n, d]``, ``y_*`` int32 ``[n]`` in ``0..n_classes-1``; the test
-    arrays have zero rows when ``test_fraction`` is 0. ``true_weights`` (synthetic data
-    only) are the generating weights ``[d]``, in the units of the unstandardized features;
-    ``feature_groups`` lists the indices of each correlated group (synthetic data with
-    ``group_size`` > 1; otherwise empty).
+    ``x_*`` are float32 (or float64) ``[n, d]``, ``y_*`` int32 ``[n]`` in
+    ``0..n_classes-1``; the test arrays have zero rows when ``test_fraction`` is 0.
+    ``true_weights`` (synthetic data only) are the generating weights ``[d]``, in the units
+    of the unstandardized features; ``feature_groups`` lists the indices of each correlated
+    group (synthetic data with ``group_size`` > 1; otherwise empty).
     ``sha256`` digests the arrays and the class count.
     """
 
@@ -77,7 +77,12 @@ class _Raw:
 
 
 def load_dataset(
-    data: DataConfig, seed: int, base_dir: Path = Path("."), *, classes: int | None = None
+    data: DataConfig,
+    seed: int,
+    base_dir: Path = Path("."),
+    *,
+    classes: int | None = None,
+    precision: str = "float32",
 ) -> Dataset:
     """Loads, splits and (optionally) standardizes a data set.
 
@@ -88,6 +93,8 @@ def load_dataset(
       classes: the run's ``model.classes``. Inline labels are then class indices in
         ``0..classes-1`` as written, so one example, or one class, is a valid data set
         (with ``test_fraction: 0``: a stratified split needs more).
+      precision: the dtype of the features, ``float32`` or ``float64`` (the run's
+        ``precision``); they are read and standardized in float64 either way.
 
     Returns:
       The data set.
@@ -117,9 +124,9 @@ def load_dataset(
     if data.standardize:
         x_train, x_test = _standardize(x_train, x_test)
     arrays = {
-        "x_train": np.ascontiguousarray(x_train, dtype=np.float32),
+        "x_train": np.ascontiguousarray(x_train, dtype=precision),
         "y_train": np.ascontiguousarray(y[train], dtype=np.int32),
-        "x_test": np.ascontiguousarray(x_test, dtype=np.float32),
+        "x_test": np.ascontiguousarray(x_test, dtype=precision),
         "y_test": np.ascontiguousarray(y[test], dtype=np.int32),
     }
     return Dataset(

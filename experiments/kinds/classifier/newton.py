@@ -171,16 +171,44 @@ def _result(state: steps.State, tol: jax.Array) -> NewtonResult:
     )
 
 
-def _secant_guess(problem: steps.Problem, theta, previous, log_scales, log_scale) -> jax.Array:
-    """The secant predictor along the path: the line through the last two solutions, in
-    log scale, evaluated at the next scale. For a Laplace prior a weight keeps its sign or
-    becomes 0 (exact zeros stay zeros: the solve adds the weights that should enter)."""
+class PathCarry(NamedTuple):
+    """What a path carries from one member to the next: the last two solutions, their log
+    scales, and how many members were solved."""
+
+    theta: jax.Array
+    previous: jax.Array
+    log_scales: jax.Array  # [2]: of previous, then theta
+    solved: jax.Array  # int32
+
+
+def path_carry(theta0: jax.Array) -> PathCarry:
+    """The carry before the first member: θ0, nothing solved."""
+    return PathCarry(theta0, theta0, jnp.zeros(2, theta0.dtype), jnp.int32(0))
+
+
+def path_start(problem: steps.Problem, carry: PathCarry, scale: jax.Array) -> jax.Array:
+    """The starting point of the next member (of prior scale ``scale``, which ``problem``
+    holds): the last
+    solution, or from the third member on the secant predictor through the last two (the
+    line through them in log scale, at the next scale) where its objective is lower. For a
+    Laplace prior the predictor keeps each weight's sign or sets it to 0 (exact zeros stay
+    zeros: the solve adds the weights that should enter)."""
+    theta, previous, log_scales = carry.theta, carry.previous, carry.log_scales
+    log_scale = jnp.log(scale)
     ratio = (log_scale - log_scales[1]) / (log_scales[1] - log_scales[0])
     guess = theta + ratio * (theta - previous)
-    if problem.prior != "laplace":
-        return guess
-    keep = ((jnp.sign(guess) == jnp.sign(theta)) & (theta != 0)) | (problem.penalised == 0)
-    return jnp.where(keep, guess, 0)
+    if problem.prior == "laplace":
+        keep = ((jnp.sign(guess) == jnp.sign(theta)) & (theta != 0)) | (problem.penalised == 0)
+        guess = jnp.where(keep, guess, 0)
+    value_at = functools.partial(steps.objective, problem)
+    better = value_at(guess, problem.xt @ guess) < value_at(theta, problem.xt @ theta)
+    return jnp.where((carry.solved >= 2) & better, guess, theta)
+
+
+def path_advance(carry: PathCarry, solution: jax.Array, scale: jax.Array) -> PathCarry:
+    """The carry after the member of prior scale ``scale`` was solved to ``solution``."""
+    log_scales = jnp.stack([carry.log_scales[1], jnp.log(scale)])
+    return PathCarry(solution, carry.theta, log_scales, carry.solved + 1)
 
 
 def _initial_theta(params0, x: jax.Array, n_classes: int) -> jax.Array:
@@ -324,17 +352,10 @@ def newton_path(
     tol = jnp.asarray(tol, dtype)
     max_steps = jnp.asarray(max_steps, jnp.int32)
 
-    def member(carry, scale):
-        theta, previous, log_scales, solved = carry
+    def member(carry: PathCarry, scale):
         member_problem = steps.with_scale(problem, scale)
-        log_scale = jnp.log(scale)
-        guess = _secant_guess(member_problem, theta, previous, log_scales, log_scale)
-        value_at = functools.partial(steps.objective, member_problem)
-        better = value_at(guess, problem.xt @ guess) < value_at(theta, problem.xt @ theta)
-        start = jnp.where((solved >= 2) & better, guess, theta)
+        start = path_start(member_problem, carry, scale)
         state = steps.solve(member_problem, start, tol, max_steps)
-        carry = (state.theta, theta, jnp.stack([log_scales[1], log_scale]), solved + 1)
-        return carry, _result(state, tol)
+        return path_advance(carry, state.theta, scale), _result(state, tol)
 
-    init = (theta0, theta0, jnp.zeros(2, dtype), jnp.int32(0))
-    return jax.lax.scan(member, init, scales)[1]
+    return jax.lax.scan(member, path_carry(theta0), scales)[1]

@@ -127,7 +127,7 @@ def _fista(hyper: Hyperparameters, l1: jax.Array | None) -> Optimizer:
     restart = hyper["restart"] > 0
 
     def init(params: Params) -> FistaState:
-        return FistaState(previous=params, t=jnp.ones((), jnp.float32))
+        return FistaState(previous=params, t=jnp.ones((), params.weights.dtype))
 
     def step(params: Params, state: FistaState, value_and_grad: ValueAndGradFn):
         t_next = 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * jnp.square(state.t)))

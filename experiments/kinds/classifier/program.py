@@ -4,10 +4,11 @@ the pure run function of :mod:`experiments.kinds.classifier.train`."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import jax
 import numpy as np
 
 from experiments import execute
@@ -21,21 +22,32 @@ __all__ = ["PROGRAM", "ProgramKey", "train_run"]
 
 
 class ProgramKey(NamedTuple):
-    """What changes the compiled program: the static choices and the data's shapes."""
+    """What changes the compiled program: the static choices, the data's shapes, and
+    whether the group's members are solved along a path (:meth:`ClassifierProgram.group_key`)."""
 
     static: train.RunStatic
     train_shape: tuple[int, ...]
     test_shape: tuple[int, ...]
+    path: bool = False
+
+
+PATH_PRIORS = ("gaussian", "laplace")
 
 
 class ClassifierProgram:
     """Logistic regression (sigmoid or softmax) under MSE or cross-entropy, MLE or MAP."""
 
-    def data_key(self, spec: RunSpec) -> tuple[str, int, int]:
-        return spec.data.model_dump_json(), _data_seed(spec), spec.model.classes
+    def data_key(self, spec: RunSpec) -> tuple[str, int, int, str]:
+        return spec.data.model_dump_json(), _data_seed(spec), spec.model.classes, spec.precision
 
     def load_data(self, spec: RunSpec, base_dir: Path) -> Dataset:
-        return load_dataset(spec.data, _data_seed(spec), base_dir, classes=spec.model.classes)
+        return load_dataset(
+            spec.data,
+            _data_seed(spec),
+            base_dir,
+            classes=spec.model.classes,
+            precision=spec.precision,
+        )
 
     def check(self, spec: RunSpec, data: Dataset) -> list[str]:
         try:
@@ -58,11 +70,32 @@ class ClassifierProgram:
     def hyperparameters(self, spec: RunSpec) -> dict[str, np.ndarray]:
         return train.run_hyperparameters(spec)
 
+    def group_key(self, key: ProgramKey, specs: Sequence[RunSpec]) -> ProgramKey:
+        """A group of ``newton`` members with a prior that differ only in their prior scales
+        (all distinct; seeds aside) is a regularisation path: its members are warm-started
+        along the sorted scales (:func:`~experiments.kinds.classifier.train.make_path_fn`)
+        instead of solved cold, side by side."""
+        static = key.static
+        if static.optimizer != "newton" or static.prior not in PATH_PRIORS or len(specs) < 2:
+            return key
+        hypers = [train.run_hyperparameters(spec) for spec in specs]
+        scales = {float(h["prior_scale"]) for h in hypers}
+        rest = {tuple((k, float(v)) for k, v in h.items() if k != "prior_scale") for h in hypers}
+        if len(rest) == 1 and len(scales) == len(specs):
+            return key._replace(path=True)
+        return key
+
+    def group_fn(self, key: ProgramKey, progress: Callable | None) -> Callable[..., Any] | None:
+        """The path function of a path group (its members solved together); None for
+        members solved one by one (vmapped)."""
+        del progress  # a path has several members: no per-step callback
+        return train.make_path_fn(key.static) if key.path else None
+
     def arrays(self, data: Dataset) -> tuple[np.ndarray, ...]:
         return (
-            np.asarray(data.x_train, np.float32),
+            np.asarray(data.x_train),  # float32 or float64: the run's precision
             np.asarray(data.y_train, np.int32),
-            np.asarray(data.x_test, np.float32),
+            np.asarray(data.x_test),
             np.asarray(data.y_test, np.int32),
         )
 
@@ -76,7 +109,7 @@ class ClassifierProgram:
         """Parameters with optimizer state and gradients (about six copies), the metric
         history, and the per-example work of a step and of the evaluation (logits,
         probabilities and their gradients: about eight values per example and class), in
-        float32. The data itself is shared by the members."""
+        in the run's precision. The data itself is shared by the members."""
         static = key.static
         n_train, d = key.train_shape
         n_test = key.test_shape[0]
@@ -84,10 +117,13 @@ class ClassifierProgram:
         params = (d + 1) * classes
         n_logs = len(train.logged_steps(static.steps, static.log_every))
         floats = 6 * params + 2 * len(METRICS) * n_logs + 8 * (n_train + n_test) * classes
-        return 4 * floats
+        return np.dtype(static.precision).itemsize * floats
 
     def outcome(self, key: ProgramKey, output: Any) -> Outcome:
-        return train.to_outcome(key.static, output)
+        outcome = train.to_outcome(key.static, output)
+        if key.path:  # its history starts at the previous member's solution
+            outcome.extra["warm_start"] = True
+        return outcome
 
     def data_entry(self, data: Dataset) -> dict[str, Any]:
         return {
@@ -128,4 +164,5 @@ def train_run(spec: RunSpec, data: Dataset, *, progress: Callable | None = None)
     problems = PROGRAM.check(spec, data)
     if problems:
         raise DataError(problems)
-    return execute.run_members(PROGRAM, [spec], [data], progress=progress).outcomes[0]
+    with jax.enable_x64(spec.precision == "float64"):
+        return execute.run_members(PROGRAM, [spec], [data], progress=progress).outcomes[0]

@@ -5,7 +5,11 @@ A run is split into what changes the program and what does not:
 - :class:`RunStatic` (loss, prior kind, optimizer, init kind, steps, log_every, batch size,
   number of classes, progress callback) is closed over; each distinct value compiles once.
 - the hyperparameters (learning rate, momentum, adam's b1/b2/eps, prior scale, init scale and
-  constants) are a dict of float32 scalars, traced, together with the PRNG key and the data.
+  constants) are a dict of scalars of the run's precision, traced, together with the PRNG
+  key and the data.
+
+Every floating-point value computed has the dtype of the data (float32, or float64 with
+``precision: float64``, which the pipeline runs with ``jax_enable_x64`` on).
 
 :func:`make_run_fn` returns ``run(hyper, key, x_train, y_train, x_test, y_test) -> RunOutput``,
 a pure function that ``jax.vmap`` can batch over the members of a sweep. Inside, a
@@ -34,6 +38,7 @@ import optax
 
 from experiments.kind import Outcome
 from experiments.kinds.classifier import model, newton, optim
+from experiments.kinds.classifier import newton_steps as steps
 from experiments.kinds.classifier.metrics import METRICS
 from experiments.kinds.classifier.model import Hyperparameters, Params
 
@@ -61,6 +66,7 @@ class RunStatic:
     has_tol: bool = False
     base: float | None = None  # of the reported ``ce`` (None: nats); applied on the host
     feature_groups: tuple[tuple[int, ...], ...] = ()  # correlated groups of synthetic data
+    precision: str = "float32"  # the dtype of the data, parameters and metrics
     progress: Callable[[jax.Array], None] | None = None
 
 
@@ -100,12 +106,14 @@ def run_static(spec: RunSpec, data: Dataset, *, progress: Callable | None = None
         has_tol=spec.train.tol is not None,
         base=spec.base,
         feature_groups=tuple(tuple(group) for group in data.feature_groups),
+        precision=spec.precision,
         progress=progress,
     )
 
 
 def run_hyperparameters(spec: RunSpec) -> dict[str, np.ndarray]:
-    """The traced part of a run's configuration: float32 scalars, the same keys for every run.
+    """The traced part of a run's configuration: scalars of the run's precision, the same
+    keys for every run.
 
     Keys that a run does not use hold neutral values (prior scale 1 without a prior, ...),
     so that runs with different static choices still have hyperparameters of one structure.
@@ -124,7 +132,8 @@ def run_hyperparameters(spec: RunSpec) -> dict[str, np.ndarray]:
         "init_bias": init.bias if init.kind == "constant" else 0.0,
         "tol": spec.train.tol if spec.train.tol is not None else -1.0,  # -1: never stops
     }
-    return {k: np.float32(v) for k, v in values.items()}
+    scalar = np.dtype(spec.precision).type
+    return {k: scalar(v) for k, v in values.items()}
 
 
 class _Carry(NamedTuple):
@@ -139,30 +148,30 @@ class _Problem(NamedTuple):
     """What a step needs: the smooth objective f(params, x, y), λ and the optimizer."""
 
     objective: Callable[..., jax.Array]
+    with_metrics: Callable[..., tuple[jax.Array, dict[str, jax.Array]]]  # and ce, mse, accuracy
     l1: jax.Array | None
     optimizer: optim.Optimizer
 
 
 def _problem(static: RunStatic, hyper: Hyperparameters, n: int) -> _Problem:
-    objective = functools.partial(
-        model.smooth_objective,
-        loss=static.loss,
-        prior=static.prior,
-        prior_scale=hyper["prior_scale"],
-        n=n,
-    )
+    settings = {"loss": static.loss, "prior": static.prior, "prior_scale": hyper["prior_scale"]}
+    objective = functools.partial(model.smooth_objective, **settings, n=n)
+    with_metrics = functools.partial(model.objective_and_metrics, **settings, n=n)
     l1 = model.l1_strength(hyper["prior_scale"], n) if static.prior == "laplace" else None
     if static.optimizer == "newton":  # steps taken by newton.newton_solve, see _newton_chunk
-        return _Problem(objective, l1, optim.Optimizer(lambda params: (), None))
-    return _Problem(objective, l1, optim.make_optimizer(static.optimizer, hyper, l1=l1))
+        optimizer = optim.Optimizer(lambda params: (), None)
+    else:
+        optimizer = optim.make_optimizer(static.optimizer, hyper, l1=l1)
+    return _Problem(objective, with_metrics, l1, optimizer)
 
 
 def make_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
     """The pure function ``run(hyper, key, x_train, y_train, x_test, y_test) -> RunOutput``.
 
     ``hyper`` is :func:`run_hyperparameters`'s dict (traced), ``key`` a typed PRNG key (from
-    which the initial weights and the minibatch shuffling are drawn), the data float32 [n, d]
-    features and int32 [n] labels; an empty test set (n = 0) records no test metrics.
+    which the initial weights and the minibatch shuffling are drawn), the data [n, d]
+    features (float32 or float64: the dtype of every result) and int32 [n] labels; an empty
+    test set (n = 0) records no test metrics.
 
     Log entry 0 holds the initial metrics; entry i > 0 follows a chunk of ``log_every``
     steps (the last chunk stops at ``steps``). One chunk body is compiled, whatever the
@@ -170,11 +179,12 @@ def make_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
     """
     n_logs = len(logged_steps(static.steps, static.log_every))
 
-    def run(hyper: Hyperparameters, key, x_train, y_train, x_test, y_test) -> RunOutput:
+    def run(hyper: Hyperparameters, key, x_train, y_train, x_test, y_test, start=None):
+        # start: (params, use) replaces the initial parameters where use is true (a warm
+        # start along a path, see make_path_fn).
         problem = _problem(static, hyper, x_train.shape[0])
         init_key, shuffle_key = jax.random.split(key)
         batch = _batcher(static.batch_size, x_train, y_train, shuffle_key)
-        step = functools.partial(_train_step, static.steps, problem, batch)
         splits = {"train": (x_train, y_train)}
         if x_test.shape[0] > 0:
             splits["test"] = (x_test, y_test)
@@ -185,14 +195,18 @@ def make_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
                 jax.debug.callback(static.progress, carry.step)
             return jax.tree.map(lambda h, v: h.at[index].set(v), history, metrics)
 
-        if static.optimizer == "newton":
-            advance = functools.partial(_newton_chunk, static, hyper, x_train, y_train)
-        else:
-            advance = lambda carry: jax.lax.scan(step, carry, length=static.log_every)[0]  # noqa: E731
+        def advance(carry: _Carry, last: jax.Array) -> _Carry:
+            """Steps up to ``last`` (at most ``log_every`` of them); none when ``last`` is 0."""
+            if static.optimizer == "newton":
+                return _newton_chunk(static, hyper, x_train, y_train, carry, last)
+            step = functools.partial(_train_step, last, problem, batch)
+            return jax.lax.scan(step, carry, length=static.log_every)[0]
 
         def log(state):
+            # Entry 0 records the initial parameters: its chunk takes no step, so that the
+            # metrics are traced (and compiled) once, here, not also before the loop.
             carry, history, index = state
-            carry = advance(carry)
+            carry = advance(carry, jnp.where(index > 0, static.steps, 0))
             history = record(history, index, carry)
             converged = history["train"]["grad_norm"][index] <= hyper["tol"]
             return carry._replace(converged=converged), history, index + 1
@@ -207,15 +221,17 @@ def make_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
             key=init_key,
             n_features=x_train.shape[1],
             n_classes=static.n_classes,
+            dtype=x_train.dtype,
         )
+        if start is not None:
+            params = _select(start[1], start[0], params)
         state = problem.optimizer.init(params)
         carry = _Carry(params, state, jnp.int32(0), jnp.int32(-1), jnp.bool_(False))
-        empty = {metric: jnp.full((n_logs,), jnp.nan, jnp.float32) for metric in METRICS}
-        history = record({split: dict(empty) for split in splits}, 0, carry)
-        carry = carry._replace(converged=history["train"]["grad_norm"][0] <= hyper["tol"])
+        empty = {metric: jnp.full((n_logs,), jnp.nan, x_train.dtype) for metric in METRICS}
+        history = {split: dict(empty) for split in splits}
         # No lax.cond in the loop: under vmap its predicate is batched, which would broadcast
         # the (shared) data to every member on every chunk.
-        carry, history, logged = jax.lax.while_loop(running, log, (carry, history, jnp.int32(1)))
+        carry, history, logged = jax.lax.while_loop(running, log, (carry, history, jnp.int32(0)))
         return RunOutput(
             history, carry.params, carry.diverged_at, carry.step, carry.converged, logged
         )
@@ -223,10 +239,51 @@ def make_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
     return run
 
 
-def _newton_chunk(static: RunStatic, hyper: Hyperparameters, x, y, carry: _Carry) -> _Carry:
+def make_path_fn(static: RunStatic) -> Callable[..., RunOutput]:
+    """``path(hyper, keys, x_train, y_train, x_test, y_test) -> RunOutput``: a group's
+    members (a leading axis on ``hyper``, ``keys`` and the result) solved along a
+    regularisation path, for ``newton`` with a prior.
+
+    The members are taken in ascending prior scale (from the strongest prior to the weakest)
+    by a ``lax.scan``: the first starts from its own initial parameters, each later one from
+    the last solution (or the secant predictor through the last two, see
+    :func:`~experiments.kinds.classifier.newton.path_start`). Each member is the
+    :func:`make_run_fn` run from there, so it meets its own stopping rule and ends within
+    what ``tol`` allows of its cold run; its history starts at the warm start. The results
+    are in the members' order, whatever the order of their scales.
+    """
+    run = make_run_fn(static)
+
+    def path(hyper: Hyperparameters, keys, x_train, y_train, x_test, y_test) -> RunOutput:
+        order = jnp.argsort(hyper["prior_scale"], stable=True)
+        ordered = jax.tree.map(lambda leaf: leaf[order], (hyper, keys))
+        unit = jnp.ones((), x_train.dtype)
+        problem = steps.make_problem(x_train, y_train, static.n_classes, static.prior, unit)
+        classes = () if static.n_classes == 2 else (static.n_classes,)
+        zero = jnp.zeros((x_train.shape[1] + 1, *classes), x_train.dtype)  # θ = [w; b]
+
+        def member(carry: newton.PathCarry, inputs):
+            member_hyper, key = inputs
+            scale = member_hyper["prior_scale"]
+            theta = newton.path_start(steps.with_scale(problem, scale), carry, scale)
+            start = (Params(theta[:-1], theta[-1]), carry.solved > 0)
+            output = run(member_hyper, key, x_train, y_train, x_test, y_test, start=start)
+            solution = steps.stack(output.params.weights, output.params.bias)
+            return newton.path_advance(carry, solution, scale), output
+
+        _, outputs = jax.lax.scan(member, newton.path_carry(zero), ordered)
+        inverse = jnp.argsort(order)
+        return jax.tree.map(lambda leaf: leaf[inverse], outputs)
+
+    return path
+
+
+def _newton_chunk(
+    static: RunStatic, hyper: Hyperparameters, x, y, carry: _Carry, last: jax.Array
+) -> _Carry:
     """Up to ``log_every`` Newton steps from the carry's parameters (fewer once ``tol`` or
-    ``steps`` is reached); a no-op for a run that has converged."""
-    budget = jnp.minimum(static.log_every, static.steps - carry.step)
+    step ``last`` is reached); a no-op for a run that has converged."""
+    budget = jnp.clip(jnp.minimum(static.log_every, last - carry.step), 0)
     result = newton.newton_solve(
         x,
         y,
@@ -243,7 +300,7 @@ def _newton_chunk(static: RunStatic, hyper: Hyperparameters, x, y, carry: _Carry
     return carry._replace(params=params, step=step)
 
 
-def _train_step(total_steps: int, problem: _Problem, batch, carry: _Carry, _):
+def _train_step(total_steps: jax.Array, problem: _Problem, batch, carry: _Carry, _):
     """One optimizer step; a no-op once the run has diverged or taken ``total_steps``.
 
     A step whose loss (at the point where the gradient is taken) or new parameters are not
@@ -268,15 +325,13 @@ def _evaluate(problem: _Problem, splits, params: Params) -> dict[str, dict[str, 
     respect to all parameters (``weight_grad_norm``: the weights alone), with
     the split's data (the minimum-norm subgradient for a Laplace prior)."""
     weight_norm = _scaled_norm(params.weights)
-    zero_weights = jnp.sum(params.weights == 0).astype(jnp.float32)
+    zero_weights = jnp.sum(params.weights == 0).astype(params.weights.dtype)
     metrics = {}
     for split, (x, y) in splits.items():
-        grads = jax.grad(problem.objective)(params, x, y)
+        grads, values = jax.grad(problem.with_metrics, has_aux=True)(params, x, y)
         subgradient = model.minimum_norm_subgradient(grads, params, problem.l1)
         metrics[split] = {
-            "ce": model.cross_entropy_loss(params, x, y),
-            "mse": model.squared_error_loss(params, x, y),
-            "accuracy": model.accuracy(params, x, y),
+            **values,
             "grad_norm": optax.tree.norm(subgradient),
             "weight_grad_norm": _scaled_norm(subgradient.weights),
             "weight_norm": weight_norm,

@@ -1,0 +1,508 @@
+"""Reports: one self-contained HTML file for one or more run folders, and its Markdown twin.
+
+``infolab report RUN [RUN ...] [--out FILE]`` (and :meth:`experiments.Run.report`) writes
+``FILE`` (default: ``RUN/report.html`` for one run, ``./report.html`` for several) and
+``FILE`` with ``.md`` for ``.html``. Both hold: what was run (the resolved config; across
+runs, the keys that differ), provenance (commit, uncommitted changes, versions, devices,
+times), the final-metric table, for a sweep each variant's best member by each metric, and
+every figure, captioned with its name.
+
+The HTML file needs nothing else: the figures are embedded as ``data:`` URIs and its style
+is inline, so it can be mailed, archived or printed as it is. The Markdown twin refers to
+the figures by paths relative to itself, so that a report in its run folder (the default)
+reads ``figures/NAME.png`` and stays right wherever the folder is moved, copied or
+redrawn by ``plot``; nothing is copied, so the tool writes exactly two files.
+
+A report is written atomically (a hidden temporary file beside it, then a rename), and it
+replaces only a file this tool wrote: each carries a marker (a ``generator`` meta tag, an
+HTML comment on the Markdown's first line), and any other file in the way is refused.
+
+>>> print(_html_table(_Table("demo", ["a<b"], [["1 & 2"]], "x > y")))
+<table class="demo">
+<caption>x &gt; y</caption>
+<thead><tr><th>a&lt;b</th></tr></thead>
+<tbody><tr><td>1 &amp; 2</td></tr></tbody>
+</table>
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import os
+import re
+import shlex
+import urllib.parse
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from experiments.catalog import config_differences, value_text
+from experiments.config import read_yaml
+from experiments.folders import OutputError
+from experiments.reading import RunFilesError
+from experiments.record import SPLITS
+
+if TYPE_CHECKING:
+    from experiments.api import Run
+
+__all__ = ["HTML_MARKER", "MARKDOWN_MARKER", "default_out", "write_report"]
+
+HTML_MARKER = '<meta name="generator" content="infolab report">'
+MARKDOWN_MARKER = "<!-- generator: infolab report -->"
+_IMAGES = {".png": "image/png", ".svg": "image/svg+xml"}  # embeddable, in order of preference
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_ROWS = 500  # members shown in a final-metric table (summary.json holds them all)
+
+
+# ---------------------------------------------------------------------------
+# The document, written once and rendered twice
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Heading:
+    level: int
+    text: str
+
+
+@dataclass(frozen=True)
+class _Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class _Table:
+    kind: str  # its CSS class
+    header: list[str]
+    rows: list[list[str]]
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class _Code:
+    text: str
+    title: str | None = None  # shown folded, under this title, in HTML
+
+
+@dataclass(frozen=True)
+class _Figure:
+    name: str
+    path: Path
+    mime: str
+    others: list[str]  # the same figure in formats a page cannot show (PDF)
+
+
+_Block = _Heading | _Text | _Table | _Code | _Figure
+
+
+def default_out(run_dirs: Sequence[str | Path]) -> Path:
+    """Where a report goes by default: ``RUN/report.html`` for one run, else
+    ``./report.html``."""
+    return Path(run_dirs[0]) / "report.html" if len(run_dirs) == 1 else Path("report.html")
+
+
+def write_report(run_dirs: Sequence[str | Path], out: str | Path | None = None) -> Path:
+    """Writes the HTML report of run folders and its Markdown twin (``.md`` beside it).
+
+    Args:
+        run_dirs: one or more run folders.
+        out: the HTML file (a folder means ``report.html`` in it); default
+            :func:`default_out`.
+
+    Returns:
+        The HTML file's path; the Markdown twin is ``path.with_suffix(".md")``.
+
+    Raises:
+        RunFilesError: a run folder is missing or damaged (the message names the file).
+        ConfigError: a run's ``config.yaml`` is not a valid config.
+        OutputError: ``out`` is not a ``.html`` name, or it or its twin exists and was not
+            written by this tool (nothing is written then).
+
+    Example::
+
+        >>> write_report(["results/mse_vs_ce/2026-01-01T00-00-00Z-8c8713ae"])  # doctest: +SKIP
+        PosixPath('results/mse_vs_ce/2026-01-01T00-00-00Z-8c8713ae/report.html')
+    """
+    from experiments.api import load_run  # pandas, loaded when a report is made
+
+    if not run_dirs:
+        raise OutputError("report: give at least one run folder")
+    target = Path(out) if out is not None else default_out(run_dirs)
+    if target.is_dir():
+        target = target / "report.html"
+    if target.suffix != ".html":
+        raise OutputError(f"--out: {target} must end in .html (the Markdown twin gets .md)")
+    twin = target.with_suffix(".md")
+    _check_replaceable(target, HTML_MARKER)
+    _check_replaceable(twin, MARKDOWN_MARKER)
+    runs = [load_run(path) for path in run_dirs]
+    blocks = list(_document(runs))
+    title = _title(runs)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"--out: cannot make {target.parent}: {error.strerror}") from None
+    page, text = render_html(title, blocks), render_markdown(title, blocks, twin.parent)
+    _write_atomically(twin, text)
+    _write_atomically(target, page)
+    return target
+
+
+def _title(runs: Sequence[Run]) -> str:
+    names = list(dict.fromkeys(run.config.name for run in runs))
+    head = f"{len(runs)} runs: " if len(runs) > 1 else ""
+    return f"Report: {head}{', '.join(names)}"
+
+
+def _labels(runs: Sequence[Run]) -> list[str]:
+    return [
+        f"#{i} {run.config.name}" if len(runs) > 1 else run.config.name
+        for i, run in enumerate(runs, 1)
+    ]
+
+
+def _document(runs: Sequence[Run]) -> Iterator[_Block]:
+    labels = _labels(runs)
+    if len(runs) > 1:
+        yield _Table(
+            "runs",
+            ["run", "folder", "kind"],
+            [
+                [label, str(run.path), run.config.kind]
+                for label, run in zip(labels, runs, strict=True)
+            ],
+        )
+    yield _Heading(2, "What was run")
+    configs = [read_yaml(run.path / "config.yaml") for run in runs]
+    if len(runs) > 1:
+        differences = config_differences(configs)
+        yield _Text(f"The resolved configs differ in {len(differences)} key(s):")
+        if differences:
+            rows = [[key, *(value_text(v) for v in values)] for key, *values in differences]
+            yield _Table("config-diff", ["key", *labels], rows)
+    for label, run in zip(labels, runs, strict=True):
+        if run.config.description:
+            yield _Text(f"{label}: {run.config.description}")
+        text = (run.path / "config.yaml").read_text(encoding="utf-8")
+        yield _Code(text, f"{label}: the resolved config" if len(runs) > 1 else None)
+    yield _Heading(2, "Provenance")
+    yield _provenance(runs, labels)
+    yield _Heading(2, "Final metrics")
+    for label, run in zip(labels, runs, strict=True):
+        if len(runs) > 1:
+            yield _Heading(3, label)
+        yield from _final_metrics(run)
+        if run.config.sweep:
+            yield _best_members(run)
+    yield _Heading(2, "Figures")
+    for label, run in zip(labels, runs, strict=True):
+        if len(runs) > 1:
+            yield _Heading(3, label)
+        figures = list(_figures(run.path, run.figures()))
+        if not figures:
+            formats = ", ".join(run.config.output.formats) or "none"
+            yield _Text(f"No figures to show (output.formats: {formats}).")
+        yield from figures
+
+
+def _number(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "non-finite"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _provenance(runs: Sequence[Run], labels: list[str]) -> _Table:
+    manifests = [run.manifest for run in runs]
+
+    def row(name: str, get: Any) -> list[str]:
+        return [name, *(_text_or_unknown(get(m)) for m in manifests)]
+
+    versions = list(dict.fromkeys(k for m in manifests for k in m.get("versions") or {}))
+    rows = [
+        ["folder", *(str(run.path) for run in runs)],
+        row("run id", lambda m: m.get("run_id")),
+        row("kind", lambda m: m.get("kind")),
+        row("commit", lambda m: (m.get("git") or {}).get("sha")),
+        row("uncommitted changes", lambda m: _yes_no((m.get("git") or {}).get("dirty"))),
+        row("started (UTC)", lambda m: m.get("start")),
+        row("ended (UTC)", lambda m: m.get("end")),
+        row("wall time (s)", lambda m: m.get("wall_time_s")),
+        row("devices", lambda m: _devices(m.get("devices"))),
+        row("platform", lambda m: m.get("platform")),
+        *(row(name, lambda m, n=name: (m.get("versions") or {}).get(n)) for name in versions),
+        row("command", lambda m: shlex.join(m["command"]) if m.get("command") else None),
+        row("overrides", lambda m: " ".join(m["overrides"]) if m.get("overrides") else None),
+        row("figures", lambda m: (m.get("figures") or {}).get("status")),
+    ]
+    return _Table("provenance", ["", *labels], rows)
+
+
+def _text_or_unknown(value: Any) -> str:
+    return "not recorded" if value is None else str(value)
+
+
+def _yes_no(flag: Any) -> str | None:
+    return None if flag is None else "yes" if flag else "no"
+
+
+def _devices(devices: Any) -> str | None:
+    if not isinstance(devices, dict):
+        return None
+    return f"{devices.get('count')} × {devices.get('kind')} ({devices.get('platform')})"
+
+
+def _metric_columns(run: Run, split: str) -> list[str]:
+    """The run's ``split/metric`` columns, in its kind's order of metrics."""
+    order = list(type(run.config).KIND.metrics)
+    columns = [str(c) for c in run.summary.columns if str(c).startswith(f"{split}/")]
+    return sorted(
+        columns,
+        key=lambda c: (order.index(m) if (m := c[len(split) + 1 :]) in order else len(order), c),
+    )
+
+
+def _member_columns(run: Run) -> list[str]:
+    """Variant, member (for a sweep), status and the swept keys."""
+    first = [str(c) for c in run.summary.columns if "/" not in str(c)]
+    return first if run.config.sweep else [c for c in first if c != "member"]
+
+
+def _final_metrics(run: Run) -> Iterator[_Block]:
+    """A table per split: a row per member, a column per final metric."""
+    for split in SPLITS:
+        metrics = _metric_columns(run, split)
+        if not metrics:
+            continue
+        columns = [*_member_columns(run), *metrics]
+        rows = [
+            [_number(_plain(value)) for value in record]
+            for record in run.summary[columns].head(MAX_ROWS).itertuples(index=False)
+        ]
+        header = [c.removeprefix(f"{split}/") for c in columns]
+        shown = f" (the first {MAX_ROWS} of {len(run.summary)} members)"
+        shown = shown if len(run.summary) > MAX_ROWS else ""
+        yield _Table("metrics", header, rows, f"Final values on the {split} split{shown}")
+
+
+def _best_members(run: Run) -> _Table:
+    """A row per final metric and variant: the best member, its swept values and value."""
+    kind = type(run.config).KIND
+    split = "test" if _metric_columns(run, "test") else "train"
+    swept = [c for c in _member_columns(run) if c not in ("variant", "member", "status")]
+    variants = list(dict.fromkeys(run.summary["variant"]))
+    rows = []
+    for column in _metric_columns(run, split):
+        metric = column.split("/", 1)[1]
+        better = "highest" if metric in kind.higher_is_better else "lowest"
+        name = f"{column} (headline)" if metric == kind.headline_metric else column
+        best = run.best(metric, split).to_dict("records")
+        for record in sorted(best, key=lambda r: variants.index(r["variant"])):
+            values = ", ".join(f"{key}={_number(_plain(record[key]))}" for key in swept)
+            value = _number(_plain(record[column]))
+            rows.append([name, better, record["variant"], str(record["member"]), values, value])
+    header = ["metric", "best is", "variant", "member", "swept values", "value"]
+    return _Table("best", header, rows, "Each variant's best member by each final metric")
+
+
+def _plain(value: Any) -> Any:
+    """A pandas cell as a plain Python value (numpy scalars unwrapped, NaN kept)."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def _figures(run_dir: Path, files: Sequence[Path]) -> Iterator[_Figure]:
+    by_name: dict[str, list[Path]] = {}
+    for path in files:
+        if path.is_file():
+            by_name.setdefault(path.stem, []).append(path)
+    for name, paths in sorted(by_name.items()):
+        shown = next((p for s in _IMAGES for p in paths if p.suffix == s), None)
+        others = sorted(p.name for p in paths if p is not shown)
+        if shown is None:
+            yield _Figure(name, paths[0], "", others)
+            continue
+        _check_image(run_dir, shown)
+        yield _Figure(name, shown, _IMAGES[shown.suffix], others)
+
+
+def _check_image(run_dir: Path, path: Path) -> None:
+    head = path.read_bytes()[:256]
+    looks_right = (
+        head.startswith(_PNG_SIGNATURE)
+        if path.suffix == ".png"
+        else b"<svg" in head or b"<?xml" in head
+    )
+    if not looks_right:
+        raise RunFilesError(f"{run_dir}/figures/{path.name}: not a {path.suffix[1:].upper()} image")
+
+
+# ---------------------------------------------------------------------------
+# HTML
+# ---------------------------------------------------------------------------
+
+_CSS = """
+:root { color-scheme: light; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+  color: #1a1a1a; background: #fff; max-width: 62rem; margin: 2rem auto; padding: 0 1rem; }
+h1 { font-size: 1.6rem; margin-bottom: 0.5rem; }
+h2 { font-size: 1.25rem; margin-top: 2rem; border-bottom: 1px solid #ccc; }
+h3 { font-size: 1.05rem; margin-top: 1.4rem; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; font-size: 0.85rem; margin: 0.6rem 0 1rem; }
+th, td { border: 1px solid #d0d0d0; padding: 0.2rem 0.45rem; text-align: left;
+  vertical-align: top; }
+th { background: #f1f1f1; }
+caption { text-align: left; font-weight: 600; padding: 0.2rem 0; }
+td { font-variant-numeric: tabular-nums; overflow-wrap: break-word; }
+tbody tr:nth-child(even) td { background: #fafafa; }
+pre { background: #f6f6f6; border: 1px solid #ddd; padding: 0.6rem; font-size: 0.8rem;
+  white-space: pre-wrap; overflow-wrap: break-word; }
+details summary { cursor: pointer; margin: 0.4rem 0; }
+figure { margin: 1rem 0 1.6rem; break-inside: avoid; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { font-size: 0.9rem; color: #333; margin-top: 0.25rem; }
+.note { color: #555; font-size: 0.85rem; }
+@media print {
+  body { margin: 0; max-width: none; font-size: 10pt; }
+  .scroll { overflow: visible; }
+  table { font-size: 7.5pt; }
+  h2, h3 { break-after: avoid; }
+  tr, pre { break-inside: avoid; }
+}
+"""
+
+
+def render_html(title: str, blocks: Sequence[_Block]) -> str:
+    """The report as one HTML page, every text escaped and every figure embedded."""
+    body = [f"<h1>{html.escape(title)}</h1>"]
+    for block in blocks:
+        if isinstance(block, _Heading):
+            body.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
+        elif isinstance(block, _Text):
+            body.append(f"<p>{html.escape(block.text)}</p>")
+        elif isinstance(block, _Table):
+            body.append(f'<div class="scroll">{_html_table(block)}</div>')
+        elif isinstance(block, _Code):
+            code = f"<pre>{html.escape(block.text)}</pre>"
+            if block.title is not None:
+                code = f"<details><summary>{html.escape(block.title)}</summary>{code}</details>"
+            body.append(code)
+        else:
+            body.append(_html_figure(block))
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"{HTML_MARKER}\n"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
+
+
+def _html_table(table: _Table) -> str:
+    kind, header, rows = table.kind, table.header, table.rows
+    caption = f"<caption>{html.escape(table.caption)}</caption>\n" if table.caption else ""
+    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
+    body = "\n".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+    )
+    return (
+        f'<table class="{html.escape(kind)}">\n{caption}'
+        f"<thead><tr>{head}</tr></thead>\n<tbody>{body}</tbody>\n</table>"
+    )
+
+
+def _html_figure(figure: _Figure) -> str:
+    name = html.escape(figure.name)
+    also = f' <span class="note">(also: {html.escape(", ".join(figure.others))})</span>'
+    also = also if figure.others else ""
+    if not figure.mime:
+        return f'<p class="note">{name}: no image a page can show{also}</p>'
+    data = base64.b64encode(figure.path.read_bytes()).decode("ascii")
+    return (
+        f'<figure><img src="data:{figure.mime};base64,{data}" alt="{name}">'
+        f"<figcaption>{name}{also}</figcaption></figure>"
+    )
+
+
+# ---------------------------------------------------------------------------
+# Markdown
+# ---------------------------------------------------------------------------
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>&|#])")
+
+
+def _md(text: str) -> str:
+    """Text that Markdown shows as it is (no emphasis, links, HTML or table breaks)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def render_markdown(title: str, blocks: Sequence[_Block], folder: Path) -> str:
+    """The report as Markdown; figures are linked relative to ``folder`` (the file's)."""
+    lines = [MARKDOWN_MARKER, "", f"# {_md(title)}", ""]
+    for block in blocks:
+        if isinstance(block, _Heading):
+            lines += [f"{'#' * block.level} {_md(block.text)}", ""]
+        elif isinstance(block, _Text):
+            lines += [_md(block.text), ""]
+        elif isinstance(block, _Table):
+            lines += [f"*{_md(block.caption)}*", ""] if block.caption else []
+            lines.append("| " + " | ".join(_md(cell) or " " for cell in block.header) + " |")
+            lines.append("|" + "---|" * len(block.header))
+            lines += ["| " + " | ".join(_md(cell) for cell in row) + " |" for row in block.rows]
+            lines.append("")
+        elif isinstance(block, _Code):
+            if block.title is not None:
+                lines += [_md(block.title), ""]
+            longest = max((len(run) for run in re.findall("`+", block.text)), default=0)
+            fence = "`" * max(3, longest + 1)
+            lines += [f"{fence}yaml", block.text.rstrip("\n"), fence, ""]
+        else:
+            lines += [*_md_figure(block, folder), ""]
+    return "\n".join(lines)
+
+
+def _md_figure(figure: _Figure, folder: Path) -> list[str]:
+    def link(path: Path) -> str:
+        relative = os.path.relpath(path.resolve(), folder.resolve())
+        return urllib.parse.quote(Path(relative).as_posix())
+
+    others = [f"[{_md(name)}]({link(figure.path.with_name(name))})" for name in figure.others]
+    also = f" (also: {', '.join(others)})" if others else ""
+    if not figure.mime:
+        return [f"{_md(figure.name)}: no image a page can show{also}"]
+    return [f"![{_md(figure.name)}]({link(figure.path)})", "", f"*{_md(figure.name)}*{also}"]
+
+
+# ---------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------
+
+
+def _check_replaceable(path: Path, marker: str) -> None:
+    """Refuses a path that holds something this tool did not write."""
+    if not path.exists() and not path.is_symlink():
+        return
+    if not path.is_file():
+        raise OutputError(f"--out: {path} exists and is not a file; choose another --out")
+    with path.open("rb") as file:
+        head = file.read(4096).decode("utf-8", errors="replace")
+    if marker not in head:
+        raise OutputError(
+            f"--out: {path} exists and was not written by infolab report; "
+            "it is kept: choose another --out or move it away"
+        )
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    staging = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        staging.write_text(text, encoding="utf-8", newline="\n")
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
