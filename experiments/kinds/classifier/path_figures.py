@@ -277,15 +277,18 @@ def lr_sweep_figure(
     histories: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]],
     unit: str = "nats",
 ) -> Figure:
-    """Final losses against the learning rate, and convergence bands at three rates."""
+    """Final losses and accuracy against the learning rate, and convergence bands at
+    three rates."""
     members = [m for m in members if LEARNING_RATE in m.values]
     rates = sorted({float(m.values[LEARNING_RATE]) for m in members})
     picks = sorted({rates[0], rates[len(rates) // 2], rates[-1]})
     figure = new_figure(2, max(2, len(picks)), (4.0 * max(2, len(picks)), 7.0))
     axes = np.array(figure.axes).reshape(2, -1)
+    split = "test" if all(m.final.get("test") for m in members) else "train"
+    finals = (("train", "ce"), ("train", "mse"), (split, "accuracy"))
     for look, name, group in _looks(_by_variant(members)):
-        for ax, metric in zip(axes[0], ("ce", "mse"), strict=False):
-            xs, mean, low, high = _aggregate(group, LEARNING_RATE, _final("train", metric))
+        for ax, (at, metric) in zip(axes[0], finals, strict=False):
+            xs, mean, low, high = _aggregate(group, LEARNING_RATE, _final(at, metric))
             _band(ax, xs, mean, low, high, look, name)
         for ax, rate in zip(axes[1], picks, strict=False):
             at_rate = [m for m in group if float(m.values[LEARNING_RATE]) == rate]
@@ -297,12 +300,14 @@ def lr_sweep_figure(
             values = np.stack([v[:length] for _, v in curves])
             _band(ax, steps, values.mean(0), values.min(0), values.max(0), look, name)
             ax.set_title(f"learning rate {rate:.3g}")
-    for ax, metric in zip(axes[0], ("cross-entropy", "squared error"), strict=False):
+    labels = (f"cross-entropy ({unit})", "MSE (½Σ)", "accuracy")
+    for ax, (at, metric), label in zip(axes[0], finals, labels, strict=False):
         ax.set_xscale("log")
-        log_y(ax)
+        if metric != "accuracy":
+            log_y(ax)
         ax.set_xlabel("learning rate")
-        ax.set_ylabel(f"final train {metric}")
-    for ax in axes[0][2:]:
+        ax.set_ylabel(f"final {at} {label}")
+    for ax in axes[0][3:]:
         ax.set_visible(False)
     for ax in axes[1]:
         log_y(ax)
