@@ -246,3 +246,16 @@ def twin_labels(
             label = f"{label} (≈ {close[name]})"
         out[name] = label
     return out
+
+
+def log_unit(base: float | None) -> str:
+    """The unit of an information quantity in logarithms of ``base``: ``nats`` for None
+    (natural logarithms), ``bits`` for 2, else ``log-b units``.
+
+    Example:
+        >>> log_unit(None), log_unit(2), log_unit(10)
+        ('nats', 'bits', 'log-10 units')
+    """
+    if base is None:
+        return "nats"
+    return "bits" if base == 2 else f"log-{base:g} units"

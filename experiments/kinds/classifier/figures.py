@@ -22,13 +22,14 @@ import functools
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from experiments import style
@@ -39,7 +40,7 @@ from experiments.reading import RunRecord
 
 SPLIT_STYLES = {"train": "-", "test": "--"}
 PANELS = (  # metric, y label, title, log y
-    ("ce", "cross-entropy (nats)", "Cross-entropy", True),
+    ("ce", "cross-entropy ({unit})", "Cross-entropy", True),
     ("mse", "squared error ½‖p − y‖²", "Squared error (MSE)", True),
     ("accuracy", "accuracy (fraction correct)", "Accuracy", False),
     ("grad_norm", "‖∇J‖ (min-norm subgradient)", "Gradient norm of the objective", True),
@@ -62,6 +63,9 @@ class Variant:
     feature_names: list[str]
     # history[split][metric] = (steps, values)
     history: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]
+    ce_unit: str = "nats"  # of the cross-entropy: the config's base
+    feature_groups: list[list[int]] = field(default_factory=list)  # correlated groups
+    group_shares: list[float] = field(default_factory=list)  # largest member's |w| share
 
     @property
     def color(self) -> str:
@@ -89,6 +93,8 @@ def draw(record: RunRecord) -> dict[str, Callable[[], Figure]]:
     if any(v.prior != "none" for v in variants):
         drawn["sparsity"] = functools.partial(sparsity_figure, variants)
     drawn["weight_norm"] = functools.partial(weight_norm_figure, variants)
+    if variants[0].feature_groups:
+        drawn["groups"] = functools.partial(groups_figure, variants)
     if image_shape(variants[0].feature_names) is not None:
         drawn["weights"] = functools.partial(weight_images_figure, variants)
     return drawn
@@ -99,6 +105,8 @@ def read_variants(record: RunRecord) -> list[Variant]:
     from the run's ``config.yaml``."""
     config = load_config(record.path / "config.yaml")
     priors = {m.index: m.spec.train.prior.kind for m in config.members}
+    groups = {m.index: record.data[m.index].get("feature_groups") or [] for m in config.members}
+    unit = path_figures.ce_unit(config)
     variants = []
     for index, run in enumerate(record.runs):
         data = record.data[run["member"]]
@@ -114,6 +122,9 @@ def read_variants(record: RunRecord) -> list[Variant]:
                 true_weights=None if true is None else as_array(true).ravel(),
                 feature_names=list(data.get("feature_names") or []),
                 history=record.history.get(run["member"], {}),
+                ce_unit=unit,
+                feature_groups=groups[run["member"]],
+                group_shares=list(run.get("group_weight_share") or []),
             )
         )
     return variants
@@ -140,7 +151,9 @@ def _twins(variants: list[Variant], series: Callable[[Variant], list[np.ndarray]
 def convergence_figure(variants: list[Variant]) -> Figure:
     """CE and MSE (log y), accuracy and gradient norm (log y) against step."""
     figure = new_figure(2, 2, (7.0, 5.2))
+    unit = variants[0].ce_unit
     for ax, (metric, ylabel, title, log) in zip(figure.axes, PANELS, strict=True):
+        ylabel = ylabel.format(unit=unit)
         for index, variant in enumerate(variants):
             _plot_metric(ax, variant, metric, index=index, count=len(variants))
         if log:
@@ -469,4 +482,60 @@ def weight_images_figure(variants: list[Variant]) -> Figure:
             bar.set_label("weight", fontsize="small")
             bar.ax.tick_params(labelsize="x-small")
     figure.suptitle(f"Final weights as {shape[0]} × {shape[1]} images (orange > 0, purple < 0)")
+    return figure
+
+
+# ---------------------------------------------------------------------------
+# Correlated groups
+# ---------------------------------------------------------------------------
+
+_HATCHES = ("", "////", "....", "xxxx", "\\\\", "++++", "oooo")
+
+
+def groups_figure(variants: list[Variant]) -> Figure:
+    """A panel per correlated feature group: each variant's weight on each member (bars),
+    the true weight marked; the legend gives each variant's largest-member share of the
+    group's |w| (1/size: spread evenly; 1: one member holds it all)."""
+    groups = variants[0].feature_groups
+    figure = new_figure(1, len(groups), (7.0, 2.6))
+    width = 0.8 / len(variants)
+    true = variants[0].true_weights
+    for g, (ax, members) in enumerate(zip(figure.axes, groups, strict=True)):
+        x = np.arange(len(members))
+        for index, variant in enumerate(variants):
+            ax.bar(
+                x + (index - (len(variants) - 1) / 2) * width,
+                np.asarray(variant.weights)[members],
+                width,
+                color=variant.color,
+                hatch=_HATCHES[index % len(_HATCHES)],
+                edgecolor="white",
+                linewidth=0.3,
+            )
+        if true is not None:
+            ax.plot(x, true[members], "k_", markersize=10, mew=1.5, linestyle="")
+        ax.axhline(0, color="0.3", linewidth=0.6)
+        ax.set_xticks(x, [variants[0].feature_names[j] for j in members], rotation=90)
+        ax.set_title(f"group {g + 1}")
+    figure.axes[0].set_ylabel("weight")
+    handles = []
+    for index, variant in enumerate(variants):
+        shares = [s for s in variant.group_shares if np.isfinite(s)]
+        share = f"share {min(shares):.2f}–{max(shares):.2f}" if shares else "no weight"
+        handles.append(
+            Patch(
+                facecolor=variant.color,
+                hatch=_HATCHES[index % len(_HATCHES)],
+                edgecolor="white",
+                label=f"{variant.label} ({share})",
+            )
+        )
+    if true is not None:
+        handles.append(Line2D([], [], color="k", marker="_", linestyle="", mew=1.5, label="true"))
+    legend_below(figure, handles)
+    even = 1 / len(groups[0])
+    figure.suptitle(
+        f"Weights within each correlated group (share: the largest member's part of the "
+        f"group's |w|; even = {even:.2f})"
+    )
     return figure

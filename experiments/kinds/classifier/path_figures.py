@@ -32,6 +32,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from experiments import style, sweep_figures
+from experiments.config import Experiment, load_config
 from experiments.plotting import legend_below, log_y, new_figure
 from experiments.reading import RunRecord
 
@@ -39,7 +40,7 @@ SCALE = "train.prior.scale"
 LEARNING_RATE = "train.optimizer.learning_rate"
 SEED = "seed"
 UNITS = {
-    "ce": "cross-entropy (nats)",
+    "ce": "cross-entropy ({unit})",
     "mse": "squared error ½‖p − y‖²",
     "weight_norm": "‖w‖₂ (bias excluded)",
 }
@@ -77,19 +78,26 @@ def read_points(record: RunRecord) -> list[SweepPoint]:
     return points
 
 
+def ce_unit(config: Experiment) -> str:
+    """The unit of a classifier run's reported cross-entropy: its config's ``base``."""
+    return style.log_unit(config.members[0].spec.base)
+
+
 def figures(record: RunRecord) -> dict[str, Callable[[], Figure]]:
     """A sweep's figures, by what was swept (see the module docstring)."""
     members = read_points(record)
+    unit = ce_unit(load_config(record.path / "config.yaml"))
+    units = {metric: label.format(unit=unit) for metric, label in UNITS.items()}
     swept = record.swept_keys()
     primary = sorted(swept - {SEED}) or sorted(swept)
     drawn: dict[str, Callable[[], Figure]] = {}
     if SCALE in swept:
         drawn["regularization_path"] = lambda: regularization_path_figure(members)
         drawn["sparsity_path"] = lambda: sparsity_path_figure(members)
-        drawn["test_path"] = lambda: test_path_figure(members)
+        drawn["test_path"] = lambda: test_path_figure(members, unit)
     if LEARNING_RATE in swept:
         histories = {i: h.get("train", {}) for i, h in record.history.items()}
-        drawn["lr_sweep"] = lambda: lr_sweep_figure(members, histories)
+        drawn["lr_sweep"] = lambda: lr_sweep_figure(members, histories, unit)
     for key in primary:
         if key not in (SCALE, LEARNING_RATE):
             drawn[sweep_figures.figure_name(key)] = functools.partial(
@@ -97,7 +105,7 @@ def figures(record: RunRecord) -> dict[str, Callable[[], Figure]]:
                 record,
                 key,
                 ["ce", "accuracy", "mse", "weight_norm"],
-                units=UNITS,
+                units=units,
             )
     return drawn
 
@@ -236,7 +244,7 @@ def _support_score(metric: str) -> Callable[[SweepPoint], float]:
     return score
 
 
-def test_path_figure(members: list[SweepPoint]) -> Figure:
+def test_path_figure(members: list[SweepPoint], unit: str = "nats") -> Figure:
     """Test cross-entropy and accuracy against the prior scale, the best scale marked."""
     members = [m for m in members if SCALE in m.values]
     split = "test" if all("test" in m.final for m in members) else "train"
@@ -253,7 +261,7 @@ def test_path_figure(members: list[SweepPoint]) -> Figure:
             ce_ax.plot(xs[best], mean[best], look.marker, color=look.color, label=label)
         xs, mean, low, high = _aggregate(group, SCALE, _final(split, "accuracy"))
         _band(acc_ax, xs, mean, low, high, look, name)
-    ce_ax.set_ylabel(f"{split} cross-entropy (nats)")
+    ce_ax.set_ylabel(f"{split} cross-entropy ({unit})")
     acc_ax.set_ylabel(f"{split} accuracy")
     for ax in (ce_ax, acc_ax):
         ax.set_xscale("log")
@@ -269,7 +277,9 @@ def test_path_figure(members: list[SweepPoint]) -> Figure:
 
 
 def lr_sweep_figure(
-    members: list[SweepPoint], histories: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]]
+    members: list[SweepPoint],
+    histories: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]],
+    unit: str = "nats",
 ) -> Figure:
     """Final losses against the learning rate, and convergence bands at three rates."""
     members = [m for m in members if LEARNING_RATE in m.values]
@@ -301,7 +311,7 @@ def lr_sweep_figure(
     for ax in axes[1]:
         log_y(ax)
         ax.set_xlabel("step")
-        ax.set_ylabel("train cross-entropy (nats)")
+        ax.set_ylabel(f"train cross-entropy ({unit})")
     legend_below(figure)
     figure.suptitle("Learning-rate sweep: " + _spread_note(members, LEARNING_RATE))
     return figure

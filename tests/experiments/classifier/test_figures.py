@@ -186,6 +186,25 @@ def test_image_data_gets_weight_images_and_named_features_label_the_axis(tmp_pat
     assert sum(ax.get_images() != [] for ax in drawn["weights"]().axes) == 3  # one per class
 
 
+def test_correlated_groups_get_a_panel_each_with_the_shares_and_units_follow_the_base(tmp_path):
+    data = _dataset(2, 6)
+    data = Dataset(**{**data.__dict__, "feature_groups": [[0, 1, 2], [3, 4, 5]]})
+    weights = np.array([0.9, 0.05, 0.05, 0.3, 0.3, 0.3], np.float32)
+    name, outcome = _outcome("l1", "ok", None, STEPS, _history(STEPS), weights, 0.0)
+    outcome = Outcome(**{**outcome.__dict__, "extra": {"group_weight_share": [0.9, 1 / 3]}})
+    run = read_run(_write(tmp_path, [(name, outcome)], [data], ["png"]))
+    drawn = figures.draw(run)
+    figure = drawn["groups"]()
+    panels = [ax for ax in figure.axes if ax.get_title().startswith("group")]
+    assert [ax.get_title() for ax in panels] == ["group 1", "group 2"]
+    assert [len(ax.patches) for ax in panels] == [3, 3]  # a bar per member
+    assert [t.get_text() for t in figure.legends[0].get_texts()] == ["l1 (share 0.33–0.90)"]
+    convergence = drawn["convergence"]()
+    assert convergence.axes[0].get_ylabel() == "cross-entropy (nats)"
+    bits = validate_config({"name": "b", "base": 2})
+    assert figures.path_figures.ce_unit(bits) == "bits"
+
+
 def test_a_sweep_of_any_key_draws_final_metrics_against_it(tmp_path):
     config = validate_config(
         {
