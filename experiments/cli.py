@@ -275,6 +275,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         force=args.force,
         progress=not args.quiet and sys.stderr.isatty(),
         log=_log(args.quiet),
+        status=_log(args.quiet),
         hosts=hosts,
         manifest=_command_record(argv, args.config),
     )
@@ -386,6 +387,7 @@ def _run_shipped(names: Sequence[str], args: argparse.Namespace, argv: Sequence[
             folder / name,
             progress=not args.quiet and sys.stderr.isatty(),
             log=_log(args.quiet),
+            status=_log(args.quiet),
             manifest=_command_record(argv, folder / name),
         )
         assert run_dir is not None

@@ -277,6 +277,7 @@ def run(
     log: Log | None = None,
     hosts: tuple[str, int, int] | None = None,
     manifest: dict[str, Any] | None = None,
+    status: Log | None = None,
 ) -> Path | None:
     """Runs a config end to end and returns its run folder.
 
@@ -297,6 +298,8 @@ def run(
         log: called with a line per finished variant or sweep (None: silent).
         hosts: many-process settings, or None for one process.
         manifest: entries added to ``manifest.json`` (the command, ...).
+        status: called with a line as each stage starts ("loading data", "compiling and
+            running N program(s)", "drawing figures") and with what was drawn (None: silent).
 
     Returns:
         The run folder, or None on a process other than 0.
@@ -315,12 +318,12 @@ def run(
     formats = list(config.output.formats) if writer else []
     if formats:
         prepare_workers(formats)  # the figure workers' server loads matplotlib meanwhile
-    _status(log, f"loading data for {config.member_count()} member(s)")
+    _status(status, f"loading data for {config.member_count()} member(s)")
     the_plan = plan(config, base_dir)
     stage = open_stage(folder) if folder is not None else None  # the destination, checked
     with staged(stage) if stage is not None else contextlib.nullcontext():
         interrupts.check()
-        _status(log, f"compiling and running {len(the_plan.groups)} program(s)")
+        _status(status, f"compiling and running {len(the_plan.groups)} program(s)")
         executed = execute(the_plan, progress=progress)
         interrupts.check()
     seconds = train_seconds(the_plan, executed)
@@ -343,10 +346,10 @@ def run(
         final = record(the_plan, executed, stage, extra)
     except KeptBeside as kept:
         if formats:
-            _figures(kept.path, config, the_plan.kind, log)
+            _figures(kept.path, config, the_plan.kind, status)
         raise
     if formats:
-        _figures(final, config, the_plan.kind, log)  # FigureError: the results are kept
+        _figures(final, config, the_plan.kind, status)  # FigureError: the results are kept
     return final
 
 

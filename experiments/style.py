@@ -41,6 +41,7 @@ __all__ = [
     "rc_params",
     "same_series",
     "twin_labels",
+    "variant_labels",
 ]
 
 # Okabe & Ito (2008), "Color Universal Design": blue, vermillion, bluish green, reddish
@@ -259,3 +260,11 @@ def log_unit(base: float | None) -> str:
     if base is None:
         return "nats"
     return "bits" if base == 2 else f"log-{base:g} units"
+
+
+def variant_labels(variants: Sequence[Any], series: Any) -> list[str]:
+    """The legend label of each variant (an object with ``name`` and ``label``), with
+    :func:`twin_labels`' ``(= a)`` or ``(≈ a)`` where ``series(variant)``, the series a
+    figure draws for it, equal an earlier variant's."""
+    labels = twin_labels({v.name: v.label for v in variants}, {v.name: series(v) for v in variants})
+    return [labels[v.name] for v in variants]

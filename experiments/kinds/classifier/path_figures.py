@@ -39,7 +39,11 @@ from experiments.reading import RunRecord
 SCALE = "train.prior.scale"
 LEARNING_RATE = "train.optimizer.learning_rate"
 SEED = "seed"
-UNITS = {"ce": "cross-entropy ({unit})", "mse": "squared error ½‖p − y‖²"}
+UNITS = {
+    "ce": "cross-entropy ({unit})",
+    "mse": "squared error ½‖p − y‖²",
+    "weight_norm": "‖w‖₂ (bias excluded)",
+}
 
 
 @dataclass(frozen=True)
