@@ -7,11 +7,20 @@ subprocesses, each bounded in time.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import functools
 import json
 import os
+import pty
+import re
+import shutil
 import signal
+import struct
 import subprocess
 import sys
+import termios
+import threading
 import time
 from pathlib import Path
 
@@ -269,36 +278,305 @@ def test_an_all_diverged_sweep_still_writes_its_figures(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------------------
-# Signals and races (subprocesses)
+# Signals, a full disk and races
 # ---------------------------------------------------------------------------
 
+LONG = {**BASE, "train": {"steps": 5_000_000, "log_every": 1000}}  # minutes, if not stopped
 
-def _start(argv: list[str], cwd: Path) -> subprocess.Popen:
+
+def _env(**extra: str) -> dict[str, str]:
+    """This checkout's package first (not an installed copy), on the CPU."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": path, **extra}
+
+
+def _start(argv: list[str], cwd: Path, **env: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "experiments", *argv],
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "JAX_PLATFORMS": "cpu"},
+        env=_env(**env),
     )
 
 
-@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_signal_while_training_exits_cleanly_and_leaves_nothing(tmp_path, sig, code):
-    # One compiled call of a few seconds: a signal during it is honoured when it returns.
-    config = _config(tmp_path, {**BASE, "train": {"steps": 300_000, "log_every": 1000}})
-    process = _start(["run", str(config), "--out", "run"], tmp_path)
-    deadline = time.monotonic() + 60
-    while not list(tmp_path.glob(".run.partial-*")):  # the stage exists: training is next
-        assert time.monotonic() < deadline and process.poll() is None
-        time.sleep(0.05)
-    time.sleep(1.0)
-    process.send_signal(sig)
-    _, err = process.communicate(timeout=60)
-    assert process.returncode == code, err
+class _Terminal:
+    """A run whose stderr is a terminal, so that it draws its progress bar there."""
+
+    def __init__(self, argv: list[str], cwd: Path, **env: str) -> None:
+        main, side = pty.openpty()
+        # tqdm draws nothing on a terminal of width 0, a new pty's size.
+        fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "experiments", *argv],
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=side,
+            env=_env(**env),
+        )
+        os.close(side)
+        self._seen = bytearray()
+        self._reader = threading.Thread(target=self._read, args=(main,), daemon=True)
+        self._reader.start()
+
+    def _read(self, main: int) -> None:
+        with contextlib.suppress(OSError):  # EIO once the run has exited
+            while chunk := os.read(main, 65536):
+                self._seen.extend(chunk)
+        os.close(main)
+
+    def wait_for(self, pattern: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while not re.search(pattern.encode(), bytes(self._seen)):
+            assert self.process.poll() is None, self.text()
+            assert time.monotonic() < deadline, self.text()
+            time.sleep(0.02)
+
+    def stop(self, sig: int, within: float) -> float:
+        """Sends ``sig``; returns the seconds the run took to exit (killing it after
+        ``within``)."""
+        sent = time.monotonic()
+        self.process.send_signal(sig)
+        try:
+            self.process.wait(timeout=within)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        return time.monotonic() - sent
+
+    def text(self) -> str:
+        self._reader.join(timeout=2 if self.process.poll() is not None else 0)
+        return self._seen.decode(errors="replace")
+
+
+def test_a_signal_inside_a_long_compiled_call_stops_the_run_at_once(tmp_path):
+    # SIGINT: one member, whose program reports its steps to the bar through a host
+    # callback (such a call is dispatched synchronously). SIGTERM: a sweep of two members,
+    # one per call (INFOLAB_SWEEP_MEMORY=1): the first stops at step 0 (tol), so the bar
+    # at half way means the second, long call is running. Both runs go at once.
+    one, sweep = tmp_path / "one", tmp_path / "sweep"
+    one.mkdir()
+    sweep.mkdir()
+    swept = {**LONG, "sweep": {"train.tol": [1e9, 1e-30]}}
+    runs = {
+        signal.SIGINT: (one, _Terminal(["run", str(_config(one, LONG)), "--out", "run"], one)),
+        signal.SIGTERM: (
+            sweep,
+            _Terminal(
+                ["run", str(_config(sweep, swept)), "--out", "run"],
+                sweep,
+                INFOLAB_SWEEP_MEMORY="1",
+            ),
+        ),
+    }
+    runs[signal.SIGINT][1].wait_for(r"\| *[1-9][0-9.]*k?/5\.00M")  # steps done in the call
+    runs[signal.SIGTERM][1].wait_for(r"5\.00M/10\.0M")  # the first call returned
+    for sig, (folder, run) in runs.items():
+        seconds = run.stop(sig, within=20)
+        err = run.text()
+        assert run.process.returncode == 128 + sig, err
+        assert seconds < 5, f"took {seconds:.1f} s to stop"
+        assert "no partial run folder was left" in err and "Traceback" not in err
+        assert sorted(p.name for p in folder.iterdir()) == ["base.yaml"]
+
+
+@pytest.fixture(scope="module")
+def earlier(tmp_path_factory) -> Path:
+    """A finished run, copied where a test needs "the user's earlier run"."""
+    folder = tmp_path_factory.mktemp("earlier")
+    assert cli.main(["run", str(_config(folder)), "--out", str(folder / "run"), "--quiet"]) == 0
+    return folder / "run"
+
+
+def _contents(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def _complete(run: Path) -> str:
+    """Checks that ``run`` is a complete run folder (the files its manifest lists and no
+    other); returns its run id."""
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert sorted(_contents(run)) == sorted(manifest["files"])
+    return manifest["run_id"]
+
+
+def _signal_at(sig: int):
+    def send(*args, **kwargs):
+        os.kill(os.getpid(), sig)  # the command line's handler runs at once, in this thread
+
+    return send
+
+
+def _around(original, before=None, after=None):
+    def call(*args, **kwargs):
+        if before is not None:
+            before()
+        result = original(*args, **kwargs)
+        if after is not None:
+            after()
+        return result
+
+    return call
+
+
+@pytest.mark.parametrize(
+    ("stage", "sig"),
+    [
+        ("loading", signal.SIGTERM),
+        ("compiling", signal.SIGINT),
+        ("writing", signal.SIGHUP),
+        ("moving into place", signal.SIGINT),
+    ],
+)
+def test_a_signal_at_each_stage_leaves_the_earlier_run_or_the_new_one(
+    earlier, tmp_path, monkeypatch, capsys, stage, sig
+):
+    from experiments import execute, folders, runner
+    from experiments.kinds.classifier.program import PROGRAM
+
+    out = tmp_path / "run"
+    shutil.copytree(earlier, out)
+    before = _contents(out)
+    send = _signal_at(sig)
+    if stage == "loading":
+        monkeypatch.setattr(runner, "load_members_data", _around(runner.load_members_data, send))
+    elif stage == "compiling":  # the signal comes while the program is traced
+        make = PROGRAM.member_fn
+        traced = lambda key, progress: _around(make(key, progress), send)  # noqa: E731
+        monkeypatch.setattr(PROGRAM, "member_fn", traced)
+        monkeypatch.setattr(execute, "_compiled", functools.cache(execute._compiled.__wrapped__))
+    elif stage == "writing":  # every file written into the stage, not yet moved
+        monkeypatch.setattr(runner, "write_run", _around(runner.write_run, after=send))
+    else:  # the earlier run moved aside, the new one in place, the old files not yet deleted
+        monkeypatch.setattr(folders, "replace_listed", _around(folders.replace_listed, send))
+    config = _config(tmp_path)
+    assert cli.main(["run", str(config), "--out", str(out), "--force", "--quiet"]) == 128 + sig
+    err = capsys.readouterr().err
     assert "no partial run folder was left" in err and "Traceback" not in err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yaml", "run"]  # nothing hidden
+    if stage == "moving into place":  # held until the move was done: the new run, complete
+        assert _complete(out) != json.loads(before["manifest.json"])["run_id"]
+    else:
+        assert _contents(out) == before
+
+
+# One program for the race and the full disk (401 logged steps: a metrics.csv of about
+# 200 KB), compiled once into a cache the subprocesses share.
+WIDE = {**BASE, "train": {"steps": 400, "log_every": 1}}
+
+
+@pytest.fixture(scope="module")
+def jax_cache(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("jax-cache"))
+
+
+def test_two_forced_runs_racing_into_one_folder_never_mix(earlier, tmp_path, jax_cache):
+    # Both replace the earlier run; the first to move into place does, the other finds a
+    # run it did not start from and goes beside.
+    config = _config(tmp_path, WIDE)
+    shutil.copytree(earlier, tmp_path / "run")
+    argv = ["run", str(config), "--out", "run", "--force", "--quiet"]
+    processes = [_start(argv, tmp_path, INFOLAB_JAX_CACHE=jax_cache) for _ in range(2)]
+    finished = [(p.communicate(timeout=120), p.returncode) for p in processes]
+    (won, out, _), (lost, _, err) = sorted((code, out, err) for (out, err), code in finished)
+    assert (won, lost) == (0, 2), finished
+    assert out.strip() == "run"
+    assert "another run (" in err and "run-new" in err and "Traceback" not in err
+    ids = {_complete(tmp_path / "run"), _complete(tmp_path / "run-new")}
+    assert len(ids) == 2 and _complete(earlier) not in ids
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yaml", "run", "run-new"]
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["new folder", "forced"])
+def test_a_run_that_finds_another_landed_meanwhile_goes_beside(tmp_path, force):
+    from experiments import folders
+    from experiments.config import load_config
+
+    config, target = load_config(_config(tmp_path)), tmp_path / "run"
+    if force:  # the earlier run that both may replace
+        _fake_run(target, "earlier")
+    chosen = folders.choose_run_folder(config, target, force=force)
+    first, second = folders.open_stage(chosen), folders.open_stage(chosen)
+    _fake_run(first.path, "first")
+    _fake_run(second.path, "second")
+    assert first.commit() == target
+    with pytest.raises(folders.KeptBeside, match=r"another run \(first\) was written") as kept:
+        second.commit()
+    assert kept.value.path == tmp_path / "run-new"
+    assert (_complete(target), _complete(tmp_path / "run-new")) == ("first", "second")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yaml", "run", "run-new"]
+
+
+def _fake_run(folder: Path, run_id: str) -> None:
+    folder.mkdir(exist_ok=True)
+    manifest = {"tool": "infolab", "run_id": run_id, "files": ["manifest.json", "summary.json"]}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "summary.json").write_text("{}")
+
+
+def test_a_move_into_place_waits_for_another_runs_lock_and_clears_a_dead_ones(tmp_path):
+    from experiments import folders
+
+    host = os.uname().nodename
+    for holder, waits in ((os.getpid(), True), (2**22 + 12345, False)):  # alive, then dead
+        target = tmp_path / f"run-{waits}"
+        lock = tmp_path / f".{target.name}.infolab-lock"
+        lock.write_text(json.dumps({"tool": "infolab", "pid": holder, "host": host}))
+        stage = folders.open_stage(folders.RunFolder(target, chosen=True))
+        (stage.path / "summary.json").write_text("{}")
+        if waits:
+            threading.Timer(0.3, lock.unlink).start()
+        begun = time.monotonic()
+        assert stage.commit() == target
+        assert (time.monotonic() - begun >= 0.3) is waits
+        assert not lock.exists() and (target / "summary.json").is_file()
+
+
+FULL_DISK = """set -e
+mount -t tmpfs -o size=64k tmpfs "$DISK"
+cp -r "$EARLIER" "$DISK/run"
+set +e
+"$PYTHON" -m experiments run "$CONFIG" --out "$DISK/run" --force --quiet
+echo "exit $?"
+ls -A "$DISK"
+diff -r "$EARLIER" "$DISK/run" && echo intact
+"""
+
+
+def test_a_full_disk_is_one_line_and_leaves_the_earlier_run(earlier, tmp_path, jax_cache):
+    # The new metrics.csv (about 200 KB) does not fit a 64 KB disk that the earlier run
+    # fits on. Where no tmpfs can be mounted, a file-size limit fails the same write.
+    config = _config(tmp_path, WIDE)
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    namespace = ["unshare", "--user", "--map-root-user", "--mount"]
+    mount = [*namespace, "sh", "-c", f"mount -t tmpfs -o size=64k tmpfs {disk}"]
+    can_mount = bool(shutil.which("unshare")) and subprocess.run(mount).returncode == 0
+    env = {"DISK": str(disk), "EARLIER": str(earlier), "CONFIG": str(config)}
+    if can_mount:
+        command, reason = [*namespace, "bash", "-c", FULL_DISK], "No space left on device"
+    else:
+        shutil.copytree(earlier, disk / "run")
+        run = ["-m", "experiments", "run", str(config), "--out", str(disk / "run"), "--force"]
+        limit = 'ulimit -f 16; trap "" XFSZ; exec "$PYTHON" "$@"'  # EFBIG, not SIGXFSZ
+        command, reason = ["bash", "-c", limit, "-", *run, "--quiet"], "File too large"
+        jax_cache = "off"  # its files would pass the limit
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(PYTHON=sys.executable, INFOLAB_JAX_CACHE=jax_cache, **env),
+    )
+    assert f"cannot write the run folder {disk / 'run'}: {reason}" in done.stderr, done.stderr
+    assert "nothing was left half-written" in done.stderr and "Traceback" not in done.stderr
+    if can_mount:  # what the disk held, seen from inside its namespace
+        assert done.stdout.split("\n")[:3] == ["exit 1", "run", "intact"], done.stdout
+    else:
+        assert done.returncode == 1
+        assert sorted(p.name for p in disk.iterdir()) == ["run"]
+        assert _contents(disk / "run") == _contents(earlier)
 
 
 def test_a_file_written_into_the_folder_during_a_forced_run_is_kept(tmp_path):
