@@ -282,6 +282,14 @@ def test_an_all_diverged_sweep_still_writes_its_figures(tmp_path, capsys):
 # ---------------------------------------------------------------------------
 
 LONG = {**BASE, "train": {"steps": 5_000_000, "log_every": 1000}}  # minutes, if not stopped
+# Done at step 0 (tol): the program of the long sweep's calls below, one member each, which
+# the later subprocesses then find compiled in the cache they share.
+SHORT = {**BASE, "train": {**LONG["train"], "tol": 1e9}}
+
+
+@pytest.fixture(scope="module")
+def jax_cache(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("jax-cache"))
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -326,31 +334,29 @@ class _Terminal:
                 self._seen.extend(chunk)
         os.close(main)
 
-    def wait_for(self, pattern: str, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while not re.search(pattern.encode(), bytes(self._seen)):
-            assert self.process.poll() is None, self.text()
-            assert time.monotonic() < deadline, self.text()
-            time.sleep(0.02)
+    def seen(self, pattern: str) -> bool:
+        assert self.process.poll() is None, self.text()[-500:]
+        return re.search(pattern.encode(), bytes(self._seen)) is not None
 
-    def stop(self, sig: int, within: float) -> float:
-        """Sends ``sig``; returns the seconds the run took to exit (killing it after
-        ``within``)."""
-        sent = time.monotonic()
+    def stop(self, sig: int) -> None:
+        self._stopped_at = time.monotonic()
         self.process.send_signal(sig)
+
+    def seconds_to_exit(self, within: float = 20) -> float:
+        """How long the run took to exit after :meth:`stop` (killed after ``within``)."""
         try:
             self.process.wait(timeout=within)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        return time.monotonic() - sent
+        return time.monotonic() - self._stopped_at
 
     def text(self) -> str:
         self._reader.join(timeout=2 if self.process.poll() is not None else 0)
         return self._seen.decode(errors="replace")
 
 
-def test_a_signal_inside_a_long_compiled_call_stops_the_run_at_once(tmp_path):
+def test_a_signal_inside_a_long_compiled_call_stops_the_run_at_once(tmp_path, jax_cache):
     # SIGINT: one member, whose program reports its steps to the bar through a host
     # callback (such a call is dispatched synchronously). SIGTERM: a sweep of two members,
     # one per call (INFOLAB_SWEEP_MEMORY=1): the first stops at step 0 (tol), so the bar
@@ -359,26 +365,41 @@ def test_a_signal_inside_a_long_compiled_call_stops_the_run_at_once(tmp_path):
     one.mkdir()
     sweep.mkdir()
     swept = {**LONG, "sweep": {"train.tol": [1e9, 1e-30]}}
-    runs = {
-        signal.SIGINT: (one, _Terminal(["run", str(_config(one, LONG)), "--out", "run"], one)),
+    argv = lambda folder, raw: ["run", str(_config(folder, raw)), "--out", "run"]  # noqa: E731
+    runs = {  # signal: (folder, run, what its bar shows once inside the long call)
+        signal.SIGINT: (
+            one,
+            _Terminal(argv(one, LONG), one, INFOLAB_JAX_CACHE=jax_cache),
+            r"\| *[1-9][0-9.]*k?/5\.00M",  # steps reported from within the call
+        ),
         signal.SIGTERM: (
             sweep,
             _Terminal(
-                ["run", str(_config(sweep, swept)), "--out", "run"],
-                sweep,
-                INFOLAB_SWEEP_MEMORY="1",
+                argv(sweep, swept), sweep, INFOLAB_JAX_CACHE=jax_cache, INFOLAB_SWEEP_MEMORY="1"
             ),
+            r"5\.00M/10\.0M",  # the first call returned
         ),
     }
-    runs[signal.SIGINT][1].wait_for(r"\| *[1-9][0-9.]*k?/5\.00M")  # steps done in the call
-    runs[signal.SIGTERM][1].wait_for(r"5\.00M/10\.0M")  # the first call returned
-    for sig, (folder, run) in runs.items():
-        seconds = run.stop(sig, within=20)
-        err = run.text()
-        assert run.process.returncode == 128 + sig, err
-        assert seconds < 5, f"took {seconds:.1f} s to stop"
-        assert "no partial run folder was left" in err and "Traceback" not in err
-        assert sorted(p.name for p in folder.iterdir()) == ["base.yaml"]
+    try:
+        waiting, deadline = dict(runs), time.monotonic() + 120
+        while waiting:  # each is stopped as soon as it is inside its long call
+            for sig, (_, run, pattern) in list(waiting.items()):
+                if run.seen(pattern):
+                    run.stop(sig)
+                    del waiting[sig]
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        for sig, (folder, run, _) in runs.items():
+            seconds = run.seconds_to_exit()
+            err = run.text()[-500:]
+            assert run.process.returncode == 128 + sig, err
+            assert seconds < 5, f"took {seconds:.1f} s to stop"
+            assert "no partial run folder was left" in err and "Traceback" not in err
+            assert sorted(p.name for p in folder.iterdir()) == ["base.yaml"]
+    finally:
+        for _, run, _ in runs.values():
+            run.process.kill()  # a no-op once it has exited
+            run.process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -461,33 +482,6 @@ def test_a_signal_at_each_stage_leaves_the_earlier_run_or_the_new_one(
         assert _contents(out) == before
 
 
-# One program for the race and the full disk (401 logged steps: a metrics.csv of about
-# 200 KB), compiled once into a cache the subprocesses share.
-WIDE = {**BASE, "train": {"steps": 400, "log_every": 1}}
-
-
-@pytest.fixture(scope="module")
-def jax_cache(tmp_path_factory) -> str:
-    return str(tmp_path_factory.mktemp("jax-cache"))
-
-
-def test_two_forced_runs_racing_into_one_folder_never_mix(earlier, tmp_path, jax_cache):
-    # Both replace the earlier run; the first to move into place does, the other finds a
-    # run it did not start from and goes beside.
-    config = _config(tmp_path, WIDE)
-    shutil.copytree(earlier, tmp_path / "run")
-    argv = ["run", str(config), "--out", "run", "--force", "--quiet"]
-    processes = [_start(argv, tmp_path, INFOLAB_JAX_CACHE=jax_cache) for _ in range(2)]
-    finished = [(p.communicate(timeout=120), p.returncode) for p in processes]
-    (won, out, _), (lost, _, err) = sorted((code, out, err) for (out, err), code in finished)
-    assert (won, lost) == (0, 2), finished
-    assert out.strip() == "run"
-    assert "another run (" in err and "run-new" in err and "Traceback" not in err
-    ids = {_complete(tmp_path / "run"), _complete(tmp_path / "run-new")}
-    assert len(ids) == 2 and _complete(earlier) not in ids
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yaml", "run", "run-new"]
-
-
 @pytest.mark.parametrize("force", [False, True], ids=["new folder", "forced"])
 def test_a_run_that_finds_another_landed_meanwhile_goes_beside(tmp_path, force):
     from experiments import folders
@@ -533,9 +527,35 @@ def test_a_move_into_place_waits_for_another_runs_lock_and_clears_a_dead_ones(tm
         assert not lock.exists() and (target / "summary.json").is_file()
 
 
+@contextlib.contextmanager
+def _held_once_staged(processes: list[subprocess.Popen], folder: Path):
+    """Stops each run (SIGSTOP) as its staging folder for ``folder`` appears (it has checked
+    the folder and begun its work), enters once all are stopped, and resumes them after."""
+    waiting = {p.pid: p for p in processes}
+    try:
+        deadline = time.monotonic() + 120
+        while waiting:
+            for marker in folder.parent.glob(f".{folder.name}.partial-*/.infolab-stage.json"):
+                with contextlib.suppress(OSError, ValueError, KeyError):  # not written yet
+                    pid = json.loads(marker.read_text())["pid"]
+                    if waiting.pop(pid, None) is not None:
+                        os.kill(pid, signal.SIGSTOP)
+            assert all(p.poll() is None for p in waiting.values()), "a run ended unseen"
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        yield
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGCONT)
+
+
+# A disk that holds the earlier run and a filler with two pages (8 KiB) free: the staging
+# folder's marker fits, the run's files do not.
 FULL_DISK = """set -e
-mount -t tmpfs -o size=64k tmpfs "$DISK"
+mount -t tmpfs -o size=256k tmpfs "$DISK"
 cp -r "$EARLIER" "$DISK/run"
+dd if=/dev/zero of="$DISK/filler" bs=4096 2>/dev/null || true
+truncate -s -8192 "$DISK/filler"
 set +e
 "$PYTHON" -m experiments run "$CONFIG" --out "$DISK/run" --force --quiet
 echo "exit $?"
@@ -545,9 +565,9 @@ diff -r "$EARLIER" "$DISK/run" && echo intact
 
 
 def test_a_full_disk_is_one_line_and_leaves_the_earlier_run(earlier, tmp_path, jax_cache):
-    # The new metrics.csv (about 200 KB) does not fit a 64 KB disk that the earlier run
-    # fits on. Where no tmpfs can be mounted, a file-size limit fails the same write.
-    config = _config(tmp_path, WIDE)
+    # On a tmpfs of its own (FULL_DISK). Where none can be mounted, a file-size limit of
+    # 1 KiB fails the same writes instead (manifest.json is larger).
+    config = _config(tmp_path, SHORT)
     disk = tmp_path / "disk"
     disk.mkdir()
     namespace = ["unshare", "--user", "--map-root-user", "--mount"]
@@ -559,7 +579,7 @@ def test_a_full_disk_is_one_line_and_leaves_the_earlier_run(earlier, tmp_path, j
     else:
         shutil.copytree(earlier, disk / "run")
         run = ["-m", "experiments", "run", str(config), "--out", str(disk / "run"), "--force"]
-        limit = 'ulimit -f 16; trap "" XFSZ; exec "$PYTHON" "$@"'  # EFBIG, not SIGXFSZ
+        limit = 'ulimit -f 1; trap "" XFSZ; exec "$PYTHON" "$@"'  # EFBIG, not SIGXFSZ
         command, reason = ["bash", "-c", limit, "-", *run, "--quiet"], "File too large"
         jax_cache = "off"  # its files would pass the limit
     done = subprocess.run(
@@ -572,21 +592,41 @@ def test_a_full_disk_is_one_line_and_leaves_the_earlier_run(earlier, tmp_path, j
     assert f"cannot write the run folder {disk / 'run'}: {reason}" in done.stderr, done.stderr
     assert "nothing was left half-written" in done.stderr and "Traceback" not in done.stderr
     if can_mount:  # what the disk held, seen from inside its namespace
-        assert done.stdout.split("\n")[:3] == ["exit 1", "run", "intact"], done.stdout
+        assert done.stdout.split("\n")[:4] == ["exit 1", "filler", "run", "intact"], done.stdout
     else:
         assert done.returncode == 1
         assert sorted(p.name for p in disk.iterdir()) == ["run"]
         assert _contents(disk / "run") == _contents(earlier)
 
 
-def test_a_file_written_into_the_folder_during_a_forced_run_is_kept(tmp_path):
-    config = _config(tmp_path)
-    assert cli.main(["run", str(config), "--out", str(tmp_path / "run"), "--quiet"]) == 0
-    slow = _config(tmp_path, {**BASE, "train": {"steps": 400_000, "log_every": 1000}}, "slow.yaml")
-    process = _start(["run", str(slow), "--out", "run", "--force", "--quiet"], tmp_path)
-    time.sleep(3)
-    (tmp_path / "run" / "thesis.tex").write_text("my thesis")
+def test_two_forced_runs_racing_into_one_folder_never_mix(earlier, tmp_path, jax_cache):
+    # Both start from the earlier run (each is held once it has checked the folder, until
+    # both have); the first to move into place replaces it, the other finds a run it did
+    # not start from and goes beside.
+    config = _config(tmp_path, SHORT)
+    shutil.copytree(earlier, tmp_path / "run")
+    argv = ["run", str(config), "--out", "run", "--force", "--quiet"]
+    processes = [_start(argv, tmp_path, INFOLAB_JAX_CACHE=jax_cache) for _ in range(2)]
+    with _held_once_staged(processes, tmp_path / "run"):
+        pass
+    finished = [(p.communicate(timeout=120), p.returncode) for p in processes]
+    (won, out, _), (lost, _, err) = sorted((code, out, err) for (out, err), code in finished)
+    assert (won, lost) == (0, 2), finished
+    assert out.strip() == "run"
+    assert "another run (" in err and "run-new" in err and "Traceback" not in err
+    ids = {_complete(tmp_path / "run"), _complete(tmp_path / "run-new")}
+    assert len(ids) == 2 and _complete(earlier) not in ids
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yaml", "run", "run-new"]
+
+
+def test_a_file_written_into_the_folder_during_a_forced_run_is_kept(earlier, tmp_path, jax_cache):
+    shutil.copytree(earlier, tmp_path / "run")
+    config = _config(tmp_path, SHORT)
+    argv = ["run", str(config), "--out", "run", "--force", "--quiet"]
+    process = _start(argv, tmp_path, INFOLAB_JAX_CACHE=jax_cache)
+    with _held_once_staged([process], tmp_path / "run"):  # the folder was checked
+        (tmp_path / "run" / "thesis.tex").write_text("my thesis")
     _, err = process.communicate(timeout=120)
     assert process.returncode == 2, err
-    assert (tmp_path / "run" / "thesis.tex").read_text() == "my thesis"
-    assert "run-new" in err and (tmp_path / "run-new" / "summary.json").is_file()
+    assert _contents(tmp_path / "run") == {**_contents(earlier), "thesis.tex": b"my thesis"}
+    assert "run-new" in err and _complete(tmp_path / "run-new") != _complete(earlier)
