@@ -24,15 +24,13 @@ import datetime as dt
 import json
 import os
 import shutil
-import socket
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from experiments import interrupts
+from experiments import interrupts, owners
 from experiments.config import Experiment, config_hash
 
 __all__ = [
@@ -49,7 +47,7 @@ __all__ = [
     "staged",
 ]
 
-TOOL = "infolab"
+TOOL = owners.TOOL
 STAGE_MARKER = ".infolab-stage.json"
 LOCK_WAIT_S = 60.0  # how long a run waits for another's move into the same folder
 
@@ -190,9 +188,9 @@ class Stage:
                 if not self.folder.chosen:
                     self.final = _rename_free(self.path, self.folder.path)
                 else:
-                    with _locked(self.folder.path):
+                    with owners.locked(_lock(self.folder.path), wait_s=LOCK_WAIT_S):
                         self.final = _move_into_place(self.path, self.folder)
-            except _LockTimeout as busy:
+            except owners.LockBusy as busy:
                 kept = _rename_free(self.path, _beside(self.folder.path))
                 raise KeptBeside(
                     f"--out: another process has held {busy.lock} for {LOCK_WAIT_S:.0f} s; "
@@ -231,8 +229,7 @@ def open_stage(folder: RunFolder) -> Stage:
         reason = error.strerror or str(error)
         raise OutputError(f"{where}: cannot write a run folder at {target}: {reason}") from None
     path.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; a run folder follows the umask
-    marker = {"tool": TOOL, "pid": os.getpid(), "host": socket.gethostname()}
-    (path / STAGE_MARKER).write_text(json.dumps(marker), encoding="utf-8")
+    (path / STAGE_MARKER).write_text(json.dumps(owners.marker()), encoding="utf-8")
     return Stage(path, folder, made)
 
 
@@ -269,84 +266,15 @@ def _make_parents(parent: Path) -> list[Path]:
 def _remove_stale_stages(parent: Path) -> None:
     """Removes staging folders beside this one whose marker names a process of this host
     that is no longer running (left by a kill or a power cut)."""
-    host = socket.gethostname()
     for candidate in parent.glob(".*.partial-*"):
-        marker = _read_marker(candidate / STAGE_MARKER)
-        if marker and marker.get("host") == host and not _alive(marker.get("pid")):
+        found = owners.read_marker(candidate / STAGE_MARKER)
+        if found is not None and owners.left_by_a_dead_process(found):
             shutil.rmtree(candidate, ignore_errors=True)
-
-
-def _read_marker(path: Path) -> dict[str, Any] | None:
-    try:
-        marker = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return marker if isinstance(marker, dict) and marker.get("tool") == TOOL else None
-
-
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # ---------------------------------------------------------------------------
 # Moving into place
 # ---------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _locked(target: Path):
-    """Holds ``.<name>.infolab-lock`` beside ``target`` (made with ``O_EXCL``) while the
-    block runs; waits for another live process's lock, removes a dead one's.
-
-    Raises:
-        KeptBeside: another process held the lock for :data:`LOCK_WAIT_S` (the run is
-            then kept beside ``target``).
-    """
-    lock = target.with_name(f".{target.name}.infolab-lock")
-    marker = {"tool": TOOL, "pid": os.getpid(), "host": socket.gethostname()}
-    deadline = time.monotonic() + LOCK_WAIT_S
-    while True:
-        try:
-            descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            break
-        except FileExistsError:
-            if _stale_lock(lock):
-                lock.unlink(missing_ok=True)
-            elif time.monotonic() > deadline:
-                raise _LockTimeout(lock) from None
-            else:
-                time.sleep(0.02)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(json.dumps(marker))
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
-
-
-class _LockTimeout(Exception):
-    def __init__(self, lock: Path) -> None:
-        super().__init__(lock)
-        self.lock = lock
-
-
-def _stale_lock(lock: Path) -> bool:
-    """A lock left by a dead process of this host (or unreadable and a minute old)."""
-    marker = _read_marker(lock)
-    if marker is None:
-        try:
-            return time.time() - lock.stat().st_mtime > LOCK_WAIT_S
-        except OSError:
-            return False
-    return marker.get("host") == socket.gethostname() and not _alive(marker.get("pid"))
 
 
 def _move_into_place(staging: Path, folder: RunFolder) -> Path:
@@ -396,6 +324,10 @@ def _move_into_place(staging: Path, folder: RunFolder) -> Path:
         )
     aside.rmdir()
     return target
+
+
+def _lock(target: Path) -> Path:
+    return target.with_name(f".{target.name}.infolab-lock")
 
 
 def _beside(target: Path) -> Path:
