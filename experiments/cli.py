@@ -8,7 +8,8 @@ It parses arguments, calls the pipeline (:mod:`experiments.runner`) and prints. 
   fix, without a traceback and before anything is written;
 - 3: the run is complete but a figure failed (recorded in its manifest; ``plot`` retries);
 - 130 (SIGINT), 143 (SIGTERM), 129 (SIGHUP): interrupted; no partial run folder is left;
-- 1: anything else.
+- 1: anything else; a run folder that cannot be written (a full disk, ...) is reported in
+  one line, without a traceback, and nothing half-written is left.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from experiments import interrupts
 from experiments.config import ConfigError, dump_config, load_config
-from experiments.folders import OutputError
+from experiments.folders import OutputError, WriteError
 from experiments.hosts import HostsError, distributed_settings
 from experiments.kind import DataError
 from experiments.reading import RunFilesError
@@ -100,6 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_FIGURES
+    except WriteError as error:
+        print(f"error: {error}; nothing was left half-written", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print("error: interrupted; no partial run folder was left", file=sys.stderr)
         return 128 + signal.SIGINT

@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import math
 import os
+import threading
 import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any
@@ -186,6 +187,38 @@ def _global(array: np.ndarray, sharding: NamedSharding) -> jax.Array:
     return jax.make_array_from_callback(array.shape, sharding, lambda index: array[index])
 
 
+def _call(executable: Any, args: Sequence[Any]) -> Any:
+    """Runs one compiled call to its end, honouring signals at once.
+
+    Waiting inside XLA would hold a signal's handler until the call returns, minutes for a
+    long run (a program with a host callback is even dispatched synchronously on a CPU).
+    So a helper thread makes the call and waits for its outputs, while this thread waits
+    on an event that a signal interrupts, waking every 0.25 s to re-raise a request whose
+    exception was lost (or a signal delivered to another thread). The helper only runs
+    the executable compiled here, so nothing is traced under another thread's settings.
+    On a signal the call is left running: the command line then ends the process, and a
+    Python caller gets the ``KeyboardInterrupt`` while the call finishes in the
+    background. The compiled program is the same either way, and so are its results.
+    """
+    done = threading.Event()
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["output"] = jax.block_until_ready(executable(*args))
+        except BaseException as error:  # raised again in the calling thread
+            box["error"] = error
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="infolab-call", daemon=True).start()
+    while not done.wait(0.25):
+        interrupts.check()
+    if "error" in box:
+        raise box["error"]
+    return box["output"]
+
+
 def _gather(tree: Any) -> Any:
     """Brings a (possibly multi-process) result to the host of every process."""
     if jax.process_count() == 1:
@@ -229,14 +262,17 @@ def run_group(
     members = [specs[i] for i in group.members]
     hyper = _stack([program.hyperparameters(spec) for spec in members])
     seeds = np.array([spec.seed for spec in members], np.uint32)
-    outputs = []
+    outputs, executable = [], None
     for start in range(0, len(members), size):
         stop = min(start + size, len(members))
         chunk = slice(start, stop)
         chunk_hyper = {k: member_sharded(_pad(v[chunk], size)) for k, v in hyper.items()}
         keys = jax.vmap(jax.random.key)(member_sharded(_pad(seeds[chunk], size)))
-        output = _gather(run(chunk_hyper, keys, *shared))
-        interrupts.check()  # a signal received during the call stops the run here
+        args = (chunk_hyper, keys, *shared)
+        if executable is None:  # every chunk has one shape: compiled once (jax caches it)
+            executable = run.lower(*args).compile()
+        output = _gather(_call(executable, args))
+        interrupts.check()  # a signal received just as the call finished stops the run here
         outputs.append(jax.tree.map(lambda leaf, n=stop - start: leaf[:n], output))
         if on_chunk is not None:
             on_chunk(stop - start)

@@ -10,6 +10,11 @@ A run is written into a hidden staging folder beside its target, made (with the
 destination's parents) before anything runs, so an unwritable destination is found at
 once. The staging folder carries a marker of its own (the process that made it), so that
 one left behind by a killed process is recognised and removed by the next run beside it.
+
+Moving a run into an ``--out`` folder is done under a lock file beside it (made with
+``O_EXCL``, holding the process, removed after), with signals held, so two runs racing
+into one folder never mix: ``--force`` replaces only the run that was there when the run
+started, and a run that finds another one landed meanwhile is kept beside it.
 """
 
 from __future__ import annotations
@@ -19,12 +24,13 @@ import datetime as dt
 import json
 import os
 import shutil
-import socket
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from experiments import interrupts, owners
 from experiments.config import Experiment, config_hash
 
 __all__ = [
@@ -33,6 +39,7 @@ __all__ = [
     "OutputError",
     "RunFolder",
     "Stage",
+    "WriteError",
     "choose_run_folder",
     "listed_files",
     "open_stage",
@@ -40,8 +47,9 @@ __all__ = [
     "staged",
 ]
 
-TOOL = "infolab"
+TOOL = owners.TOOL
 STAGE_MARKER = ".infolab-stage.json"
+LOCK_WAIT_S = 60.0  # how long a run waits for another's move into the same folder
 
 
 class OutputError(ValueError):
@@ -57,25 +65,44 @@ class KeptBeside(OutputError):
         self.path = path
 
 
+class WriteError(RuntimeError):
+    """The run's files could not be written (a full disk, ...): nothing was left half
+    written, and an earlier run at the destination is untouched."""
+
+    def __init__(self, target: Path, error: OSError) -> None:
+        super().__init__(f"cannot write the run folder {target}: {error.strerror or error}")
+
+
 @dataclass(frozen=True)
 class RunFolder:
-    """Where a run goes. ``chosen``: given with ``--out`` (else named by time and hash)."""
+    """Where a run goes. ``chosen``: given with ``--out`` (else named by time and hash);
+    ``replaces``: the ``run_id`` of the run that ``--force`` may replace there (the one
+    found when the run started)."""
 
     path: Path
     chosen: bool
     force: bool = False
+    replaces: str | None = None
+
+
+def _manifest(run_dir: Path) -> dict[str, Any] | None:
+    """A run folder's manifest, if this tool wrote it."""
+    try:
+        manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return manifest if isinstance(manifest, dict) and manifest.get("tool") == TOOL else None
+
+
+def _run_id(run_dir: Path) -> str | None:
+    run_id = (_manifest(run_dir) or {}).get("run_id")
+    return run_id if isinstance(run_id, str) else None
 
 
 def listed_files(run_dir: Path) -> list[str] | None:
     """The files a run folder's manifest says this tool wrote (relative paths), or None if
     the folder is not a run folder written by this tool."""
-    try:
-        manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    if not isinstance(manifest, dict) or manifest.get("tool") != TOOL:
-        return None
-    files = manifest.get("files")
+    files = (_manifest(run_dir) or {}).get("files")
     if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
         return None
     return files
@@ -121,7 +148,8 @@ def choose_run_folder(
                     f"--out: {path} is not a run folder written by {TOOL} (its manifest.json "
                     "does not list the files it wrote); --force replaces only those"
                 )
-    return RunFolder(path, chosen=True, force=force)
+    replaces = _run_id(path) if force and path.is_dir() else None
+    return RunFolder(path, chosen=True, force=force, replaces=replaces)
 
 
 # ---------------------------------------------------------------------------
@@ -140,21 +168,49 @@ class Stage:
 
     def discard(self) -> None:
         """Removes the staging folder and any parent folder made for it (if still empty)."""
-        shutil.rmtree(self.path, ignore_errors=True)
-        for parent in self.made:
-            with contextlib.suppress(OSError):
-                parent.rmdir()
+        with interrupts.held():
+            shutil.rmtree(self.path, ignore_errors=True)
+            for parent in self.made:
+                with contextlib.suppress(OSError):
+                    parent.rmdir()
 
     def commit(self) -> Path:
-        """Moves the staged run into place; returns where it went.
+        """Moves the staged run into place, with signals held; returns where it went.
 
         Raises:
-            KeptBeside: the target held files this tool did not write; the run is kept
-                beside it.
+            KeptBeside: the target held files this tool did not write, or another run
+                landed there meanwhile; the run is kept beside it.
+            WriteError: the move failed (a full disk, ...); the earlier run is untouched.
         """
-        (self.path / STAGE_MARKER).unlink(missing_ok=True)
-        self.final = _move_into_place(self.path, self.folder)
+        with interrupts.held():
+            try:
+                (self.path / STAGE_MARKER).unlink(missing_ok=True)
+                if not self.folder.chosen:
+                    self.final = _rename_free(self.path, self.folder.path)
+                else:
+                    with owners.locked(_lock(self.folder.path), wait_s=LOCK_WAIT_S):
+                        self.final = _move_into_place(self.path, self.folder)
+            except owners.LockBusy as busy:
+                kept = _rename_free(self.path, _beside(self.folder.path))
+                raise KeptBeside(
+                    f"--out: another process has held {busy.lock} for {LOCK_WAIT_S:.0f} s; "
+                    f"the run was written to {kept}",
+                    kept,
+                ) from None
+            except OSError as error:
+                raise WriteError(self.folder.path, error) from None
         return self.final
+
+    def write(self, write: Callable[[Path], None]) -> None:
+        """Calls ``write(path)`` to write the run's files into the stage.
+
+        Raises:
+            WriteError: it failed with an ``OSError`` (a full disk, ...).
+        """
+        try:
+            write(self.path)
+        except OSError as error:
+            raise WriteError(self.folder.path, error) from None
 
 
 def open_stage(folder: RunFolder) -> Stage:
@@ -173,8 +229,7 @@ def open_stage(folder: RunFolder) -> Stage:
         reason = error.strerror or str(error)
         raise OutputError(f"{where}: cannot write a run folder at {target}: {reason}") from None
     path.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; a run folder follows the umask
-    marker = {"tool": TOOL, "pid": os.getpid(), "host": socket.gethostname()}
-    (path / STAGE_MARKER).write_text(json.dumps(marker), encoding="utf-8")
+    (path / STAGE_MARKER).write_text(json.dumps(owners.marker()), encoding="utf-8")
     return Stage(path, folder, made)
 
 
@@ -211,31 +266,10 @@ def _make_parents(parent: Path) -> list[Path]:
 def _remove_stale_stages(parent: Path) -> None:
     """Removes staging folders beside this one whose marker names a process of this host
     that is no longer running (left by a kill or a power cut)."""
-    host = socket.gethostname()
     for candidate in parent.glob(".*.partial-*"):
-        marker = _read_marker(candidate / STAGE_MARKER)
-        if marker and marker.get("host") == host and not _alive(marker.get("pid")):
+        found = owners.read_marker(candidate / STAGE_MARKER)
+        if found is not None and owners.left_by_a_dead_process(found):
             shutil.rmtree(candidate, ignore_errors=True)
-
-
-def _read_marker(path: Path) -> dict[str, Any] | None:
-    try:
-        marker = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return marker if isinstance(marker, dict) and marker.get("tool") == TOOL else None
-
-
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # ---------------------------------------------------------------------------
@@ -244,16 +278,27 @@ def _alive(pid: Any) -> bool:
 
 
 def _move_into_place(staging: Path, folder: RunFolder) -> Path:
+    """Moves a staged run to its ``--out`` folder (under the folder's lock)."""
     target = folder.path
-    if not folder.chosen:
-        return _rename_free(staging, target)
     if not (target.is_dir() and any(target.iterdir())):
-        staging.rename(target)  # replaces an empty folder
-        return target
+        try:
+            staging.rename(target)  # replaces an empty folder
+            return target
+        except OSError:
+            if not (target.is_dir() and any(target.iterdir())):
+                raise
+    landed = _run_id(target)
+    if landed is not None and landed != folder.replaces:
+        kept = _rename_free(staging, _beside(target))
+        raise KeptBeside(
+            f"--out: another run ({landed}) was written to {target} while this one ran; "
+            f"it was left alone and this run was written to {kept}",
+            kept,
+        )
     listed = listed_files(target) if folder.force else None
     foreign = _foreign_files(target, listed)
     if listed is None or foreign:
-        kept = _rename_free(staging, target.with_name(f"{target.name}-new"))
+        kept = _rename_free(staging, _beside(target))
         what = ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else "")
         raise KeptBeside(
             f"--out: {target} holds files this tool did not write ({what or 'not a run folder'})"
@@ -262,7 +307,12 @@ def _move_into_place(staging: Path, folder: RunFolder) -> Path:
         )
     aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.replaced-", dir=target.parent))
     target.rename(aside / "old")
-    staging.rename(target)
+    try:
+        staging.rename(target)
+    except OSError:
+        (aside / "old").rename(target)  # the earlier run back in place
+        aside.rmdir()
+        raise
     leftover = replace_listed(aside / "old", listed)
     if leftover:
         kept = _rename_free(aside / "old", target.with_name(f"{target.name}-previous"))
@@ -274,6 +324,14 @@ def _move_into_place(staging: Path, folder: RunFolder) -> Path:
         )
     aside.rmdir()
     return target
+
+
+def _lock(target: Path) -> Path:
+    return target.with_name(f".{target.name}.infolab-lock")
+
+
+def _beside(target: Path) -> Path:
+    return target.with_name(f"{target.name}-new")
 
 
 def _rename_free(source: Path, target: Path) -> Path:

@@ -163,8 +163,11 @@ class _Progress:
             self._done += members * steps
             self._bar.update(self._done - self._bar.n)
 
-    def close(self) -> None:
-        jax.effects_barrier()
+    def close(self, *, wait: bool = True) -> None:
+        """Closes the bar, after the last callbacks have run (``wait``; not after a
+        signal, when a call may still be running and its callbacks go nowhere)."""
+        if wait:
+            jax.effects_barrier()
         with self._lock:
             self._bar.close()
 
@@ -202,18 +205,21 @@ def execute(the_plan: Plan, *, progress: bool = False) -> executor.Executed:
     _RELAY.target = bar
     # The precision decides jax_enable_x64 for everything that traces or runs (on or off,
     # whatever the environment says); jit caches key on it.
+    finished = False
     try:
         with jax.enable_x64(the_plan.config.precision == "float64"):
-            return executor.run_members(
+            executed = executor.run_members(
                 the_plan.program,
                 specs,
                 the_plan.datasets,
                 progress=_RELAY if progress else None,
                 on_chunk=bar.after_call,
             )
+        finished = True
+        return executed
     finally:
         _RELAY.target = None
-        bar.close()
+        bar.close(wait=finished)
 
 
 def train_seconds(the_plan: Plan, executed: executor.Executed) -> dict[str, float]:
@@ -253,11 +259,12 @@ def record(
     Raises:
         KeptBeside: the destination held files this tool did not write; the complete run
             is beside it.
+        WriteError: the files could not be written (a full disk, ...); nothing is left.
     """
     results = [Result(m, o) for m, o in zip(the_plan.members, executed.outcomes, strict=True)]
     entries = [the_plan.program.data_entry(data) for data in the_plan.datasets]
     with staged(stage):
-        write_run(stage.path, the_plan.config, results, entries, extra)
+        stage.write(lambda path: write_run(path, the_plan.config, results, entries, extra))
         return stage.commit()
 
 
