@@ -17,25 +17,14 @@ A report is written atomically (a hidden temporary file beside it, then a rename
 replaces only a file this tool wrote: each carries a marker (a ``generator`` meta tag, an
 HTML comment on the Markdown's first line), and any other file in the way is refused.
 
->>> print(_html_table(_Table("demo", ["a<b"], [["1 & 2"]], "x > y")))
-<table class="demo">
-<caption>x &gt; y</caption>
-<thead><tr><th>a&lt;b</th></tr></thead>
-<tbody><tr><td>1 &amp; 2</td></tr></tbody>
-</table>
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import math
 import os
-import re
 import shlex
-import urllib.parse
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,14 +33,24 @@ from experiments.config import read_yaml
 from experiments.folders import OutputError
 from experiments.reading import RunFilesError
 from experiments.record import SPLITS
+from experiments.report_render import (
+    HTML_MARKER,
+    MARKDOWN_MARKER,
+    Block,
+    Code,
+    Figure,
+    Heading,
+    Table,
+    Text,
+    render_html,
+    render_markdown,
+)
 
 if TYPE_CHECKING:
     from experiments.api import Run
 
 __all__ = ["HTML_MARKER", "MARKDOWN_MARKER", "default_out", "write_report"]
 
-HTML_MARKER = '<meta name="generator" content="infolab report">'
-MARKDOWN_MARKER = "<!-- generator: infolab report -->"
 _IMAGES = {".png": "image/png", ".svg": "image/svg+xml"}  # embeddable, in order of preference
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_ROWS = 500  # members shown in a final-metric table (summary.json holds them all)
@@ -60,42 +59,6 @@ MAX_ROWS = 500  # members shown in a final-metric table (summary.json holds them
 # ---------------------------------------------------------------------------
 # The document, written once and rendered twice
 # ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Heading:
-    level: int
-    text: str
-
-
-@dataclass(frozen=True)
-class _Text:
-    text: str
-
-
-@dataclass(frozen=True)
-class _Table:
-    kind: str  # its CSS class
-    header: list[str]
-    rows: list[list[str]]
-    caption: str = ""
-
-
-@dataclass(frozen=True)
-class _Code:
-    text: str
-    title: str | None = None  # shown folded, under this title, in HTML
-
-
-@dataclass(frozen=True)
-class _Figure:
-    name: str
-    path: Path
-    mime: str
-    others: list[str]  # the same figure in formats a page cannot show (PDF)
-
-
-_Block = _Heading | _Text | _Table | _Code | _Figure
 
 
 def default_out(run_dirs: Sequence[str | Path]) -> Path:
@@ -164,10 +127,10 @@ def _labels(runs: Sequence[Run]) -> list[str]:
     ]
 
 
-def _document(runs: Sequence[Run]) -> Iterator[_Block]:
+def _document(runs: Sequence[Run]) -> Iterator[Block]:
     labels = _labels(runs)
     if len(runs) > 1:
-        yield _Table(
+        yield Table(
             "runs",
             ["run", "folder", "kind"],
             [
@@ -175,36 +138,36 @@ def _document(runs: Sequence[Run]) -> Iterator[_Block]:
                 for label, run in zip(labels, runs, strict=True)
             ],
         )
-    yield _Heading(2, "What was run")
+    yield Heading(2, "What was run")
     configs = [read_yaml(run.path / "config.yaml") for run in runs]
     if len(runs) > 1:
         differences = config_differences(configs)
-        yield _Text(f"The resolved configs differ in {len(differences)} key(s):")
+        yield Text(f"The resolved configs differ in {len(differences)} key(s):")
         if differences:
             rows = [[key, *(value_text(v) for v in values)] for key, *values in differences]
-            yield _Table("config-diff", ["key", *labels], rows)
+            yield Table("config-diff", ["key", *labels], rows)
     for label, run in zip(labels, runs, strict=True):
         if run.config.description:
-            yield _Text(f"{label}: {run.config.description}")
+            yield Text(f"{label}: {run.config.description}")
         text = (run.path / "config.yaml").read_text(encoding="utf-8")
-        yield _Code(text, f"{label}: the resolved config" if len(runs) > 1 else None)
-    yield _Heading(2, "Provenance")
+        yield Code(text, f"{label}: the resolved config" if len(runs) > 1 else None)
+    yield Heading(2, "Provenance")
     yield _provenance(runs, labels)
-    yield _Heading(2, "Final metrics")
+    yield Heading(2, "Final metrics")
     for label, run in zip(labels, runs, strict=True):
         if len(runs) > 1:
-            yield _Heading(3, label)
+            yield Heading(3, label)
         yield from _final_metrics(run)
         if run.config.sweep:
             yield _best_members(run)
-    yield _Heading(2, "Figures")
+    yield Heading(2, "Figures")
     for label, run in zip(labels, runs, strict=True):
         if len(runs) > 1:
-            yield _Heading(3, label)
+            yield Heading(3, label)
         figures = list(_figures(run.path, run.figures()))
         if not figures:
             formats = ", ".join(run.config.output.formats) or "none"
-            yield _Text(f"No figures to show (output.formats: {formats}).")
+            yield Text(f"No figures to show (output.formats: {formats}).")
         yield from figures
 
 
@@ -216,7 +179,7 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-def _provenance(runs: Sequence[Run], labels: list[str]) -> _Table:
+def _provenance(runs: Sequence[Run], labels: list[str]) -> Table:
     manifests = [run.manifest for run in runs]
 
     def row(name: str, get: Any) -> list[str]:
@@ -239,7 +202,7 @@ def _provenance(runs: Sequence[Run], labels: list[str]) -> _Table:
         row("overrides", lambda m: " ".join(m["overrides"]) if m.get("overrides") else None),
         row("figures", lambda m: (m.get("figures") or {}).get("status")),
     ]
-    return _Table("provenance", ["", *labels], rows)
+    return Table("provenance", ["", *labels], rows)
 
 
 def _text_or_unknown(value: Any) -> str:
@@ -272,7 +235,7 @@ def _member_columns(run: Run) -> list[str]:
     return first if run.config.sweep else [c for c in first if c != "member"]
 
 
-def _final_metrics(run: Run) -> Iterator[_Block]:
+def _final_metrics(run: Run) -> Iterator[Block]:
     """A table per split: a row per member, a column per final metric."""
     for split in SPLITS:
         metrics = _metric_columns(run, split)
@@ -286,10 +249,10 @@ def _final_metrics(run: Run) -> Iterator[_Block]:
         header = [c.removeprefix(f"{split}/") for c in columns]
         shown = f" (the first {MAX_ROWS} of {len(run.summary)} members)"
         shown = shown if len(run.summary) > MAX_ROWS else ""
-        yield _Table("metrics", header, rows, f"Final values on the {split} split{shown}")
+        yield Table("metrics", header, rows, f"Final values on the {split} split{shown}")
 
 
-def _best_members(run: Run) -> _Table:
+def _best_members(run: Run) -> Table:
     """A row per final metric and variant: the best member, its swept values and value."""
     kind = type(run.config).KIND
     split = "test" if _metric_columns(run, "test") else "train"
@@ -306,7 +269,7 @@ def _best_members(run: Run) -> _Table:
             value = _number(_plain(record[column]))
             rows.append([name, better, record["variant"], str(record["member"]), values, value])
     header = ["metric", "best is", "variant", "member", "swept values", "value"]
-    return _Table("best", header, rows, "Each variant's best member by each final metric")
+    return Table("best", header, rows, "Each variant's best member by each final metric")
 
 
 def _plain(value: Any) -> Any:
@@ -314,7 +277,7 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def _figures(run_dir: Path, files: Sequence[Path]) -> Iterator[_Figure]:
+def _figures(run_dir: Path, files: Sequence[Path]) -> Iterator[Figure]:
     by_name: dict[str, list[Path]] = {}
     for path in files:
         if path.is_file():
@@ -323,10 +286,10 @@ def _figures(run_dir: Path, files: Sequence[Path]) -> Iterator[_Figure]:
         shown = next((p for s in _IMAGES for p in paths if p.suffix == s), None)
         others = sorted(p.name for p in paths if p is not shown)
         if shown is None:
-            yield _Figure(name, paths[0], "", others)
+            yield Figure(name, paths[0], "", others)
             continue
         _check_image(run_dir, shown)
-        yield _Figure(name, shown, _IMAGES[shown.suffix], others)
+        yield Figure(name, shown, _IMAGES[shown.suffix], others)
 
 
 def _check_image(run_dir: Path, path: Path) -> None:
@@ -338,145 +301,6 @@ def _check_image(run_dir: Path, path: Path) -> None:
     )
     if not looks_right:
         raise RunFilesError(f"{run_dir}/figures/{path.name}: not a {path.suffix[1:].upper()} image")
-
-
-# ---------------------------------------------------------------------------
-# HTML
-# ---------------------------------------------------------------------------
-
-_CSS = """
-:root { color-scheme: light; }
-body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
-  color: #1a1a1a; background: #fff; max-width: 62rem; margin: 2rem auto; padding: 0 1rem; }
-h1 { font-size: 1.6rem; margin-bottom: 0.5rem; }
-h2 { font-size: 1.25rem; margin-top: 2rem; border-bottom: 1px solid #ccc; }
-h3 { font-size: 1.05rem; margin-top: 1.4rem; }
-.scroll { overflow-x: auto; }
-table { border-collapse: collapse; font-size: 0.85rem; margin: 0.6rem 0 1rem; }
-th, td { border: 1px solid #d0d0d0; padding: 0.2rem 0.45rem; text-align: left;
-  vertical-align: top; }
-th { background: #f1f1f1; }
-caption { text-align: left; font-weight: 600; padding: 0.2rem 0; }
-td { font-variant-numeric: tabular-nums; overflow-wrap: break-word; }
-tbody tr:nth-child(even) td { background: #fafafa; }
-pre { background: #f6f6f6; border: 1px solid #ddd; padding: 0.6rem; font-size: 0.8rem;
-  white-space: pre-wrap; overflow-wrap: break-word; }
-details summary { cursor: pointer; margin: 0.4rem 0; }
-figure { margin: 1rem 0 1.6rem; break-inside: avoid; }
-figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
-figcaption { font-size: 0.9rem; color: #333; margin-top: 0.25rem; }
-.note { color: #555; font-size: 0.85rem; }
-@media print {
-  body { margin: 0; max-width: none; font-size: 10pt; }
-  .scroll { overflow: visible; }
-  table { font-size: 7.5pt; }
-  h2, h3 { break-after: avoid; }
-  tr, pre { break-inside: avoid; }
-}
-"""
-
-
-def render_html(title: str, blocks: Sequence[_Block]) -> str:
-    """The report as one HTML page, every text escaped and every figure embedded."""
-    body = [f"<h1>{html.escape(title)}</h1>"]
-    for block in blocks:
-        if isinstance(block, _Heading):
-            body.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
-        elif isinstance(block, _Text):
-            body.append(f"<p>{html.escape(block.text)}</p>")
-        elif isinstance(block, _Table):
-            body.append(f'<div class="scroll">{_html_table(block)}</div>')
-        elif isinstance(block, _Code):
-            code = f"<pre>{html.escape(block.text)}</pre>"
-            if block.title is not None:
-                code = f"<details><summary>{html.escape(block.title)}</summary>{code}</details>"
-            body.append(code)
-        else:
-            body.append(_html_figure(block))
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"{HTML_MARKER}\n"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        + "\n".join(body)
-        + "\n</body>\n</html>\n"
-    )
-
-
-def _html_table(table: _Table) -> str:
-    kind, header, rows = table.kind, table.header, table.rows
-    caption = f"<caption>{html.escape(table.caption)}</caption>\n" if table.caption else ""
-    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
-    body = "\n".join(
-        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
-    )
-    return (
-        f'<table class="{html.escape(kind)}">\n{caption}'
-        f"<thead><tr>{head}</tr></thead>\n<tbody>{body}</tbody>\n</table>"
-    )
-
-
-def _html_figure(figure: _Figure) -> str:
-    name = html.escape(figure.name)
-    also = f' <span class="note">(also: {html.escape(", ".join(figure.others))})</span>'
-    also = also if figure.others else ""
-    if not figure.mime:
-        return f'<p class="note">{name}: no image a page can show{also}</p>'
-    data = base64.b64encode(figure.path.read_bytes()).decode("ascii")
-    return (
-        f'<figure><img src="data:{figure.mime};base64,{data}" alt="{name}">'
-        f"<figcaption>{name}{also}</figcaption></figure>"
-    )
-
-
-# ---------------------------------------------------------------------------
-# Markdown
-# ---------------------------------------------------------------------------
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>&|#])")
-
-
-def _md(text: str) -> str:
-    """Text that Markdown shows as it is (no emphasis, links, HTML or table breaks)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
-
-
-def render_markdown(title: str, blocks: Sequence[_Block], folder: Path) -> str:
-    """The report as Markdown; figures are linked relative to ``folder`` (the file's)."""
-    lines = [MARKDOWN_MARKER, "", f"# {_md(title)}", ""]
-    for block in blocks:
-        if isinstance(block, _Heading):
-            lines += [f"{'#' * block.level} {_md(block.text)}", ""]
-        elif isinstance(block, _Text):
-            lines += [_md(block.text), ""]
-        elif isinstance(block, _Table):
-            lines += [f"*{_md(block.caption)}*", ""] if block.caption else []
-            lines.append("| " + " | ".join(_md(cell) or " " for cell in block.header) + " |")
-            lines.append("|" + "---|" * len(block.header))
-            lines += ["| " + " | ".join(_md(cell) for cell in row) + " |" for row in block.rows]
-            lines.append("")
-        elif isinstance(block, _Code):
-            if block.title is not None:
-                lines += [_md(block.title), ""]
-            longest = max((len(run) for run in re.findall("`+", block.text)), default=0)
-            fence = "`" * max(3, longest + 1)
-            lines += [f"{fence}yaml", block.text.rstrip("\n"), fence, ""]
-        else:
-            lines += [*_md_figure(block, folder), ""]
-    return "\n".join(lines)
-
-
-def _md_figure(figure: _Figure, folder: Path) -> list[str]:
-    def link(path: Path) -> str:
-        relative = os.path.relpath(path.resolve(), folder.resolve())
-        return urllib.parse.quote(Path(relative).as_posix())
-
-    others = [f"[{_md(name)}]({link(figure.path.with_name(name))})" for name in figure.others]
-    also = f" (also: {', '.join(others)})" if others else ""
-    if not figure.mime:
-        return [f"{_md(figure.name)}: no image a page can show{also}"]
-    return [f"![{_md(figure.name)}]({link(figure.path)})", "", f"*{_md(figure.name)}*{also}"]
 
 
 # ---------------------------------------------------------------------------

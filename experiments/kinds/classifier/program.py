@@ -13,7 +13,7 @@ import numpy as np
 
 from experiments import execute
 from experiments.kind import DataError, Outcome
-from experiments.kinds.classifier import train
+from experiments.kinds.classifier import path, train
 from experiments.kinds.classifier.data import Dataset, check_spec_fits_data, load_dataset
 from experiments.kinds.classifier.metrics import METRICS
 from experiments.kinds.classifier.schema import RunSpec
@@ -73,7 +73,7 @@ class ClassifierProgram:
     def group_key(self, key: ProgramKey, specs: Sequence[RunSpec]) -> ProgramKey:
         """A group of ``newton`` members with a prior that differ only in their prior scales
         (all distinct; seeds aside) is a regularisation path: its members are warm-started
-        along the sorted scales (:func:`~experiments.kinds.classifier.train.make_path_fn`)
+        along the sorted scales (:func:`~experiments.kinds.classifier.path.make_path_fn`)
         instead of solved cold, side by side."""
         static = key.static
         if static.optimizer != "newton" or static.prior not in PATH_PRIORS or len(specs) < 2:
@@ -89,7 +89,7 @@ class ClassifierProgram:
         """The path function of a path group (its members solved together); None for
         members solved one by one (vmapped)."""
         del progress  # a path has several members: no per-step callback
-        return train.make_path_fn(key.static) if key.path else None
+        return path.make_path_fn(key.static) if key.path else None
 
     def arrays(self, data: Dataset) -> tuple[np.ndarray, ...]:
         return (
