@@ -45,6 +45,8 @@ __all__ = [
     "open_stage",
     "replace_listed",
     "staged",
+    "sync_folder",
+    "write_synced",
 ]
 
 TOOL = owners.TOOL
@@ -277,12 +279,31 @@ def _remove_stale_stages(parent: Path) -> None:
 # ---------------------------------------------------------------------------
 
 
+def write_synced(path: Path, text: str) -> None:
+    """Writes a text file and flushes it to the disk (``fsync``), so that a folder moved
+    into place after it holds the file's bytes even after a power cut."""
+    with open(path, "w", encoding="utf-8", newline="\n") as file:
+        file.write(text)
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def sync_folder(path: Path) -> None:
+    """Flushes a folder's entries (names created, renamed or removed in it) to the disk."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 def _move_into_place(staging: Path, folder: RunFolder) -> Path:
     """Moves a staged run to its ``--out`` folder (under the folder's lock)."""
     target = folder.path
     if not (target.is_dir() and any(target.iterdir())):
         try:
             staging.rename(target)  # replaces an empty folder
+            sync_folder(target.parent)
             return target
         except OSError:
             if not (target.is_dir() and any(target.iterdir())):
@@ -313,6 +334,7 @@ def _move_into_place(staging: Path, folder: RunFolder) -> Path:
         (aside / "old").rename(target)  # the earlier run back in place
         aside.rmdir()
         raise
+    sync_folder(target.parent)
     leftover = replace_listed(aside / "old", listed)
     if leftover:
         kept = _rename_free(aside / "old", target.with_name(f"{target.name}-previous"))

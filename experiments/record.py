@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from experiments.config import Experiment, MemberSpec, config_hash, dump_config
-from experiments.folders import TOOL
+from experiments.folders import TOOL, sync_folder, write_synced
 from experiments.kind import Outcome
 
 __all__ = [
@@ -120,7 +120,8 @@ def write_run(
         "manifest.json": _json(manifest(config, results, data_entries, manifest_extra or {})),
     }
     for name, text in files.items():
-        (out / name).write_text(text, encoding="utf-8", newline="\n")
+        write_synced(out / name, text)
+    sync_folder(out)
 
 
 def _ordered(metrics: Mapping[str, Any], order: Sequence[str]) -> list[str]:
@@ -260,8 +261,9 @@ def update_manifest(run_dir: Path, **entries: Any) -> None:
     record = json.loads(path.read_text(encoding="utf-8"))
     record.update(entries)
     staging = path.with_name(".manifest.json.partial")
-    staging.write_text(_json(record), encoding="utf-8", newline="\n")
+    write_synced(staging, _json(record))
     os.replace(staging, path)
+    sync_folder(path.parent)
 
 
 def _git_state() -> dict[str, Any]:
