@@ -148,12 +148,13 @@ def fit_size(
     (inches), drawn ``width`` inches wide.
 
     The height scales with the width; at column width a single row of panels is stacked
-    into a column (each panel then as high as it was designed at a page's width), since
-    two or three panels side by side in 3.5 in leave each too narrow to read.
+    into a column (each panel then 0.8 of its height as designed at a page's width, and at
+    least 1.9 in), since two or three panels side by side in 3.5 in leave each too narrow
+    to read.
 
     Example:
-        >>> fit_size(1, 2, (9.0, 4.0), 3.5, column=True)
-        (2, 1, (3.5, 5.6))
+        >>> fit_size(1, 2, (9.0, 4.0), 3.5, column=True)  # 2 × 0.8 × 4.0 × 7/9
+        (2, 1, (3.5, 4.978))
     """
     design_width, design_height = size
     if column and rows == 1 and cols > 1:
