@@ -146,18 +146,23 @@ def _softmax_cross_entropy(p: jax.Array, logits: jax.Array, axis: int) -> jax.Ar
 def _softmax_cross_entropy_jvp(axis, primals, tangents):
     p, logits = primals
     dp, dlogits = tangents
-    m, log_s = _base.log_normalizer(logits, axis)
+    mass = jnp.sum(p, axis=axis)
     if logits.shape[axis] <= _FEW_CLASSES:
-        # Few classes: the boundary-safe form fuses well, and needs no guard or cond.
-        out = -jnp.sum(_base.xmul(p, _base.log_softmax_from(logits, m, log_s)), axis=axis)
+        # Few classes: the boundary-safe form fuses well, and needs no guard or cond; exp(z − m)
+        # is written out once and shared by the sum and the softmax (as optax does).
+        pieces = _base.exponentials(logits, axis)
+        log_z = jnp.expand_dims(pieces.log_z, axis)
+        out = -jnp.sum(_base.xmul(p, logits - log_z), axis=axis)
+        softmax_times_mass = pieces.e * jnp.expand_dims(mass / pieces.s, axis)
     else:
         out = _softmax_cross_entropy(p, logits, axis)
-    log_z = m + log_s
-    mass = jnp.sum(p, axis=axis, keepdims=True)
+        m, log_s = _base.log_normalizer(logits, axis)
+        log_z = m + log_s
+        softmax_times_mass = jnp.exp(logits - log_z) * jnp.expand_dims(mass, axis)
     # ∂/∂z = softmax(z)·Σp − p, one fused elementwise pass; ∂/∂p = −log softmax(z).
     return out, _base.tangent(
         out,
-        (dlogits, lambda t: jnp.sum(t * (jnp.exp(logits - log_z) * mass - p), axis=axis)),
+        (dlogits, lambda t: jnp.sum(t * (softmax_times_mass - p), axis=axis)),
         (dp, lambda t: jnp.sum(t * (log_z - logits), axis=axis)),
     )
 
@@ -217,18 +222,6 @@ def sparse_cross_entropy_with_logits(
     return _base.finish(_sparse_softmax_cross_entropy_jit(labels, logits, axis), base, out_dtype)
 
 
-def _log_sum_exp(logits: jax.Array, axis: int) -> tuple[jax.Array, jax.Array]:
-    """(m, logsumexp) along ``axis`` (reduced, not kept), m the row maximum, 0 if not finite.
-
-    As ``jax.nn.logsumexp``. The select on m keeps the maximum and the sum of exponentials
-    in two kernels, which XLA:CPU runs faster than the one kernel it makes of both
-    otherwise, and so does the reduced shape (``keepdims`` makes both slower at 10 classes).
-    """
-    m = jnp.max(logits, axis=axis)
-    m = jnp.where(jnp.isfinite(m), m, 0)
-    return m, jnp.log(jnp.sum(jnp.exp(logits - jnp.expand_dims(m, axis)), axis=axis)) + m
-
-
 def _label_logits(x: jax.Array, labels: jax.Array, axis: int, fill: float) -> jax.Array:
     """x at the label along ``axis`` (reduced), ``fill`` where the label is outside [0, K)."""
     index = jnp.expand_dims(labels, axis)
@@ -239,7 +232,7 @@ def _label_logits(x: jax.Array, labels: jax.Array, axis: int, fill: float) -> ja
 
 
 def _sparse_plain(labels: jax.Array, logits: jax.Array, axis: int) -> jax.Array:
-    return _log_sum_exp(logits, axis)[1] - _label_logits(logits, labels, axis, jnp.nan)
+    return _base.exponentials(logits, axis).log_z - _label_logits(logits, labels, axis, jnp.nan)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
@@ -259,7 +252,7 @@ def _sparse_softmax_cross_entropy_jvp(axis, primals, tangents):
     # one elementwise pass, and onehot(y) as the gather's transpose (a scatter of one
     # entry per row): cheaper on XLA:CPU than writing exp(z − m) out and reading it
     # twice, and than a one-hot built per element.
-    _, log_z = _log_sum_exp(logits, axis)
+    log_z = _base.exponentials(logits, axis).log_z
     out = log_z - _label_logits(logits, labels, axis, jnp.nan)
     softmax = jnp.exp(logits - jnp.expand_dims(log_z, axis))
     label_tangent = _label_logits(dlogits, labels, axis, 0.0)
