@@ -530,7 +530,9 @@ def exponentials(logits: jax.Array, axis: int) -> Exponentials:
     When ``e`` is used by the sum alone, XLA fuses it into the sum; used again (a softmax in
     a derivative), it is written out once, as optax does.
     """
-    m = jnp.max(logits, axis=axis)
+    # stop_gradient: logsumexp does not depend on m, and a derivative taken through this
+    # function (not by hand) should not carry the maximum's one-hot.
+    m = jax.lax.stop_gradient(jnp.max(logits, axis=axis))
     m = jnp.where(jnp.isfinite(m), m, 0)
     e = jnp.exp(logits - jnp.expand_dims(m, axis))
     s = jnp.sum(e, axis=axis)
