@@ -512,6 +512,33 @@ def log_normalizer(logits: jax.Array, axis: int) -> tuple[jax.Array, jax.Array]:
     return m, jnp.log(jnp.sum(jnp.exp(logits - m), axis=axis, keepdims=True))
 
 
+class Exponentials(NamedTuple):
+    """A softmax's pieces along an axis (reduced, not kept): ``e`` = exp(z − m), ``s`` = Σe,
+    ``log_z`` = log s + m = logsumexp(z), with m the row maximum, 0 where it is not finite."""
+
+    e: jax.Array
+    s: jax.Array
+    log_z: jax.Array
+
+
+def exponentials(logits: jax.Array, axis: int) -> Exponentials:
+    """exp(z − m), its sum and logsumexp(z) along ``axis``, as ``jax.nn.logsumexp`` has them.
+
+    On XLA:CPU this runs faster than :func:`log_normalizer`'s form at few classes: the select
+    on m keeps the maximum and the sum in two kernels (one kernel of both is slower), and
+    the reduced shapes ([B] rather than [B, 1]) are faster in the kernels that use them.
+    When ``e`` is used by the sum alone, XLA fuses it into the sum; used again (a softmax in
+    a derivative), it is written out once, as optax does.
+    """
+    # stop_gradient: logsumexp does not depend on m, and a derivative taken through this
+    # function (not by hand) should not carry the maximum's one-hot.
+    m = jax.lax.stop_gradient(jnp.max(logits, axis=axis))
+    m = jnp.where(jnp.isfinite(m), m, 0)
+    e = jnp.exp(logits - jnp.expand_dims(m, axis))
+    s = jnp.sum(e, axis=axis)
+    return Exponentials(e, s, jnp.log(s) + m)
+
+
 def log_softmax_from(logits: jax.Array, m: jax.Array, log_s: jax.Array) -> jax.Array:
     """log softmax(z) = (z − m) − log Σ exp(z − m), from :func:`log_normalizer`'s outputs.
 

@@ -146,18 +146,23 @@ def _softmax_cross_entropy(p: jax.Array, logits: jax.Array, axis: int) -> jax.Ar
 def _softmax_cross_entropy_jvp(axis, primals, tangents):
     p, logits = primals
     dp, dlogits = tangents
-    m, log_s = _base.log_normalizer(logits, axis)
+    mass = jnp.sum(p, axis=axis)
     if logits.shape[axis] <= _FEW_CLASSES:
-        # Few classes: the boundary-safe form fuses well, and needs no guard or cond.
-        out = -jnp.sum(_base.xmul(p, _base.log_softmax_from(logits, m, log_s)), axis=axis)
+        # Few classes: the boundary-safe form fuses well, and needs no guard or cond; exp(z − m)
+        # is written out once and shared by the sum and the softmax (as optax does).
+        pieces = _base.exponentials(logits, axis)
+        log_z = jnp.expand_dims(pieces.log_z, axis)
+        out = -jnp.sum(_base.xmul(p, logits - log_z), axis=axis)
+        softmax_times_mass = pieces.e * jnp.expand_dims(mass / pieces.s, axis)
     else:
         out = _softmax_cross_entropy(p, logits, axis)
-    log_z = m + log_s
-    mass = jnp.sum(p, axis=axis, keepdims=True)
+        m, log_s = _base.log_normalizer(logits, axis)
+        log_z = m + log_s
+        softmax_times_mass = jnp.exp(logits - log_z) * jnp.expand_dims(mass, axis)
     # ∂/∂z = softmax(z)·Σp − p, one fused elementwise pass; ∂/∂p = −log softmax(z).
     return out, _base.tangent(
         out,
-        (dlogits, lambda t: jnp.sum(t * (jnp.exp(logits - log_z) * mass - p), axis=axis)),
+        (dlogits, lambda t: jnp.sum(t * (softmax_times_mass - p), axis=axis)),
         (dp, lambda t: jnp.sum(t * (log_z - logits), axis=axis)),
     )
 
@@ -212,37 +217,49 @@ def sparse_cross_entropy_with_logits(
             f"{tuple(labels.shape)}, logits has shape {tuple(logits.shape)} "
             f"(expected labels of shape {tuple(expected)})"
         )
-    n_classes = logits.shape[axis]
-    valid = (labels >= 0) & (labels < n_classes)
-    loss = _sparse_softmax_cross_entropy_jit(jnp.where(valid, labels, 0), logits, axis)
-    return _base.finish(jnp.where(valid, loss, jnp.nan), base, out_dtype)
+    # A label outside [0, K) gathers NaN: the gather fills out-of-range indices, and a
+    # negative label is out of range (never wrapped to the end).
+    return _base.finish(_sparse_softmax_cross_entropy_jit(labels, logits, axis), base, out_dtype)
+
+
+def _label_logits(x: jax.Array, labels: jax.Array, axis: int, fill: float) -> jax.Array:
+    """x at the label along ``axis`` (reduced), ``fill`` where the label is outside [0, K)."""
+    index = jnp.expand_dims(labels, axis)
+    picked = jnp.take_along_axis(
+        x, index, axis=axis, mode="fill", fill_value=fill, wrap_negative_indices=False
+    )
+    return jnp.squeeze(picked, axis)
+
+
+def _sparse_plain(labels: jax.Array, logits: jax.Array, axis: int) -> jax.Array:
+    return _base.exponentials(logits, axis).log_z - _label_logits(logits, labels, axis, jnp.nan)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
 def _sparse_softmax_cross_entropy(labels: jax.Array, logits: jax.Array, axis: int) -> jax.Array:
-    """logsumexp(z) − z_y along ``axis``, for labels already in [0, K)."""
-    m, log_s = _base.log_normalizer(logits, axis)
-    index = jnp.expand_dims(labels, axis)
-    label_logit = jnp.take_along_axis(logits, index, axis=axis)
-    return jnp.squeeze((m + log_s) - label_logit, axis)
+    """logsumexp(z) − z_y along ``axis``; NaN where y is outside [0, K)."""
+    return _sparse_plain(labels, logits, axis)
 
 
 def _sparse_softmax_cross_entropy_jvp(axis, primals, tangents):
     labels, logits = primals
     _, dlogits = tangents
-    out = _sparse_softmax_cross_entropy(labels, logits, axis)
-    m, log_s = _base.log_normalizer(logits, axis)
-    # onehot(y) as max(0, 1 − |k − y|) over the class index k, in floats (exact below 2^24):
-    # with no comparison or select, softmax(z) − onehot(y) is one fused elementwise pass,
-    # and there is no gather's transpose (a scatter into a zero array) in the gradient.
-    classes = jax.lax.broadcasted_iota(logits.dtype, logits.shape, axis)
-    label = jnp.expand_dims(labels, axis).astype(logits.dtype)
-    one_hot = jnp.maximum(0, 1 - jnp.abs(classes - label))
-    grad = jnp.exp(logits - (m + log_s)) - one_hot
-    return out, _base.tangent(out, (dlogits, lambda t: jnp.sum(t * grad, axis=axis)))
+    if logits.shape[axis] <= _FEW_CLASSES:
+        # Few classes: the derivative of the formula itself, exp(z − m) written out once and
+        # shared by the sum and the softmax (as optax); recomputing it costs more there.
+        return jax.jvp(lambda z: _sparse_plain(labels, z, axis), (logits,), (dlogits,))
+    # Many classes: softmax(z) = exp(z − logsumexp z) computed again in the derivative's
+    # one elementwise pass, and onehot(y) as the gather's transpose (a scatter of one
+    # entry per row): cheaper on XLA:CPU than writing exp(z − m) out and reading it
+    # twice, and than a one-hot built per element.
+    log_z = _base.exponentials(logits, axis).log_z
+    out = log_z - _label_logits(logits, labels, axis, jnp.nan)
+    softmax = jnp.exp(logits - jnp.expand_dims(log_z, axis))
+    label_tangent = _label_logits(dlogits, labels, axis, 0.0)
+    return out, jnp.sum(dlogits * softmax, axis=axis) - label_tangent
 
 
-_sparse_softmax_cross_entropy.defjvp(_sparse_softmax_cross_entropy_jvp, symbolic_zeros=True)
+_sparse_softmax_cross_entropy.defjvp(_sparse_softmax_cross_entropy_jvp)
 _sparse_softmax_cross_entropy_jit = jax.jit(_sparse_softmax_cross_entropy, static_argnums=(2,))
 
 

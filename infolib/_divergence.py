@@ -251,11 +251,12 @@ def _softmax_kl_divergence_nats(a: jax.Array, b: jax.Array, axis: int) -> jax.Ar
 def _softmax_kl_partials_from_log_softmaxes(
     a: jax.Array, b: jax.Array, out: jax.Array, axis: int
 ) -> tuple[jax.Array, jax.Array]:
-    """∂D/∂a and ∂D/∂b from the two log-softmaxes, with selects: the faster form for few
+    """∂D/∂a and ∂D/∂b from the two log-softmaxes (log-sum-exps by
+    :func:`infolib._base.exponentials`), with selects: the faster form for few
     classes, where XLA:CPU fuses these passes well. Its absolute error (ε times the
     log-sum-exps) is immaterial in a gradient; the divergence itself never uses it."""
-    log_p = _base.log_softmax_from(a, *_base.log_normalizer(a, axis))
-    log_q = _base.log_softmax_from(b, *_base.log_normalizer(b, axis))
+    log_p = a - jnp.expand_dims(_base.exponentials(a, axis).log_z, axis)
+    log_q = b - jnp.expand_dims(_base.exponentials(b, axis).log_z, axis)
     p = jnp.exp(log_p)
     d = jnp.expand_dims(out, axis)
     finite = d != jnp.inf

@@ -289,6 +289,22 @@ def test_cross_entropy_with_logits_many_classes_matches_analytic_gradient(rng):
     _assert_grad_close(got, softmax * p.astype(np.float64).sum(-1, keepdims=True) - p)
 
 
+def test_sparse_cross_entropy_many_classes_matches_analytic_gradient(rng):
+    """The many-class derivative (softmax recomputed, the label's 1 scattered) against the
+    formula; a masked label costs +inf with a finite gradient, and an out-of-range label
+    (NaN) changes no other row's gradient."""
+    a, _ = _many_class_logits(rng)
+    labels = np.asarray([7, 5, MANY, 11])  # row 0: label 7 is live; row 2: out of range
+    a[1, 5] = -INF  # row 1: the label's class is masked
+    values = jax.jit(infolib.sparse_cross_entropy_with_logits)(labels, a)
+    assert values[1] == INF and np.isnan(values[2])
+    got = _jit_grad(infolib.sparse_cross_entropy_with_logits, 1, labels, a)
+    expected = special.softmax(a.astype(np.float64), axis=-1)
+    rows = np.asarray([0, 1, 3])
+    expected[rows, labels[rows]] -= 1.0
+    _assert_grad_close(np.asarray(got)[rows], expected[rows])
+
+
 def test_kl_divergence_and_entropy_many_classes_match_analytic_gradients(rng):
     p, q = (_interior_simplex(rng, (4, MANY)) for _ in range(2))
     p[0, :10] = 0.0  # zeros in p: the middle and exact tiers
