@@ -7,20 +7,14 @@ only (:func:`experiments.record.read_run`), so ``python -m experiments plot`` re
 without rerunning.
 
 Each figure is laid out once (constrained layout, at its first format) and saved in every
-format from that layout. A run's figures are drawn by a few worker processes at once
-(one per core, at most one per figure), forked from a server that has matplotlib loaded
-(:func:`prepare_workers` starts it while the run trains); each worker reads the run's files
-itself, so what it draws is what one process would draw. The files carry no date, so the
-same run gives the same bytes.
+format from that layout. The files carry no date, so the same run gives the same bytes.
 """
 
 from __future__ import annotations
 
 import functools
-import multiprocessing
 import os
 import shutil
-import signal
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -47,7 +41,6 @@ __all__ = [
     "log_y",
     "new_figure",
     "positive_y",
-    "prepare_workers",
     "save_figures",
 ]
 
@@ -57,7 +50,6 @@ _METADATA: dict[str, dict[str, Any]] = {
     "pdf": {"CreationDate": None, "ModDate": None},
     "svg": {"Date": None},
 }
-_MAX_WORKERS = 4
 
 
 def new_figure(rows: int, cols: int, size: tuple[float, float]) -> Figure:
@@ -234,47 +226,6 @@ def _makers(kind: Kind, record: Any) -> Mapping[str, Callable[[], Figure]]:
     return makers
 
 
-# ---------------------------------------------------------------------------
-# Drawing in worker processes
-# ---------------------------------------------------------------------------
-
-
-def prepare_workers(formats: Sequence[str]) -> None:
-    """Starts the server that drawing workers are forked from, with matplotlib and this
-    module loaded, so that it loads while a run trains (a no-op where figures in
-    ``formats`` are drawn in this process: one format, or one core)."""
-    if _worker_count(2, len(formats)) > 1:
-        _context()
-        from multiprocessing import forkserver
-
-        forkserver.ensure_running()
-
-
-def _context() -> Any:
-    """The forkserver context, its server preloading this module and the kinds (and not
-    ``__main__``, which would be the command line itself)."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["experiments.plotting", "experiments.kinds"])
-    return context
-
-
-def _worker_count(figures: int, formats: int) -> int:
-    """Workers for ``figures`` figures in ``formats`` formats: one per core (at most one
-    per figure and :data:`_MAX_WORKERS`); 1 (draw here) for fewer than 4 files, where
-    starting workers costs more than it saves, with one core, or without forkserver."""
-    if figures * formats < 4 or "forkserver" not in multiprocessing.get_all_start_methods():
-        return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(figures, cores or 1, _MAX_WORKERS))
-
-
-def _shipped(kind: Kind) -> bool:
-    """Whether a worker can find ``kind`` by name: one of this package's kinds."""
-    from experiments.kinds import KINDS
-
-    return KINDS.get(kind.name) is kind and kind.figures.__module__.startswith("experiments.")
-
-
 def _draw(
     makers: Mapping[str, Callable[[], Figure]],
     run_dir: Path,
@@ -284,61 +235,10 @@ def _draw(
     width: str,
     dpi: int,
 ) -> list[Path]:
-    """Draws ``makers`` into ``stage``: here, or split over worker processes."""
-    names = list(makers)
-    workers = _worker_count(len(names), len(formats)) if _shipped(kind) else 1
-    if workers == 1:
-        return save_figures(lambda: makers, stage, formats, width=width, dpi=dpi)
-    groups = [names[i::workers] for i in range(workers)]
-    pool = _context().Pool(workers, initializer=_ignore_signals)
-    try:
-        pending = [
-            pool.apply_async(
-                _draw_in_worker, (str(run_dir), kind.name, group, str(stage), formats, width, dpi)
-            )
-            for group in groups
-        ]
-        done: dict[str, list[Path]] = {}
-        for group, job in zip(groups, pending, strict=True):
-            while not job.ready():
-                interrupts.check()
-                job.wait(0.05)
-            for name, paths in zip(group, job.get(), strict=True):
-                done[name] = [Path(p) for p in paths]
-        pool.close()
-    except BaseException:
-        pool.terminate()  # SIGTERM to the workers
-        raise
-    finally:
-        pool.join()
-    return [path for name in names for path in done[name]]
-
-
-def _ignore_signals() -> None:
-    # A terminal's Ctrl-C (SIGINT) or hang-up reaches the whole process group: the parent
-    # decides what it stops (and removes the staging folder). SIGTERM, which the parent
-    # sends to stop a worker, keeps its default.
-    for signum in (signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_IGN)
-
-
-def _draw_in_worker(
-    run_dir: str,
-    kind_name: str,
-    names: list[str],
-    stage: str,
-    formats: list[str],
-    width: str,
-    dpi: int,
-) -> list[list[str]]:
-    """In a worker: reads the run's files and draws the named figures (paths by figure)."""
-    from experiments.kinds import KINDS
-
-    makers = _makers(KINDS[kind_name], read_run(run_dir))
-    chosen = {name: makers[name] for name in names}
-    written = save_figures(lambda: chosen, Path(stage), formats, width=width, dpi=dpi)
-    per = len(formats)
-    return [[str(p) for p in written[i * per : (i + 1) * per]] for i in range(len(names))]
+    """Draws ``makers`` into ``stage``, in this process: worker processes cost more than
+    they save on two cores, and they would re-run a user's script that has no main guard."""
+    del run_dir, kind
+    return save_figures(lambda: makers, stage, formats, width=width, dpi=dpi)
 
 
 def drawn_line(written: Sequence[Path], folder: Path) -> str:

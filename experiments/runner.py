@@ -35,7 +35,7 @@ from experiments.config import Experiment, MemberSpec, load_config
 from experiments.fields import precision_context
 from experiments.folders import KeptBeside, Stage, choose_run_folder, open_stage, staged
 from experiments.kind import DataError, Kind, Program
-from experiments.plotting import draw_run_figures, drawn_line, prepare_workers
+from experiments.plotting import draw_run_figures, drawn_line
 from experiments.record import Result, utc_now, write_run
 
 __all__ = [
@@ -323,8 +323,6 @@ def run(
         coordinator, count, process = hosts
         jax.distributed.initialize(coordinator, num_processes=count, process_id=process)
     formats = list(config.output.formats) if writer else []
-    if formats:
-        prepare_workers(formats)  # the figure workers' server loads matplotlib meanwhile
     _status(status, f"loading data for {config.member_count()} member(s)")
     the_plan = plan(config, base_dir)
     stage = open_stage(folder) if folder is not None else None  # the destination, checked
