@@ -185,7 +185,7 @@ def draw_run_figures(
     stage = Path(tempfile.mkdtemp(prefix=".figures.partial-", dir=run_dir))
     try:
         makers = _makers(kind, record)
-        written = _draw(makers, run_dir, kind, stage, formats, width, dpi)
+        written = save_figures(lambda: makers, stage, formats, width=width, dpi=dpi)
     except Exception as error:
         shutil.rmtree(stage, ignore_errors=True)
         update_manifest(run_dir, figures={"status": "failed", "error": _brief(error)})
@@ -224,21 +224,6 @@ def _makers(kind: Kind, record: Any) -> Mapping[str, Callable[[], Figure]]:
                 sweep_figures.final_metrics_figure, record, key, metrics
             )
     return makers
-
-
-def _draw(
-    makers: Mapping[str, Callable[[], Figure]],
-    run_dir: Path,
-    kind: Kind,
-    stage: Path,
-    formats: list[str],
-    width: str,
-    dpi: int,
-) -> list[Path]:
-    """Draws ``makers`` into ``stage``, in this process: worker processes cost more than
-    they save on two cores, and they would re-run a user's script that has no main guard."""
-    del run_dir, kind
-    return save_figures(lambda: makers, stage, formats, width=width, dpi=dpi)
 
 
 def drawn_line(written: Sequence[Path], folder: Path) -> str:
