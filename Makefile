@@ -29,7 +29,7 @@ seeds: $(RUNTIME)
 test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses=8 --dist worksteal
 
 # The report's browser test renders it in Debian's chromium, installed here when missing
 # (as root, with apt-get; elsewhere the test is skipped and says why).
@@ -39,8 +39,6 @@ browser:
 	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
 	  >/dev/null; } || true
 
-# The MLflow export's tests, a step of their own: MLflow's import and a new SQLite store's
-# migrations cost about 8 s of CPU, too much for the main suite's budget.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
