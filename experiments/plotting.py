@@ -12,7 +12,9 @@ format from that layout. The files carry no date, so the same run gives the same
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import os
 import shutil
 import tempfile
@@ -50,6 +52,26 @@ _METADATA: dict[str, dict[str, Any]] = {
     "pdf": {"CreationDate": None, "ModDate": None},
     "svg": {"Date": None},
 }
+
+
+# fontTools warns, when a PDF embeds a font whose 'head' table dates are Unix times, that
+# the "timestamp seems very low": noise on the user's terminal, about a font they did not
+# choose. Only that message is dropped, and only while figures are saved.
+_FONT_HEAD_LOG = "fontTools.ttLib.tables._h_e_a_d"
+
+
+def _not_font_date_noise(record: logging.LogRecord) -> bool:
+    return "timestamp seems very low" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_font_dates():
+    logger = logging.getLogger(_FONT_HEAD_LOG)
+    logger.addFilter(_not_font_date_noise)
+    try:
+        yield
+    finally:
+        logger.removeFilter(_not_font_date_noise)
 
 
 def new_figure(rows: int, cols: int, size: tuple[float, float]) -> Figure:
@@ -102,7 +124,7 @@ def save_figures(
     formats = list(formats)
     out_dir.mkdir(exist_ok=True)
     written = []
-    with matplotlib.rc_context(style.rc_params(width, dpi)):
+    with matplotlib.rc_context(style.rc_params(width, dpi)), _quiet_font_dates():
         for name, make in draw().items():
             interrupts.check()
             figure = make()

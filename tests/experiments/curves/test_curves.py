@@ -4,6 +4,8 @@ curves against closed forms, the figures, reruns, and bad configs."""
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import runner
+from experiments import plotting, runner
 from experiments.config import ConfigError, validate_config
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -107,6 +109,18 @@ def test_one_figure_per_variant_and_byte_identical_reruns(curves, tmp_path):
     again = runner.run(CURVES, ["output.formats=[]"], out=tmp_path / "again")
     for name in ("summary.json", "metrics.csv", "data.json"):
         assert (run_dir / name).read_bytes() == (again / name).read_bytes(), name
+
+
+def test_pdfs_are_drawn_without_font_warnings_on_the_terminal(curves, tmp_path, caplog):
+    # The curves' PDFs embed a font whose dates make fontTools log a warning, which reached
+    # the terminal (through logging's last-resort handler) in the middle of `infolab seeds`.
+    run_dir, _ = curves
+    shutil.copytree(run_dir, tmp_path / "r")
+    caplog.set_level(logging.DEBUG)
+    written = plotting.draw_run_figures(tmp_path / "r", ["pdf"])
+    assert sorted(p.stem for p in written) == sorted(FIGURES)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    assert not logging.getLogger(plotting._FONT_HEAD_LOG).filters  # removed again
 
 
 def test_the_figures_are_drawn_from_the_files(curves):
