@@ -13,6 +13,7 @@ import math
 import os
 import subprocess
 import sys
+from unittest import mock
 
 import pytest
 
@@ -207,6 +208,38 @@ def test_sklearn_path_quick_compares_every_solver(sklearn_results):
     text = "\n".join(sklearn_path.tables(results))
     rows = [line for line in text.splitlines() if line.startswith("| breast")]
     assert len(rows) == sum(len(r["contenders"]) for r in records)
+
+
+def test_the_solvers_fista_contender_reaches_the_float64_optimum():
+    """benchmarks.solvers times FISTA on the synthetic paths only (not in --quick): its
+    contender must be the MAP path it claims to be, each member stopped at its tol."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    with mock.patch.dict(os.environ):  # the module sets thread counts for its own process
+        from benchmarks import solvers
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((400, 4))
+    y = (x @ np.array([1.5, -1.0, 0.5, 0.0]) + rng.logistic(size=400) > 0).astype(np.int64)
+    data = solvers.Data(solvers._standardize(x), y)
+    for penalty in ("l1", "l2"):
+        problem = solvers.Problem("synthetic", penalty, np.logspace(-2, 0, 3))
+        call, compile_s = solvers.fista_call(problem, data, np.float64)
+        weights, bias, extra = call()
+        assert compile_s > 0
+        assert extra["converged"] == 3 and extra["grad_norm_max"] <= solvers.FISTA_TOL["float64"]
+        with jax.enable_x64(True):
+            reference, args, _ = solvers.newton_program(
+                problem, data, jnp.float64, cold=True, tol=solvers.REFERENCE_TOL
+            )
+            w_ref, b_ref, _ = solvers.newton_result(reference(*args))
+        for i, c in enumerate(problem.cs):
+            ours = solvers.objective(weights[i], bias[i], data, c, penalty)
+            best = solvers.objective(w_ref[i], b_ref[i], data, c, penalty)
+            assert (ours - best) / best <= 1e-10, (penalty, c)
+        if penalty == "l1":  # exact zeros where the optimum has them
+            np.testing.assert_array_equal(weights == 0, w_ref == 0)
 
 
 def test_the_objective_is_sklearns_over_c_n():
