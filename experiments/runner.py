@@ -35,7 +35,6 @@ from experiments.config import Experiment, MemberSpec, load_config
 from experiments.fields import precision_context
 from experiments.folders import KeptBeside, Stage, choose_run_folder, open_stage, staged
 from experiments.kind import DataError, Kind, Program
-from experiments.plotting import draw_run_figures, drawn_line
 from experiments.record import Result, utc_now, write_run
 
 __all__ = [
@@ -364,6 +363,8 @@ def _status(log: Log | None, line: str) -> None:
 
 
 def _figures(run_dir: Path, config: Experiment, kind: Kind, log: Log | None) -> None:
+    from experiments.plotting import draw_run_figures, drawn_line  # matplotlib: only to draw
+
     output = config.output
     _status(log, f"drawing figures ({', '.join(output.formats)})")
     written = draw_run_figures(

@@ -321,8 +321,8 @@ def test_the_same_config_gives_the_same_bytes(tiny_run, tmp_path):
     config = write_config(tmp_path, TINY)
     # Figures are not part of the contract: leave them out to save time.
     argv = ["run", str(config), "--out", "again", "--quiet", "--set", "output.formats=[]"]
-    done = subprocess.run(
-        [sys.executable, "-m", "experiments", *argv],
+    done = subprocess.run(  # -X importtime: which modules the process loaded, on stderr
+        [sys.executable, "-X", "importtime", "-m", "experiments", *argv],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -330,6 +330,7 @@ def test_the_same_config_gives_the_same_bytes(tiny_run, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "again"
+    assert not re.search(r"\|\s+matplotlib$", done.stderr, re.M)  # drawing nothing, never loaded
     for name in ("metrics.csv", "summary.json", "data.json"):
         assert (tmp_path / "again" / name).read_bytes() == (tiny_run / name).read_bytes(), name
     assert not (tmp_path / "again" / "figures").exists()
