@@ -684,7 +684,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             action="append",
             default=[],
             metavar="FUNCTION",
-            help="run this infolib function only (repeatable), e.g. --only entropy",
+            help="run this infolib function only (repeatable, or comma-separated), "
+            "e.g. --only entropy,kl_divergence",
         )
         parser.add_argument(
             "--against",
@@ -693,7 +694,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     args = _common.arguments(__doc__.splitlines()[0], argv, extra=options)
-    results = run(quick=args.quick, only=args.only, against=args.against)
+    only = [name for value in args.only for name in value.split(",") if name]
+    known = {k.name for k in kernels(with_torch=importlib.util.find_spec("torch") is not None)}
+    if unknown := sorted(set(only) - known):
+        print(
+            f"--only: unknown function(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+            file=sys.stderr,
+        )
+        return 2
+    results = run(quick=args.quick, only=only, against=args.against)
     path = _common.write_json(NAME, results, args.out, quick=args.quick)
     _common.report([*tables(results), "", f"Written: {path}"])
     return 0

@@ -242,6 +242,13 @@ def test_the_solvers_fista_contender_reaches_the_float64_optimum():
             np.testing.assert_array_equal(weights == 0, w_ref == 0)
 
 
+def test_infolib_only_takes_a_comma_list_and_refuses_unknown_names_at_once(tmp_path, capsys):
+    assert infolib_bench.main(["--only", "entropy,nope", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--only: unknown function(s) nope; known: " in err and "entropy" in err
+    assert not list(tmp_path.iterdir())  # refused before any timing or writing
+
+
 def test_the_objective_is_sklearns_over_c_n():
     import numpy as np
 
