@@ -79,6 +79,7 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
 from benchmarks import _common  # noqa: E402
+from benchmarks.sklearn_path import lipschitz  # noqa: E402
 from experiments import execute  # noqa: E402
 from experiments.kinds.classifier import newton  # noqa: E402
 from experiments.kinds.classifier.data import Dataset  # noqa: E402
@@ -231,11 +232,10 @@ def newton_result(result) -> Path:
 
 def fista_specs(problem: Problem, data: Data, precision: str) -> list[RunSpec]:
     """One pipeline run per C: FISTA with adaptive restart, step 1/L, stopping at the tol."""
-    xb = np.hstack([data.x, np.ones((data.n, 1))])
-    lipschitz = float(np.linalg.eigvalsh(xb.T @ xb / data.n)[-1]) / 4.0  # of the mean log-loss
+    smooth_part = lipschitz(data.x)  # of the mean log-loss's gradient
     specs = []
     for i, (c, scale) in enumerate(zip(problem.cs, prior_scales(problem), strict=True)):
-        smooth = lipschitz + (1 / (c * data.n) if problem.penalty == "l2" else 0.0)
+        smooth = smooth_part + (1 / (c * data.n) if problem.penalty == "l2" else 0.0)
         train = {
             "loss": "ce",
             "prior": {"kind": prior(problem.penalty), "scale": float(scale)},
