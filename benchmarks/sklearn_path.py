@@ -5,7 +5,8 @@
 For each data set (breast_cancer, standardized, all 569 examples; synthetic 20,000 × 200,
 standardized) and penalty (L1, L2), 100 values of C log-spaced over ``C_RANGE``:
 
-- this project: one :func:`experiments.execute.run_members` call training the 100 members with
+- this project: one :func:`experiments.pipeline.execute.run_members` call training the
+  100 members with
   FISTA (full batch, float32, step 1/L with L the Lipschitz constant of the smooth part's
   gradient for that member, a fixed number of steps per problem, ``STEPS``). Member i is
   the MAP run whose objective is scikit-learn's divided by C·n: a Laplace prior of scale C
@@ -36,10 +37,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from benchmarks import _common
-from experiments import execute
 from experiments.kinds.classifier.data import Dataset, load_dataset
 from experiments.kinds.classifier.program import PROGRAM
 from experiments.kinds.classifier.schema import RunSpec
+from experiments.pipeline import execute
 
 NAME = "sklearn_path"
 TOLERANCE = 1e-6

@@ -14,7 +14,7 @@ MAP objective with a Laplace prior of scale C (L1) or a Gaussian prior of scale 
 - **newton cold** (float64): ``newton_solve`` vmapped over the C, every member from 0, the
   batch stopping when its last member has;
 - **fista** (float64 and float32, synthetic only): the pipeline's vectorised sweep
-  (:func:`experiments.execute.run_members`, the classifier's program), FISTA with adaptive
+  (:func:`experiments.pipeline.execute.run_members`, the classifier's program), FISTA with adaptive
   restart, step 1/L per member, every member stopping on its own at ``FISTA_TOL`` (checked
   every ``FISTA_LOG_EVERY`` steps, at most ``FISTA_MAX_STEPS``), from 0 (no warm starts);
   on breast_cancer FISTA needs thousands of steps (BENCHMARKS.md §3), so it is not run there;
@@ -80,11 +80,11 @@ from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
 from benchmarks import _common  # noqa: E402
 from benchmarks.sklearn_path import lipschitz  # noqa: E402
-from experiments import execute  # noqa: E402
 from experiments.kinds.classifier import newton  # noqa: E402
 from experiments.kinds.classifier.data import Dataset  # noqa: E402
 from experiments.kinds.classifier.program import PROGRAM  # noqa: E402
 from experiments.kinds.classifier.schema import RunSpec  # noqa: E402
+from experiments.pipeline import execute  # noqa: E402
 
 NAME = "solvers"
 C_RANGE = (-3.0, 1.0)  # log10 of the smallest and largest C

@@ -14,8 +14,8 @@ go there), and times each from start to exit:
 Two commands are timed: ``python -m experiments demo --quiet`` (two configs, six variants of
 2,000 steps, figures in PNG and PDF), and the same two configs run in one process with
 ``--set output.formats=[]`` (no figures: what compilation is a part of). Both go through
-:func:`experiments.cache.enable_compilation_cache` and :func:`experiments.cli.main`, so that
-the cache is on whether or not the CLI turns it on itself. ``--quick`` times one variant of
+:func:`experiments.pipeline.cache.enable_compilation_cache` and :func:`experiments.cli.main`,
+so that the cache is on whether or not the CLI turns it on itself. ``--quick`` times one variant of
 one config for 20 steps, without figures and without the ``off`` process, instead.
 """
 
@@ -41,7 +41,7 @@ GOAL = 0.5  # warm at most half of cold
 # process, with the compilation cache on.
 PROGRAM = (
     "import ast, sys\n"
-    "from experiments.cache import enable_compilation_cache\n"
+    "from experiments.pipeline.cache import enable_compilation_cache\n"
     "enable_compilation_cache()\n"
     "from experiments.cli import main\n"
     "for args in ast.literal_eval(sys.argv[1]):\n"
@@ -50,7 +50,7 @@ PROGRAM = (
 )
 IMPORTS = (
     "import jax, matplotlib.pyplot, sklearn.datasets\n"
-    "import experiments.cli, experiments.runner, experiments.kinds.classifier.program\n"
+    "import experiments.cli, experiments.pipeline.run, experiments.kinds.classifier.program\n"
     "jax.devices()\n"
 )
 CONFIGS = _common.REPO / "configs"

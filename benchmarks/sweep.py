@@ -7,7 +7,7 @@ whose scale differs per member, full-batch gradient descent) on synthetic data, 
 examples and D = 100 features, 500 steps, all training data (no test split), metrics
 logged at steps 0 and 500 only, timed three ways in one process:
 
-- the sweep: :func:`experiments.execute.run_members`, one compiled, vmapped program;
+- the sweep: :func:`experiments.pipeline.execute.run_members`, one compiled, vmapped program;
 - the loop: :func:`experiments.kinds.classifier.program.train_run` (the compiled
   one-member program) called once per member. Its cost is linear in
   S, so above ``LOOP_MEMBERS`` members only that many are timed and the time is scaled by
@@ -33,10 +33,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks import _common
-from experiments import execute
 from experiments.kinds.classifier.data import Dataset, load_dataset
 from experiments.kinds.classifier.program import PROGRAM, train_run
 from experiments.kinds.classifier.schema import RunSpec
+from experiments.pipeline import execute
 
 NAME = "sweep"
 

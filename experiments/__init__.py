@@ -20,11 +20,11 @@ from experiments.config import Experiment as Experiment
 from experiments.config import MemberSpec as MemberSpec
 from experiments.config import load_config as load_config
 from experiments.config import validate_config as validate_config
-from experiments.folders import OutputError as OutputError
-from experiments.kind import DataError as DataError
-from experiments.kind import Kind as Kind
-from experiments.kind import Outcome as Outcome
+from experiments.contract import DataError as DataError
+from experiments.contract import Kind as Kind
+from experiments.contract import Outcome as Outcome
 from experiments.kinds import KINDS as KINDS
+from experiments.rundir.folders import OutputError as OutputError
 
 __all__ = [
     "KINDS",

@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from experiments.config import Experiment, load_config, validate_config
-from experiments.reading import RunFilesError, read_manifest, read_run
+from experiments.rundir.read import RunFilesError, read_manifest, read_run
 
 __all__ = ["Run", "load_run", "run"]
 
@@ -83,7 +83,7 @@ class Run:
         return sorted((self.path / "figures").glob("*")) if (self.path / "figures").is_dir() else []
 
     def report(self, out: str | Path | None = None) -> Path:
-        """Writes this run's HTML report and its Markdown twin (see :mod:`experiments.report`).
+        """Writes this run's HTML report and its Markdown twin (:mod:`experiments.tools.report`).
 
         Args:
             out: the HTML file; default ``report.html`` in the run folder (a run made with
@@ -97,7 +97,7 @@ class Run:
             >>> experiments.load_run("results/mle_vs_map/RUN").report()  # doctest: +SKIP
             PosixPath('results/mle_vs_map/RUN/report.html')
         """
-        from experiments.report import write_report
+        from experiments.tools.report import write_report
 
         return write_report([self.path], out)
 
@@ -165,7 +165,7 @@ def run(
     Raises:
         ConfigError, DataError, OutputError: bad input, before anything runs.
     """
-    from experiments import runner  # here: it loads jax
+    from experiments.pipeline import run as runner  # here: it loads jax
 
     base_dir = None
     if isinstance(config, str | Path):

@@ -1,6 +1,6 @@
 """The command line: ``python -m experiments {run,validate,show,plot,list,demo}``.
 
-It parses arguments, calls the pipeline (:mod:`experiments.runner`) and prints. Exit codes:
+It parses arguments, calls the pipeline (:mod:`experiments.pipeline.run`) and prints. Exit codes:
 
 - 0: success;
 - 2: bad input (a config, an override, a data file, the output folder, a damaged run
@@ -25,12 +25,12 @@ from pathlib import Path
 from experiments import interrupts
 from experiments.cli_parser import build_parser
 from experiments.config import ConfigError, dump_config, load_config
-from experiments.folders import OutputError, WriteError
-from experiments.hosts import HostsError, distributed_settings
-from experiments.kind import DataError
-from experiments.reading import RunFilesError
-from experiments.record import RUN_FILES, FigureError
-from experiments.tracking import ExportError
+from experiments.contract import DataError
+from experiments.pipeline.hosts import HostsError, distributed_settings
+from experiments.rundir.folders import OutputError, WriteError
+from experiments.rundir.read import RunFilesError
+from experiments.rundir.write import RUN_FILES, FigureError
+from experiments.tools.tracking import ExportError
 
 __all__ = ["configs_folder", "main"]
 
@@ -160,8 +160,10 @@ def _sweep_override(text: str) -> str:
 
 
 def _runner():
-    from experiments import runner  # imported when needed: it loads jax and matplotlib
-    from experiments.cache import enable_compilation_cache
+    from experiments.pipeline import (
+        run as runner,  # imported when needed: it loads jax and matplotlib
+    )
+    from experiments.pipeline.cache import enable_compilation_cache
 
     enable_compilation_cache()  # a second run of the same programs skips XLA's compilation
     return runner
@@ -174,7 +176,7 @@ def _log(quiet: bool) -> Callable[[str], None] | None:
 def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     hosts = distributed_settings(args.coordinator, args.num_processes, args.process_id)
     if args.mlflow:
-        from experiments.tracking import require_mlflow
+        from experiments.tools.tracking import require_mlflow
 
         require_mlflow()  # before anything runs
     run_dir = _runner().run(
@@ -201,7 +203,7 @@ def _export(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _export_to(run_dir: Path, uri: str, retry: bool = False) -> None:
-    from experiments.tracking import export_mlflow
+    from experiments.tools.tracking import export_mlflow
 
     try:
         ids = export_mlflow(run_dir, uri)
@@ -212,7 +214,7 @@ def _export_to(run_dir: Path, uri: str, retry: bool = False) -> None:
 
 
 def _report(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from experiments.report import write_report
+    from experiments.tools.report import write_report
 
     page = write_report(args.runs, args.out)
     print(f"{page}\n{page.with_suffix('.md')}")
@@ -247,7 +249,7 @@ def _plot(args: argparse.Namespace, argv: Sequence[str]) -> int:
     missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
     if missing:
         raise _BadInput(f"RUN_DIR: {run_dir} is not a run folder (missing {', '.join(missing)})")
-    from experiments.plotting import draw_run_figures, drawn_line  # loads matplotlib
+    from experiments.figures.save import draw_run_figures, drawn_line  # loads matplotlib
 
     config = load_config(run_dir / "config.yaml")
     formats = args.formats or list(config.output.formats)
@@ -307,7 +309,7 @@ def _run_shipped(names: Sequence[str], args: argparse.Namespace, argv: Sequence[
 
 
 def _ls(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from experiments.catalog import ls_lines
+    from experiments.tools.catalog import ls_lines
 
     if not args.folder.is_dir():
         raise _BadInput(f"DIR: {args.folder} is not a folder")
@@ -316,7 +318,7 @@ def _ls(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from experiments.catalog import compare_lines
+    from experiments.tools.catalog import compare_lines
 
     for run_dir in args.runs:
         if not (run_dir / "config.yaml").is_file() or not (run_dir / "summary.json").is_file():

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from experiments.fields import field_annotation, is_model, union_members
+from experiments.config.fields import field_annotation, is_model, union_members
 
 __all__ = [
     "ConfigError",

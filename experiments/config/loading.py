@@ -25,10 +25,10 @@ from experiments.config.errors import (
     show,
     type_name,
 )
+from experiments.config.fields import precision_context
 from experiments.config.merge import apply_override, parse_override
 from experiments.config.schema import Experiment, experiment_model
 from experiments.config.yamlio import YamlError, parse_yaml, read_yaml
-from experiments.fields import precision_context
 from experiments.kinds import DEFAULT_KIND, KINDS
 
 __all__ = [

@@ -17,8 +17,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from experiments.config.errors import format_path, show
+from experiments.config.fields import field_annotation, is_model, union_members
 from experiments.config.yamlio import YamlError, parse_yaml
-from experiments.fields import field_annotation, is_model, union_members
 
 __all__ = [
     "apply_override",

@@ -25,10 +25,10 @@ from pydantic import (
 )
 
 from experiments.config.errors import custom_error, describe_error
+from experiments.config.fields import Name, RunBase, StrictModel, precision_context
 from experiments.config.merge import deep_merge, nested
 from experiments.config.sweep import SweepConfig, SweepError, parse_sweep
-from experiments.fields import Name, RunBase, StrictModel, precision_context
-from experiments.kind import Kind
+from experiments.contract import Kind
 
 __all__ = ["Experiment", "MemberSpec", "OutputConfig", "experiment_model"]
 

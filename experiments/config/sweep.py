@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field, model_serializer
 
-from experiments.fields import StrictModel
+from experiments.config.fields import StrictModel
 
 __all__ = ["ZIP_KEY", "SweepConfig", "SweepError", "parse_sweep"]
 

@@ -1,10 +1,10 @@
 """The registry of experiment kinds: a config's ``kind:`` picks one.
 
-Each kind lives in its own folder and provides a :class:`~experiments.kind.Kind`. Adding a
+Each kind lives in its own folder and provides a :class:`~experiments.contract.Kind`. Adding a
 kind is a new folder and one line here.
 """
 
-from experiments.kind import Kind
+from experiments.contract import Kind
 from experiments.kinds import classifier, curves, divergence_fit, loss_table, max_entropy
 
 __all__ = ["DEFAULT_KIND", "KINDS"]

@@ -280,7 +280,7 @@ def test_startup_quick_times_cold_and_warm(startup_results):
 
 
 def test_cache_folder_follows_the_environment(tmp_path):
-    from experiments.cache import cache_folder
+    from experiments.pipeline.cache import cache_folder
 
     assert cache_folder({"INFOLAB_JAX_CACHE": str(tmp_path)}) == tmp_path
     assert cache_folder({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "infolab" / "jax"
@@ -293,7 +293,7 @@ def test_enable_compilation_cache_writes_compiled_programs(tmp_path):
     folder = tmp_path / "cache"
     program = (
         "import jax, jax.numpy as jnp\n"
-        "from experiments.cache import enable_compilation_cache\n"
+        "from experiments.pipeline.cache import enable_compilation_cache\n"
         "print(enable_compilation_cache())\n"
         "jax.jit(lambda x: jnp.sin(x) * 2)(jnp.ones(3)).block_until_ready()\n"
     )
@@ -306,7 +306,7 @@ def test_enable_compilation_cache_writes_compiled_programs(tmp_path):
 
 
 def test_an_unusable_cache_folder_leaves_the_cache_off(tmp_path):
-    from experiments.cache import enable_compilation_cache
+    from experiments.pipeline.cache import enable_compilation_cache
 
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from experiments import cli
-from experiments.catalog import flatten, value_text
-from experiments.record import RUN_FILES
-from experiments.tracking import INSTALL_HINT, export_mlflow
+from experiments.rundir.write import RUN_FILES
+from experiments.tools.catalog import flatten, value_text
+from experiments.tools.tracking import INSTALL_HINT, export_mlflow
 
 # SQLAlchemy 2.1 warns about a loader option that MLflow's store still uses.
 pytestmark = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning")

@@ -11,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import cli, execute, runner
+from experiments import cli
 from experiments.config import ConfigError, validate_config
 from experiments.kinds import KINDS
+from experiments.pipeline import execute
+from experiments.pipeline import run as runner
 from tests.experiments import gaussian_mean
 from tests.experiments.gaussian_mean.program import PROGRAM as MEAN
 
@@ -56,7 +58,7 @@ sys.exit(1 if failed else 0)
     for process in running:
         out, err = process.communicate(timeout=120)
         assert process.returncode == 0, out + err
-    assert len(MODULES) > 20 and "experiments.runner" in MODULES
+    assert len(MODULES) > 20 and "experiments.pipeline.run" in MODULES
 
 
 def test_the_config_commands_load_neither_jax_nor_matplotlib():

@@ -17,8 +17,8 @@ import pytest
 
 import experiments
 from experiments import cli
-from experiments.folders import OutputError
-from experiments.report import HTML_MARKER, MARKDOWN_MARKER, write_report
+from experiments.rundir.folders import OutputError
+from experiments.tools.report import HTML_MARKER, MARKDOWN_MARKER, write_report
 
 DESCRIPTION = "<b>bold?</b> | a & b"  # text that HTML and Markdown must show as it is
 

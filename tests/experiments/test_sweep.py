@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import execute, runner
 from experiments.config import ConfigError, validate_config
 from experiments.config.sweep import axis_values, parse_sweep
 from experiments.config.yamlio import parse_yaml
 from experiments.kinds.classifier.program import PROGRAM, train_run
-from experiments.reading import read_run
+from experiments.pipeline import execute
+from experiments.pipeline import run as runner
+from experiments.rundir.read import read_run
 
 BASE = {
     "name": "sweep_test",

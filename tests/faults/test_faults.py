@@ -453,8 +453,10 @@ def _around(original, before=None, after=None):
 def test_a_signal_at_each_stage_leaves_the_earlier_run_or_the_new_one(
     earlier, tmp_path, monkeypatch, capsys, stage, sig
 ):
-    from experiments import execute, folders, runner
     from experiments.kinds.classifier.program import PROGRAM
+    from experiments.pipeline import execute
+    from experiments.pipeline import run as runner
+    from experiments.rundir import folders
 
     out = tmp_path / "run"
     shutil.copytree(earlier, out)
@@ -484,8 +486,8 @@ def test_a_signal_at_each_stage_leaves_the_earlier_run_or_the_new_one(
 
 @pytest.mark.parametrize("force", [False, True], ids=["new folder", "forced"])
 def test_a_run_that_finds_another_landed_meanwhile_goes_beside(tmp_path, force):
-    from experiments import folders
     from experiments.config import load_config
+    from experiments.rundir import folders
 
     config, target = load_config(_config(tmp_path)), tmp_path / "run"
     if force:  # the earlier run that both may replace
@@ -510,7 +512,7 @@ def _fake_run(folder: Path, run_id: str) -> None:
 
 
 def test_a_move_into_place_waits_for_another_runs_lock_and_clears_a_dead_ones(tmp_path):
-    from experiments import folders
+    from experiments.rundir import folders
 
     host = os.uname().nodename
     for holder, waits in ((os.getpid(), True), (2**22 + 12345, False)):  # alive, then dead

@@ -9,25 +9,11 @@ folder's files). Importing this package loads neither jax nor matplotlib.
 
 from __future__ import annotations
 
-from typing import Any
-
-from experiments.kind import Kind
+from experiments.contract import Kind
 from experiments.kinds.classifier.metrics import COUNT_METRICS, METRICS
 from experiments.kinds.classifier.schema import RunSpec
 
 __all__ = ["KIND"]
-
-
-def _program() -> Any:
-    from experiments.kinds.classifier.program import PROGRAM
-
-    return PROGRAM
-
-
-def _figures() -> Any:
-    from experiments.kinds.classifier.figures import draw
-
-    return draw
 
 
 KIND = Kind(
@@ -39,6 +25,6 @@ KIND = Kind(
     higher_is_better=frozenset({"accuracy"}),
     precisions=("float32", "float64"),
     headline_metric="ce",
-    program=_program,
-    figures=_figures,
+    program="experiments.kinds.classifier.program:PROGRAM",
+    figures="experiments.kinds.classifier.figures:draw",
 )

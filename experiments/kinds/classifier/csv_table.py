@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from experiments.fields import FLOAT32_MAX, FLOAT32_TINY
-from experiments.kind import DataError
+from experiments.config.fields import FLOAT32_MAX, FLOAT32_TINY
+from experiments.contract import DataError
 from experiments.kinds.classifier.schema import CsvData
 
 __all__ = ["CsvTable", "read_csv_table"]

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.kind import DataError
+from experiments.contract import DataError
 from experiments.kinds.classifier.csv_table import read_csv_table
 from experiments.kinds.classifier.schema import (
     CsvData,

@@ -1,5 +1,5 @@
 """The classifier's figures of a run, drawn from its files only (see
-:mod:`experiments.plotting`). For a run that is not a sweep:
+:mod:`experiments.figures.save`). For a run that is not a sweep:
 
 - ``convergence``: cross-entropy and squared error (log scale), accuracy, and the gradient
   norm against step, per variant (a colour and a marker each), train solid and test dashed;
@@ -28,8 +28,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from experiments import style
 from experiments.config import load_config
+from experiments.figures import style
+from experiments.figures.canvas import legend_below, log_y, new_figure, positive_y
 from experiments.kinds.classifier import path_figures
 from experiments.kinds.classifier.weight_figures import (
     groups_figure,
@@ -38,8 +39,7 @@ from experiments.kinds.classifier.weight_figures import (
     sparsity_figure,
     weight_images_figure,
 )
-from experiments.plotting import legend_below, log_y, new_figure, positive_y
-from experiments.reading import RunRecord
+from experiments.rundir.read import RunRecord
 
 __all__ = [
     "Variant",

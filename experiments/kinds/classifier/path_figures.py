@@ -11,7 +11,7 @@ Reads ``summary.json`` (one entry per member, with its ``sweep`` values), ``data
 - a learning rate (``train.optimizer.learning_rate``): ``lr_sweep`` (final cross-entropy
   and squared error against the learning rate, and convergence bands at three rates);
 - any other key (``train.steps``, ``data.n_samples``, ...): ``sweep_<key>``, the final
-  metrics against it (:mod:`experiments.sweep_figures`).
+  metrics against it (:mod:`experiments.figures.sweep`).
 
 A seed swept beside other keys is a spread: lines are means over it, bands span its
 minimum to maximum; the regularisation path draws each seed in its own panel instead
@@ -31,10 +31,11 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from experiments import style, sweep_figures
 from experiments.config import Experiment, load_config
-from experiments.plotting import legend_below, log_y, new_figure
-from experiments.reading import RunRecord
+from experiments.figures import style
+from experiments.figures import sweep as sweep_figures
+from experiments.figures.canvas import legend_below, log_y, new_figure
+from experiments.rundir.read import RunRecord
 
 SCALE = "train.prior.scale"
 LEARNING_RATE = "train.optimizer.learning_rate"

@@ -1,4 +1,4 @@
-"""The classifier's :class:`~experiments.kind.Program`: logistic regression trained by
+"""The classifier's :class:`~experiments.contract.Program`: logistic regression trained by
 the pure run function of :mod:`experiments.kinds.classifier.train`."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from experiments import execute
-from experiments.kind import DataError, Outcome
+from experiments.contract import DataError, Outcome
 from experiments.kinds.classifier import path, train
 from experiments.kinds.classifier.data import Dataset, check_spec_fits_data, load_dataset
 from experiments.kinds.classifier.metrics import METRICS
 from experiments.kinds.classifier.schema import RunSpec
+from experiments.pipeline import execute
 
 __all__ = ["PROGRAM", "ProgramKey", "train_run"]
 

@@ -11,8 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, Strict, ValidationInfo, field_validator, model_validator
 
-from experiments.fields import Bool, Float, Int, RunBase, Seed, default_tag
-from experiments.fields import StrictModel as _Strict
+from experiments.config.fields import Bool, Float, Int, RunBase, Seed, default_tag
+from experiments.config.fields import StrictModel as _Strict
 
 __all__ = [
     "Constant",

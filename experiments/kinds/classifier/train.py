@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from experiments.kind import Outcome
+from experiments.contract import Outcome
 from experiments.kinds.classifier import model, newton, optim
 from experiments.kinds.classifier.metrics import METRICS
 from experiments.kinds.classifier.model import Hyperparameters, Params
@@ -338,7 +338,7 @@ def _batcher(batch_size: int | None, x: jax.Array, y: jax.Array, key: jax.Array)
 
 
 def to_outcome(static: RunStatic, output: RunOutput) -> Outcome:
-    """One member's output on the host as an :class:`~experiments.kind.Outcome`."""
+    """One member's output on the host as an :class:`~experiments.contract.Outcome`."""
     steps = logged_steps(static.steps, static.log_every)
     diverged_at = int(output.diverged_at)
     keep = np.arange(len(steps)) < int(output.logged)  # a converged run stopped early

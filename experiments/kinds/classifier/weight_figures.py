@@ -21,8 +21,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from experiments import style
-from experiments.plotting import legend_below, log_y, new_figure
+from experiments.figures import style
+from experiments.figures.canvas import legend_below, log_y, new_figure
 
 if TYPE_CHECKING:
     from experiments.kinds.classifier.figures import Variant

@@ -32,24 +32,16 @@ package loads neither jax nor matplotlib.
 
 from __future__ import annotations
 
-from typing import Any
-
-from experiments.kind import Kind
+from experiments.contract import Kind
 from experiments.kinds.curves.schema import CurveRun
 
 __all__ = ["KIND"]
 
 
-def _program() -> Any:
-    from experiments.kinds.curves.program import PROGRAM
-
-    return PROGRAM
-
-
-def _figures() -> Any:
-    from experiments.kinds.curves.figures import draw
-
-    return draw
-
-
-KIND = Kind(name="curves", spec=CurveRun, metrics=(), program=_program, figures=_figures)
+KIND = Kind(
+    name="curves",
+    spec=CurveRun,
+    metrics=(),
+    program="experiments.kinds.curves.program:PROGRAM",
+    figures="experiments.kinds.curves.figures:draw",
+)

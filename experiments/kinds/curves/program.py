@@ -1,4 +1,4 @@
-"""The curves kind's :class:`~experiments.kind.Program`: a curve evaluated on its grid.
+"""The curves kind's :class:`~experiments.contract.Program`: a curve evaluated on its grid.
 
 The curve's numeric settings (its domain, its ``at`` points, P, x, y, ...) are the traced
 hyperparameters; its kind, the grid size and the base are static. There is no data: the
@@ -16,7 +16,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.kind import Outcome
+from experiments.contract import Outcome
 from experiments.kinds.curves.functions import FACTS, SERIES
 from experiments.kinds.curves.schema import CurveRun
 

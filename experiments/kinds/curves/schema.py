@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from experiments.config.errors import custom_error
-from experiments.fields import Float, Int, RunBase, StrictModel, default_tag
+from experiments.config.fields import Float, Int, RunBase, StrictModel, default_tag
 
 __all__ = [
     "BinaryEntropy",

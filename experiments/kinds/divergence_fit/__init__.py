@@ -10,31 +10,17 @@ Importing this package loads neither jax nor matplotlib.
 
 from __future__ import annotations
 
-from typing import Any
-
-from experiments.kind import Kind
+from experiments.contract import Kind
 from experiments.kinds.divergence_fit.metrics import METRICS
 from experiments.kinds.divergence_fit.schema import RunSpec
 
 __all__ = ["KIND"]
 
 
-def _program() -> Any:
-    from experiments.kinds.divergence_fit.program import PROGRAM
-
-    return PROGRAM
-
-
-def _figures() -> Any:
-    from experiments.kinds.divergence_fit.figures import draw
-
-    return draw
-
-
 KIND = Kind(
     name="divergence_fit",
     spec=RunSpec,
     metrics=METRICS,
-    program=_program,
-    figures=_figures,
+    program="experiments.kinds.divergence_fit.program:PROGRAM",
+    figures="experiments.kinds.divergence_fit.figures:draw",
 )

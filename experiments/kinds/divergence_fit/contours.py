@@ -7,6 +7,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from experiments.figures.canvas import new_figure
 from experiments.kinds.divergence_fit import grid
 from experiments.kinds.divergence_fit.figures import (
     DIVERGENCE_SYMBOLS,
@@ -15,7 +16,6 @@ from experiments.kinds.divergence_fit.figures import (
     gaussian_params,
 )
 from experiments.kinds.divergence_fit.figures import initial_params as start
-from experiments.plotting import new_figure
 
 __all__ = ["fit_2d"]
 

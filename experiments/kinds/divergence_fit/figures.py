@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from experiments import style
 from experiments.config import load_config
+from experiments.figures import style
+from experiments.figures.canvas import new_figure
 from experiments.kinds.divergence_fit import grid
-from experiments.plotting import new_figure
-from experiments.reading import RunRecord
+from experiments.rundir.read import RunRecord
 
 __all__ = ["DIVERGENCE_SYMBOLS", "OKABE_ITO", "Fit", "draw", "read_fits"]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from experiments.figures.canvas import new_figure
 from experiments.kinds.divergence_fit.figures import DIVERGENCE_SYMBOLS, Fit
-from experiments.plotting import new_figure
 
 __all__ = ["local_optima", "optima_figure"]
 

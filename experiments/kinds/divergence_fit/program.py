@@ -1,4 +1,4 @@
-"""The divergence_fit kind's :class:`~experiments.kind.Program`: a target on its grid, and
+"""The divergence_fit kind's :class:`~experiments.contract.Program`: a target on its grid, and
 q fitted by the pure run function of :mod:`experiments.kinds.divergence_fit.train`."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from experiments import execute
-from experiments.kind import DataError, Outcome
+from experiments.contract import DataError, Outcome
 from experiments.kinds.divergence_fit import grid, train
 from experiments.kinds.divergence_fit.families import init_hyperparameters
 from experiments.kinds.divergence_fit.metrics import METRICS
 from experiments.kinds.divergence_fit.schema import GaussianFit, RunSpec
+from experiments.pipeline import execute
 
 __all__ = ["MASS_TOLERANCE", "PROGRAM", "ProgramKey", "fit_run"]
 

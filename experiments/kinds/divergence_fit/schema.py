@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from experiments.fields import Float, Int, RunBase, StrictModel, default_tag
+from experiments.config.fields import Float, Int, RunBase, StrictModel, default_tag
 
 __all__ = [
     "DIVERGENCES",

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from experiments.kind import Outcome
+from experiments.contract import Outcome
 from experiments.kinds.divergence_fit.families import FAMILIES
 from experiments.kinds.divergence_fit.objective import (
     DIVERGENCES,

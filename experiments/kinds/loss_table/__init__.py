@@ -41,24 +41,16 @@ this package loads neither jax nor matplotlib.
 
 from __future__ import annotations
 
-from typing import Any
-
-from experiments.kind import Kind
+from experiments.contract import Kind
 from experiments.kinds.loss_table.schema import TableRun
 
 __all__ = ["KIND"]
 
 
-def _program() -> Any:
-    from experiments.kinds.loss_table.program import PROGRAM
-
-    return PROGRAM
-
-
-def _figures() -> Any:
-    from experiments.kinds.loss_table.figures import draw
-
-    return draw
-
-
-KIND = Kind(name="loss_table", spec=TableRun, metrics=(), program=_program, figures=_figures)
+KIND = Kind(
+    name="loss_table",
+    spec=TableRun,
+    metrics=(),
+    program="experiments.kinds.loss_table.program:PROGRAM",
+    figures="experiments.kinds.loss_table.figures:draw",
+)

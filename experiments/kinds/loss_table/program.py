@@ -1,4 +1,4 @@
-"""The loss table's :class:`~experiments.kind.Program`: no training, one evaluation.
+"""The loss table's :class:`~experiments.contract.Program`: no training, one evaluation.
 
 The config's tables are the run's data (shared by the members on it); the member function
 computes every loss and measure once (:mod:`experiments.kinds.loss_table.losses`), and the
@@ -17,7 +17,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.kind import Outcome
+from experiments.contract import Outcome
 from experiments.kinds.loss_table import losses
 from experiments.kinds.loss_table.schema import TableRun
 from experiments.kinds.loss_table.table import lines, units

@@ -25,7 +25,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, model_validator
 
 from experiments.config.errors import custom_error
-from experiments.fields import Float, Name, RunBase
+from experiments.config.fields import Float, Name, RunBase
 
 __all__ = ["SUM_TOLERANCE", "TableRun"]
 

@@ -10,31 +10,17 @@ loads neither jax nor matplotlib.
 
 from __future__ import annotations
 
-from typing import Any
-
-from experiments.kind import Kind
+from experiments.contract import Kind
 from experiments.kinds.max_entropy.metrics import METRICS
 from experiments.kinds.max_entropy.schema import RunSpec
 
 __all__ = ["KIND"]
 
 
-def _program() -> Any:
-    from experiments.kinds.max_entropy.program import PROGRAM
-
-    return PROGRAM
-
-
-def _figures() -> Any:
-    from experiments.kinds.max_entropy.figures import draw
-
-    return draw
-
-
 KIND = Kind(
     name="max_entropy",
     spec=RunSpec,
     metrics=METRICS,
-    program=_program,
-    figures=_figures,
+    program="experiments.kinds.max_entropy.program:PROGRAM",
+    figures="experiments.kinds.max_entropy.figures:draw",
 )

@@ -1,4 +1,4 @@
-"""The max_entropy kind's :class:`~experiments.kind.Program`: the support is the data, the
+"""The max_entropy kind's :class:`~experiments.contract.Program`: the support is the data, the
 constraint values are traced, the solver is :mod:`experiments.kinds.max_entropy.solve`."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from experiments import execute
-from experiments.kind import Outcome
+from experiments.contract import Outcome
 from experiments.kinds.max_entropy import solve
 from experiments.kinds.max_entropy.metrics import METRICS
 from experiments.kinds.max_entropy.schema import CONSTRAINTS, RunSpec
+from experiments.pipeline import execute
 
 __all__ = ["PROGRAM", "ProgramKey", "Support", "solve_run"]
 

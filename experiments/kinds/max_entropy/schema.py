@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from experiments.fields import Float, Int, RunBase, StrictModel
+from experiments.config.fields import Float, Int, RunBase, StrictModel
 
 __all__ = ["CONSTRAINTS", "Constraints", "OptimizerConfig", "RunSpec", "TrainConfig", "bounds"]
 

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from experiments.kind import Outcome
+from experiments.contract import Outcome
 from experiments.kinds.max_entropy import dual
 
 __all__ = [

@@ -1,6 +1,6 @@
 """The classifier's figures, drawn from a run folder's files, in every requested format.
 
-The run folders are written by experiments.record.write_run from hand-made outcomes (no
+The run folders are written by experiments.rundir.write.write_run from hand-made outcomes (no
 training), so these tests hold the figures to the files' real format.
 """
 
@@ -11,16 +11,16 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from experiments import style
 from experiments.config import validate_config
-from experiments.kind import Outcome
+from experiments.contract import Outcome
+from experiments.figures import style
+from experiments.figures.save import draw_run_figures, save_figures
 from experiments.kinds.classifier import KIND, figures
 from experiments.kinds.classifier.data import Dataset
 from experiments.kinds.classifier.metrics import METRICS
 from experiments.kinds.classifier.program import PROGRAM
-from experiments.plotting import draw_run_figures, save_figures
-from experiments.reading import read_run
-from experiments.record import Result, write_run
+from experiments.rundir.read import read_run
+from experiments.rundir.write import Result, write_run
 
 STEPS = np.arange(0, 101, 10)
 

@@ -11,10 +11,10 @@ import jax
 import numpy as np
 import pytest
 
-from experiments import runner
 from experiments.config import ConfigError, load_config, validate_config
 from experiments.kinds.classifier.program import PROGRAM
 from experiments.kinds.classifier.schema import RunSpec
+from experiments.pipeline import run as runner
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 INLINE = {

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import plotting, runner
 from experiments.config import ConfigError, validate_config
+from experiments.figures import save as plotting
+from experiments.pipeline import run as runner
 
 ROOT = Path(__file__).resolve().parents[3]
 CURVES = ROOT / "configs" / "curves.yaml"
@@ -125,7 +126,7 @@ def test_pdfs_are_drawn_without_font_warnings_on_the_terminal(curves, tmp_path, 
 
 def test_the_figures_are_drawn_from_the_files(curves):
     from experiments.kinds.curves.figures import draw
-    from experiments.reading import read_run
+    from experiments.rundir.read import read_run
 
     run_dir, by = curves
     figures = draw(read_run(run_dir))

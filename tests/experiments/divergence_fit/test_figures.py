@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from experiments.config import load_config, validate_config
-from experiments.kind import Outcome
+from experiments.contract import Outcome
+from experiments.figures.save import draw_run_figures
 from experiments.kinds.divergence_fit import figures, grid
 from experiments.kinds.divergence_fit.optima import local_optima
 from experiments.kinds.divergence_fit.program import PROGRAM
-from experiments.plotting import draw_run_figures
-from experiments.reading import read_run
-from experiments.record import Result, write_run
+from experiments.rundir.read import read_run
+from experiments.rundir.write import Result, write_run
 
 ROOT = Path(__file__).resolve().parents[3]
 STEPS = np.arange(0, 101, 10)

@@ -8,12 +8,10 @@ rest.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
-from experiments.fields import Float, Int, RunBase, StrictModel
-from experiments.kind import Kind
+from experiments.config.fields import Float, Int, RunBase, StrictModel
+from experiments.contract import Kind
 
 
 class MeanData(StrictModel):
@@ -32,22 +30,10 @@ class MeanRun(RunBase):
     train: MeanTrain = MeanTrain()
 
 
-def _program() -> Any:
-    from tests.experiments.gaussian_mean.program import PROGRAM
-
-    return PROGRAM
-
-
-def _figures() -> Any:
-    from tests.experiments.gaussian_mean.figures import draw
-
-    return draw
-
-
 KIND = Kind(
     name="gaussian_mean",
     spec=MeanRun,
     metrics=("loss", "mu"),
-    program=_program,
-    figures=_figures,
+    program="tests.experiments.gaussian_mean.program:PROGRAM",
+    figures="tests.experiments.gaussian_mean.figures:draw",
 )

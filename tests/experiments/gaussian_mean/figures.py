@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from experiments.plotting import new_figure
+from experiments.figures.canvas import new_figure
 
 
 def draw(record):

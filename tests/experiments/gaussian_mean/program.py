@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.kind import Outcome
+from experiments.contract import Outcome
 
 
 @dataclass(frozen=True, eq=False)

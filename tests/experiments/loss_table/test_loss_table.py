@@ -13,11 +13,12 @@ import pytest
 import scipy.special
 import scipy.stats
 
-from experiments import cli, runner
+from experiments import cli
 from experiments.config import validate_config
 from experiments.kinds.loss_table import losses
 from experiments.kinds.loss_table.figures import draw
-from experiments.reading import read_run
+from experiments.pipeline import run as runner
+from experiments.rundir.read import read_run
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 NO_FIGURES = ["output.formats=[]"]

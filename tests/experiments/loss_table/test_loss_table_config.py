@@ -7,7 +7,7 @@ import yaml
 
 from experiments import cli
 from experiments.config import ConfigError, validate_config
-from experiments.record import summary
+from experiments.rundir.write import summary
 
 PARTY = {
     "name": "party_losses",
@@ -121,8 +121,8 @@ def test_summary_writes_mapping_params_as_nested_objects():
     # The shared record's one extension for this kind: a mapping of arrays is an object.
     import numpy as np
 
-    from experiments.kind import Outcome
-    from experiments.record import Result
+    from experiments.contract import Outcome
+    from experiments.rundir.write import Result
 
     member = validate_config(PARTY).members[0]
     params = {"a": np.float32(0.5), "b": {"c": np.array([1.0, 2.0]), "d": {"e": np.inf}}}

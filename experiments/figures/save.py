@@ -1,9 +1,9 @@
 """Figures, shared by every kind: one style, one canvas, one way to save.
 
 Figures are drawn on the Agg canvas without pyplot (no global figure state) inside one
-``matplotlib.rc_context`` of the house style (:mod:`experiments.style`), at the run's
+``matplotlib.rc_context`` of the house style (:mod:`experiments.figures.style`), at the run's
 ``output.figure_width`` and ``output.dpi``. A kind's figures are drawn from a run's files
-only (:func:`experiments.record.read_run`), so ``python -m experiments plot`` redraws them
+only (:func:`experiments.rundir.write.read_run`), so ``python -m experiments plot`` redraws them
 without rerunning.
 
 Each figure is laid out once (constrained layout, at its first format) and saved in every
@@ -23,28 +23,17 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
-import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogFormatter
 
-from experiments import interrupts, style
+from experiments import interrupts
 from experiments.config import load_config
-from experiments.folders import listed_files, replace_listed
-from experiments.kind import Kind
-from experiments.reading import RunFilesError, read_run
-from experiments.record import FigureError, update_manifest
+from experiments.contract import Kind
+from experiments.figures import style
+from experiments.rundir.folders import listed_files, replace_listed
+from experiments.rundir.read import RunFilesError, read_run
+from experiments.rundir.write import FigureError, update_manifest
 
-__all__ = [
-    "draw_run_figures",
-    "drawn_line",
-    "legend_below",
-    "log_y",
-    "new_figure",
-    "positive_y",
-    "save_figures",
-]
+__all__ = ["draw_run_figures", "drawn_line", "save_figures"]
 
 # No dates in the files: the same figure gives the same bytes.
 _METADATA: dict[str, dict[str, Any]] = {
@@ -72,33 +61,6 @@ def _quiet_font_dates():
         yield
     finally:
         logger.removeFilter(_not_font_date_noise)
-
-
-def new_figure(rows: int, cols: int, size: tuple[float, float]) -> Figure:
-    """A constrained-layout figure on its own Agg canvas, with ``rows × cols`` axes.
-
-    ``size`` (inches) is the figure as designed; it is drawn at the house style's width
-    (:func:`experiments.style.fit_size`: scaled, and a row of panels stacked into a column
-    at column width), so ``figure.axes`` lists the panels in the same order either way.
-    """
-    width = float(matplotlib.rcParams["figure.figsize"][0])
-    column = width <= style.WIDTHS[style.COLUMN] + 1e-9
-    rows, cols, fitted = style.fit_size(rows, cols, size, width, column=column)
-    figure = Figure(figsize=fitted, layout="constrained")
-    FigureCanvasAgg(figure)
-    figure.subplots(rows, cols)
-    return figure
-
-
-def legend_below(figure: Figure, handles: Sequence[Any] | None = None, **kwargs: Any) -> Any:
-    """A legend under the panels, in as many columns as the figure's width has room for."""
-    if handles is None:
-        handles, _ = figure.axes[0].get_legend_handles_labels()
-    labels = [h.get_label() for h in handles]
-    font = matplotlib.font_manager.FontProperties(size=matplotlib.rcParams["legend.fontsize"])
-    columns = style.legend_columns(labels, figure.get_figwidth(), font.get_size_in_points())
-    kwargs.setdefault("ncols", columns)
-    return figure.legend(handles=handles, loc="outside lower center", **kwargs)
 
 
 def save_figures(
@@ -135,35 +97,6 @@ def save_figures(
                     figure.set_layout_engine("none")
                 written.append(path)
     return written
-
-
-def positive_y(ax: Axes) -> np.ndarray:
-    """The positive, finite y values of an axes' lines."""
-    values = [np.asarray(line.get_ydata(), float) for line in ax.lines]
-    values = np.concatenate([np.zeros(0), *values])
-    return values[np.isfinite(values) & (values > 0)]
-
-
-def log_y(ax: Axes) -> None:
-    """A log y axis (values ≤ 0 hidden), unless nothing is positive."""
-    if positive_y(ax).size:
-        ax.set_yscale("log", nonpositive="mask")
-        _plain_log_labels(ax.yaxis)
-
-
-class _PlainLogFormatter(LogFormatter):
-    """LogFormatter's choice of ticks to label, written as plain numbers (0.04, 0.3, 2)."""
-
-    def __call__(self, x: float, pos: int | None = None) -> str:
-        return f"{x:g}" if super().__call__(x, pos) else ""
-
-
-def _plain_log_labels(axis) -> None:
-    """Plain numbers on a log axis that spans less than two decades (else 10ⁿ labels)."""
-    low, high = axis.get_view_interval()
-    if low > 0 and high / low < 100:
-        axis.set_major_formatter(_PlainLogFormatter())
-        axis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False))
 
 
 def draw_run_figures(
@@ -235,10 +168,10 @@ def draw_run_figures(
 
 def _makers(kind: Kind, record: Any) -> Mapping[str, Callable[[], Figure]]:
     """The kind's figures of a run; for a sweep the kind draws nothing of, the final
-    metrics against each swept key (:mod:`experiments.sweep_figures`)."""
-    makers = dict(kind.figures()(record))
+    metrics against each swept key (:mod:`experiments.figures.sweep`)."""
+    makers = dict(kind.load_figures()(record))
     if record.swept and not makers:
-        from experiments import sweep_figures  # it draws with this module
+        from experiments.figures import sweep as sweep_figures  # it draws with this module
 
         metrics = sweep_figures.numeric_metrics(record, kind.metrics)
         for key in sorted(record.swept_keys()):

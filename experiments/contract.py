@@ -1,12 +1,13 @@
 """What an experiment kind gives the shared pipeline.
 
 A kind is a folder under ``experiments/kinds/`` that provides a :class:`Kind`: its run
-schema (light: pydantic only), and two loaders for its heavy parts, called only when a
-command needs them, so that ``show`` and ``validate`` do not import jax or matplotlib:
+schema (light: pydantic only), and where its two heavy parts are, as ``"module:NAME"``
+references that :func:`resolve` imports only when a command needs them, so that ``show``
+and ``validate`` import neither jax nor matplotlib:
 
 - :class:`Program` (jax): its data, its pure per-member function and its metrics;
 - ``draw(record) -> {name: make}`` (matplotlib): the figures of a run, each a function
-  that makes a ``Figure``, drawn from the run's files (:class:`~experiments.record.RunRecord`).
+  that makes a ``Figure``, drawn from the run's files (a :class:`RunRecord`).
 
 The shared machinery (variants, sweeps, seeds, sharding, chunking, run folders, manifest,
 progress, ``plot``, ``show``, ``validate``) reads a kind only through these.
@@ -15,14 +16,15 @@ progress, ``plot``, ``show``, ``validate``) reads a kind only through these.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from experiments.fields import RunBase
+from experiments.config.fields import RunBase
 
-__all__ = ["DataError", "Kind", "Outcome", "Program"]
+__all__ = ["DataError", "Kind", "Outcome", "Program", "resolve"]
 
 
 class DataError(ValueError):
@@ -122,7 +124,7 @@ class Kind:
 
     Attributes:
         name: the value of a config's ``kind:``.
-        spec: the schema of one run (a :class:`~experiments.fields.RunBase` subclass);
+        spec: the schema of one run (a :class:`~experiments.config.fields.RunBase` subclass);
             its fields other than ``name`` are what a variant may change.
         metrics: the metric names, in the order tables list them.
         count_metrics: those that are counts (written as integers).
@@ -134,18 +136,20 @@ class Kind:
             are losses, where less is.
         path_keys: dotted keys of a run that hold file paths relative to the config file;
             a run folder's ``config.yaml`` holds them absolute, so it reruns from anywhere.
-        program: returns the kind's :class:`Program` (imports jax).
-        figures: returns ``draw(record) -> {name: make}`` (imports matplotlib): ``record``
-            is a :class:`~experiments.record.RunRecord` read from a run folder, ``make()``
-            returns a ``matplotlib.figure.Figure`` (use :func:`experiments.plotting.new_figure`);
+        program: where the kind's :class:`Program` is, ``"module:NAME"`` (its module
+            imports jax); :meth:`load_program` imports it.
+        figures: where its ``draw(record) -> {name: make}`` is, ``"module:NAME"`` (its
+            module imports matplotlib); :meth:`load_figures` imports it. ``record`` is the
+            :class:`~experiments.rundir.read.RunRecord` of a run folder, ``make()`` returns
+            a ``matplotlib.figure.Figure`` (use :func:`experiments.figures.canvas.new_figure`);
             the pipeline saves it in every format of ``output.formats``.
     """
 
     name: str
     spec: type[RunBase]
     metrics: tuple[str, ...]
-    program: Callable[[], Program]
-    figures: Callable[[], Callable[[Any], Mapping[str, Callable[[], Any]]]]
+    program: str
+    figures: str
     count_metrics: frozenset[str] = frozenset()
     path_keys: tuple[str, ...] = ()
     higher_is_better: frozenset[str] = frozenset()
@@ -156,3 +160,30 @@ class Kind:
     def run_keys(self) -> tuple[str, ...]:
         """The keys of a run that the experiment's base and its variants set."""
         return tuple(key for key in self.spec.model_fields if key != "name")
+
+    def load_program(self) -> Program:
+        """The kind's :class:`Program` (imports its module, and so jax, on first use)."""
+        return resolve(self.program)
+
+    def load_figures(self) -> Callable[[Any], Mapping[str, Callable[[], Any]]]:
+        """The kind's ``draw(record)`` (imports its module, and so matplotlib)."""
+        return resolve(self.figures)
+
+
+def resolve(reference: str) -> Any:
+    """The object a ``"package.module:NAME"`` reference names, its module imported.
+
+    This is how a kind's heavy parts are loaded only when a command needs them.
+
+    Args:
+        reference: a module's dotted name and an attribute of it, joined by ``:``.
+
+    Returns:
+        The attribute.
+
+    Example:
+        >>> resolve("experiments.contract:Kind").__name__
+        'Kind'
+    """
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)

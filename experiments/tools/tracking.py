@@ -32,9 +32,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from experiments.catalog import flatten, value_text
 from experiments.config import MemberSpec
-from experiments.record import RUN_FILES
+from experiments.rundir.write import RUN_FILES
+from experiments.tools.catalog import flatten, value_text
 
 if TYPE_CHECKING:
     from experiments.api import Run

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.config import read_yaml
-from experiments.folders import listed_files
+from experiments.rundir.folders import listed_files
 
 __all__ = [
     "compare_lines",

@@ -1,6 +1,6 @@
 """Rendering a report's document: the blocks it is written in, as self-contained HTML
 (inline style, figures as ``data:`` URIs, every text escaped) and as Markdown (figures
-linked by relative path). :mod:`experiments.report` writes the document.
+linked by relative path). :mod:`experiments.tools.report` writes the document.
 
 >>> print(html_table(Table("demo", ["a<b"], [["1 & 2"]], "x > y")))
 <table class="demo">

@@ -28,12 +28,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from experiments.catalog import config_differences, value_text
 from experiments.config import read_yaml
-from experiments.folders import OutputError
-from experiments.reading import RunFilesError
-from experiments.record import SPLITS
-from experiments.report_render import (
+from experiments.rundir.folders import OutputError
+from experiments.rundir.read import RunFilesError
+from experiments.rundir.write import SPLITS
+from experiments.tools.catalog import config_differences, value_text
+from experiments.tools.render import (
     HTML_MARKER,
     MARKDOWN_MARKER,
     Block,

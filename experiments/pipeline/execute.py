@@ -27,7 +27,7 @@ from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from experiments import interrupts
-from experiments.kind import DataError, Outcome, Program
+from experiments.contract import DataError, Outcome, Program
 
 __all__ = [
     "MEMBER_AXIS",

@@ -8,7 +8,7 @@
    chunks) of its kind's pure member function;
 4. **record** (:func:`record`): the run's files are written into a staging folder (made
    before anything ran) and moved into place, complete;
-5. **figures** (:func:`experiments.plotting.draw_run_figures`): the kind draws its figures
+5. **figures** (:func:`experiments.figures.save.draw_run_figures`): the kind draws its figures
    from those files alone, into a staging folder of their own.
 
 A plain run is a sweep of one member per variant. The command line and the Python API
@@ -29,13 +29,13 @@ from typing import Any
 import jax
 import tqdm
 
-from experiments import execute as executor
 from experiments import interrupts
 from experiments.config import Experiment, MemberSpec, load_config
-from experiments.fields import precision_context
-from experiments.folders import KeptBeside, Stage, choose_run_folder, open_stage, staged
-from experiments.kind import DataError, Kind, Program
-from experiments.record import Result, utc_now, write_run
+from experiments.config.fields import precision_context
+from experiments.contract import DataError, Kind, Program
+from experiments.pipeline import execute as executor
+from experiments.rundir.folders import KeptBeside, Stage, choose_run_folder, open_stage, staged
+from experiments.rundir.write import Result, utc_now, write_run
 
 __all__ = [
     "Plan",
@@ -66,7 +66,7 @@ class Plan:
 def load_members_data(config: Experiment, base_dir: Path) -> list[Any]:
     """Each member's data set, loaded once per distinct data key and checked against the
     member's settings. Raises ``DataError`` with every problem found."""
-    program = type(config).KIND.program()
+    program = type(config).KIND.load_program()
     cache: dict[Any, Any] = {}
     datasets, problems = [], []
     for member in config.members:
@@ -106,7 +106,7 @@ def plan(config: Experiment, base_dir: Path) -> Plan:
     """Loads and checks the data, and groups the members into compiled programs."""
     executor.memory_budget()  # a bad INFOLAB_SWEEP_MEMORY is bad input, found now
     kind = type(config).KIND
-    program = kind.program()
+    program = kind.load_program()
     datasets = load_members_data(config, base_dir)
     specs = [m.spec for m in config.members]
     groups = executor.group_members(program, specs, datasets)
@@ -363,7 +363,7 @@ def _status(log: Log | None, line: str) -> None:
 
 
 def _figures(run_dir: Path, config: Experiment, kind: Kind, log: Log | None) -> None:
-    from experiments.plotting import draw_run_figures, drawn_line  # matplotlib: only to draw
+    from experiments.figures.save import draw_run_figures, drawn_line  # matplotlib: only to draw
 
     output = config.output
     _status(log, f"drawing figures ({', '.join(output.formats)})")

@@ -121,7 +121,7 @@ class RunBase(StrictModel):
     PRNG key of a run is ``jax.random.key(seed)``. ``precision`` is set once, at the top
     of a config (every member of a run shares it): ``float64`` runs the members with
     ``jax_enable_x64`` on, their data, parameters and metrics in float64, for a kind that
-    lists it in :attr:`~experiments.kind.Kind.precisions`.
+    lists it in :attr:`~experiments.contract.Kind.precisions`.
     """
 
     name: Name

@@ -53,8 +53,8 @@ from typing import Any
 import numpy as np
 
 from experiments.config import Experiment, MemberSpec, config_hash, dump_config
-from experiments.folders import TOOL, sync_folder, write_synced
-from experiments.kind import Outcome
+from experiments.contract import Outcome
+from experiments.rundir.folders import TOOL, sync_folder, write_synced
 
 __all__ = [
     "RUN_FILES",
@@ -100,7 +100,7 @@ def write_run(
     """Writes a run's files into ``out_dir`` (made if missing; stage it for atomicity).
 
     Args:
-      out_dir: the folder to write into, typically :func:`~experiments.folders.staged_run_dir`'s.
+      out_dir: the folder to write into, a :class:`~experiments.rundir.folders.Stage`'s.
       config: the resolved config.
       results: one per member, in member order.
       data_entries: each member's data set as the kind describes it (with ``sha256``).

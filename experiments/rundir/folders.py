@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from experiments import interrupts, owners
+from experiments import interrupts
 from experiments.config import Experiment, config_hash
+from experiments.rundir import locks as owners
 
 __all__ = [
     "TOOL",
