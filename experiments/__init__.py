@@ -18,12 +18,12 @@ from typing import Any
 from experiments.config import ConfigError as ConfigError
 from experiments.config import Experiment as Experiment
 from experiments.config import MemberSpec as MemberSpec
-from experiments.config import load_config as load_config
-from experiments.config import validate_config as validate_config
 from experiments.contract import DataError as DataError
 from experiments.contract import Kind as Kind
 from experiments.contract import Outcome as Outcome
 from experiments.kinds import KINDS as KINDS
+from experiments.resolve import load_config as load_config
+from experiments.resolve import validate_config as validate_config
 from experiments.rundir.folders import OutputError as OutputError
 
 __all__ = [

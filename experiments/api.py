@@ -25,7 +25,8 @@ from typing import Any
 
 import pandas as pd
 
-from experiments.config import Experiment, load_config, validate_config
+from experiments.config import Experiment
+from experiments.resolve import load_config, resolve
 from experiments.rundir.read import RunFilesError, read_manifest, read_run
 
 __all__ = ["Run", "load_run", "run"]
@@ -117,14 +118,14 @@ def load_run(path: str | Path) -> Run:
     path = Path(path)
     if not path.is_dir():
         raise RunFilesError(f"{path}: not a run folder (no such folder)")
-    try:
-        record = read_run(path)
-        manifest = read_manifest(path)
-    except RunFilesError as error:  # its messages start with the file's name
-        raise RunFilesError(f"{path}/{error}") from None
     if not (path / "config.yaml").is_file():
         raise RunFilesError(f"{path}/config.yaml: missing")
     config = load_config(path / "config.yaml")
+    try:
+        record = read_run(path, config)
+        manifest = read_manifest(path)
+    except RunFilesError as error:  # its messages start with the file's name
+        raise RunFilesError(f"{path}/{error}") from None
     rows = []
     for entry in record.runs:
         row: dict[str, Any] = {"variant": entry["variant"], "member": entry["member"]}
@@ -167,20 +168,13 @@ def run(
     """
     from experiments.pipeline import run as runner  # here: it loads jax
 
-    base_dir = None
-    if isinstance(config, str | Path):
-        base_dir = Path(config).parent
-        config = load_config(config, overrides)
-    elif isinstance(config, Mapping):
-        config = validate_config(config, overrides)
-    elif overrides:
-        config = validate_config(config.model_dump(mode="json"), overrides)
+    config, base_dir = resolve(config, overrides)
     temporary = None
     if out is None:
         temporary = Path(tempfile.mkdtemp(prefix="infolab-run-"))
         out = temporary / "run"
     log = None if quiet else (lambda line: print(line, file=sys.stderr))
-    path = runner.run(config, base_dir=base_dir, out=Path(out), force=force, log=log)
+    path = runner.run(config, base_dir, overrides=overrides, out=Path(out), force=force, log=log)
     assert path is not None
     result = load_run(path)
     if temporary is not None:

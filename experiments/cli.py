@@ -24,12 +24,14 @@ from pathlib import Path
 
 from experiments import interrupts
 from experiments.cli_parser import build_parser
-from experiments.config import ConfigError, dump_config, load_config
+from experiments.config import ConfigError, dump_config
 from experiments.contract import DataError
 from experiments.pipeline.hosts import HostsError, distributed_settings
+from experiments.resolve import load_config
 from experiments.rundir.folders import OutputError, WriteError
+from experiments.rundir.manifest import RUN_FILES
 from experiments.rundir.read import RunFilesError
-from experiments.rundir.write import RUN_FILES, FigureError
+from experiments.rundir.write import FigureError
 from experiments.tools.tracking import ExportError
 
 __all__ = ["configs_folder", "main"]
@@ -179,9 +181,11 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         from experiments.tools.tracking import require_mlflow
 
         require_mlflow()  # before anything runs
+    config = load_config(args.config, _overrides(args))
     run_dir = _runner().run(
-        args.config,
-        _overrides(args),
+        config,
+        args.config.parent,
+        overrides=_overrides(args),
         out=args.out,
         force=args.force,
         progress=not args.quiet and sys.stderr.isatty(),
@@ -249,19 +253,18 @@ def _plot(args: argparse.Namespace, argv: Sequence[str]) -> int:
     missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
     if missing:
         raise _BadInput(f"RUN_DIR: {run_dir} is not a run folder (missing {', '.join(missing)})")
-    from experiments.figures.save import draw_run_figures, drawn_line  # loads matplotlib
-
+    runner = _runner()
     config = load_config(run_dir / "config.yaml")
     formats = args.formats or list(config.output.formats)
     if not formats:
         raise _BadInput(
             f"RUN_DIR: {run_dir} asks for no figures (output.formats: []); pass --format"
         )
-    written = draw_run_figures(run_dir, formats, type(config).KIND)
+    written = runner.draw_run_figures(run_dir, config, formats)
     for path in written:
         print(path)
     if not args.quiet:
-        print(drawn_line(written, run_dir / "figures"), file=sys.stderr)
+        print(runner.drawn_line(written, run_dir / "figures"), file=sys.stderr)
     return EXIT_OK
 
 
@@ -295,7 +298,8 @@ def _run_shipped(names: Sequence[str], args: argparse.Namespace, argv: Sequence[
     folder = configs_folder()
     for name in names:
         run_dir = _runner().run(
-            folder / name,
+            load_config(folder / name),
+            folder,
             progress=not args.quiet and sys.stderr.isatty(),
             log=_log(args.quiet),
             status=_log(args.quiet),

@@ -155,6 +155,33 @@ def _strip_optional(annotation: Any) -> Any:
     return annotation
 
 
+# Error types whose message is one phrase and what was given.
+_PLAIN = {
+    "int_type": "expected an integer",
+    "int_parsing": "expected an integer",
+    "int_from_float": "expected an integer",
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+    "finite_number": "must be a finite number",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "string_type": "expected a string",
+    "string_sub_type": "expected a string",
+    "string_pattern_mismatch": "may contain only letters, digits, '-' and '_'",
+    "string_too_short": "must not be empty",
+    "list_type": "expected a list",
+    "model_type": "expected a mapping of keys",
+    "model_attributes_type": "expected a mapping of keys",
+    "dict_type": "expected a mapping of keys",
+}
+_BOUNDS = {
+    "greater_than": ">",
+    "greater_than_equal": ">=",
+    "less_than": "<",
+    "less_than_equal": "<=",
+}
+
+
 def _describe(error: Mapping[str, Any], parent: Any, *, tagged: bool) -> str:
     # tagged: the parent may be a choice of a tagged union (the experiment itself is not).
     kind = error["type"]
@@ -174,37 +201,15 @@ def _describe(error: Mapping[str, Any], parent: Any, *, tagged: bool) -> str:
     if kind == "literal_error":
         expected = ", ".join(re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
         return f"{show(value)} is not one of {expected}"
-    bounds = {
-        "greater_than": ">",
-        "greater_than_equal": ">=",
-        "less_than": "<",
-        "less_than_equal": "<=",
-    }
-    if kind in bounds and isinstance(value, float) and not math.isfinite(value):
+    if kind in _BOUNDS and isinstance(value, float) and not math.isfinite(value):
         return f"must be a finite number, {got}"  # NaN fails every bound: say why
-    if kind in bounds:
+    if kind in _BOUNDS:
         limit = next(iter(ctx.values()))
-        return f"must be {bounds[kind]} {_number(limit)}, {got}"
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return f"expected an integer, {got}"
-    if kind in ("float_type", "float_parsing"):
-        return f"expected a number, {got}"
-    if kind == "finite_number":
-        return f"must be a finite number, {got}"
-    if kind in ("bool_type", "bool_parsing"):
-        return f"expected true or false, {got}"
-    if kind in ("string_type", "string_sub_type"):
-        return f"expected a string, {got}"
-    if kind == "string_pattern_mismatch":
-        return f"may contain only letters, digits, '-' and '_', {got}"
-    if kind == "string_too_short":
-        return f"must not be empty, {got}"
+        return f"must be {_BOUNDS[kind]} {_number(limit)}, {got}"
+    if kind in _PLAIN:
+        return f"{_PLAIN[kind]}, {got}"
     if kind == "string_too_long":
         return f"must be at most {ctx.get('max_length')} characters, {got}"
-    if kind == "list_type":
-        return f"expected a list, {got}"
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return f"expected a mapping of keys, {got}"
     if kind == "too_short":
         return f"must have at least {ctx.get('min_length')} entries, got {ctx.get('actual_length')}"
     if kind in ("value_error", "assertion_error"):

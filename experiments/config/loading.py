@@ -1,7 +1,8 @@
 """Reading configs: YAML in, overrides applied, one validated, resolved experiment out.
 
 A config is a YAML file read with a safe loader that refuses repeated keys. Its ``kind:``
-(default ``classifier``) picks the schema from :data:`experiments.kinds.KINDS`; overrides
+(default ``classifier``) picks the schema from the registry the caller passes (the package
+passes :data:`experiments.kinds.KINDS`: the config layer imports no kind); overrides
 ``--set key.path=value`` are merged into the raw mapping first, so they are checked
 exactly like the file, and every problem is reported at once with its dotted path.
 """
@@ -12,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
@@ -27,9 +28,11 @@ from experiments.config.errors import (
 )
 from experiments.config.fields import precision_context
 from experiments.config.merge import apply_override, parse_override
-from experiments.config.schema import Experiment, experiment_model
+from experiments.config.schema import DEFAULT_KIND, Experiment, experiment_model
 from experiments.config.yamlio import YamlError, parse_yaml, read_yaml
-from experiments.kinds import DEFAULT_KIND, KINDS
+
+if TYPE_CHECKING:
+    from experiments.contract import Kind
 
 __all__ = [
     "config_hash",
@@ -41,12 +44,16 @@ __all__ = [
 ]
 
 
-def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Experiment:
+def load_config(
+    path: str | Path, overrides: Iterable[str] = (), *, kinds: Mapping[str, Kind]
+) -> Experiment:
     """Reads, overrides, validates and resolves a config.
 
     Args:
       path: the YAML file.
       overrides: ``key.path=value`` strings, applied in order.
+      kinds: the registry a config's ``kind:`` is looked up in (:data:`experiments.kinds.kinds`;
+        :func:`experiments.load_config` passes it).
 
     Returns:
       The validated experiment; its ``members`` are the resolved runs.
@@ -71,21 +78,25 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Experiment:
     if not isinstance(raw, dict):
         message = f"{path}: the top level must be a mapping of keys, got {type_name(raw)}"
         raise ConfigError([message], source=source)
-    return validate_config(raw, overrides, source=source)
+    return validate_config(raw, overrides, kinds=kinds, source=source)
 
 
 def validate_config(
-    raw: Mapping[str, Any], overrides: Iterable[str] = (), *, source: str | None = None
+    raw: Mapping[str, Any],
+    overrides: Iterable[str] = (),
+    *,
+    kinds: Mapping[str, Kind],
+    source: str | None = None,
 ) -> Experiment:
     """Applies ``overrides`` to the raw mapping and validates it (see :func:`load_config`)."""
     overrides = list(overrides)
     problems: list[str] = []
     raw = dict(raw)
     kind_name = _kind_name(raw, overrides)
-    if kind_name not in KINDS:
-        allowed = ", ".join(KINDS)
+    if kind_name not in kinds:
+        allowed = ", ".join(kinds)
         raise ConfigError([f"kind: {show(kind_name)} is not one of {allowed}"], source=source)
-    model = experiment_model(KINDS[kind_name])
+    model = experiment_model(kinds[kind_name])
     set_paths: dict[str, str] = {}
     for text in overrides:
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     Field,
@@ -28,9 +28,15 @@ from experiments.config.errors import custom_error, describe_error
 from experiments.config.fields import Name, RunBase, StrictModel, precision_context
 from experiments.config.merge import deep_merge, nested
 from experiments.config.sweep import SweepConfig, SweepError, parse_sweep
-from experiments.contract import Kind
 
-__all__ = ["Experiment", "MemberSpec", "OutputConfig", "experiment_model"]
+if TYPE_CHECKING:  # a kind is what the caller gives: config imports no kind
+    from experiments.contract import Kind
+
+__all__ = ["DEFAULT_KIND", "Experiment", "MemberSpec", "OutputConfig", "experiment_model"]
+
+
+# The kind a config without ``kind:`` has.
+DEFAULT_KIND = "classifier"
 
 
 class OutputConfig(StrictModel):

@@ -15,10 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +23,11 @@ import matplotlib
 from matplotlib.figure import Figure
 
 from experiments import interrupts
-from experiments.config import load_config
 from experiments.contract import Kind
 from experiments.figures import style
-from experiments.rundir.folders import listed_files, replace_listed
-from experiments.rundir.read import RunFilesError, read_run
-from experiments.rundir.write import FigureError, update_manifest
+from experiments.rundir.read import RunRecord
 
-__all__ = ["draw_run_figures", "drawn_line", "save_figures"]
+__all__ = ["draw_figures", "save_figures"]
 
 # No dates in the files: the same figure gives the same bytes.
 _METADATA: dict[str, dict[str, Any]] = {
@@ -99,74 +93,27 @@ def save_figures(
     return written
 
 
-def draw_run_figures(
-    run_dir: str | Path,
-    formats: Iterable[str],
-    kind: Kind | None = None,
-    *,
-    width: str | None = None,
-    dpi: int | None = None,
+def draw_figures(
+    record: RunRecord, out_dir: Path, formats: Iterable[str], *, width: str, dpi: int
 ) -> list[Path]:
-    """Draws a run folder's figures from its checked files into ``run_dir/figures``.
-
-    The figures are drawn into a staging folder first and replace the old ones only when
-    all are drawn; the manifest then lists them (or records the failure).
+    """Draws a run's figures from its record and saves them in ``out_dir``.
 
     Args:
-        run_dir: a run folder.
+        record: the run folder read back (:func:`experiments.resolve.read_record`).
+        out_dir: the folder the files go to; the run folder itself is never touched here
+            (:func:`experiments.rundir.write.place_figures` moves them into place).
         formats: file formats, e.g. ``["png", "pdf"]``.
-        kind: the run's kind (default: the one its ``config.yaml`` names).
-        width: ``column`` or ``page`` (default: the run's ``output.figure_width``).
-        dpi: raster resolution (default: the run's ``output.dpi``).
+        width: ``column`` or ``page``.
+        dpi: raster resolution.
 
     Returns:
         The files written.
-
-    Raises:
-        RunFilesError: a file of the run is damaged (nothing is drawn).
-        FigureError: a figure could not be drawn (the old figures are kept).
     """
-    run_dir = Path(run_dir)
-    if kind is None or width is None or dpi is None:
-        config = load_config(run_dir / "config.yaml")
-        kind = kind or type(config).KIND
-        width = width or config.output.figure_width
-        dpi = dpi or config.output.dpi
-    formats = list(formats)
-    record = read_run(run_dir)
-    target = run_dir / "figures"
-    if target.exists() and not target.is_dir():
-        raise RunFilesError(f"figures: {target} is a file, not a folder")
-    stage = Path(tempfile.mkdtemp(prefix=".figures.partial-", dir=run_dir))
-    try:
-        makers = _makers(kind, record)
-        written = save_figures(lambda: makers, stage, formats, width=width, dpi=dpi)
-    except Exception as error:
-        shutil.rmtree(stage, ignore_errors=True)
-        update_manifest(run_dir, figures={"status": "failed", "error": _brief(error)})
-        raise FigureError(f"{type(error).__name__}: {error}") from error
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
-    stage.chmod(0o755)
-    listed = listed_files(run_dir) or []
-    previous = [f.removeprefix("figures/") for f in listed if f.startswith("figures/")]
-    if target.exists():
-        leftover = replace_listed(target, previous) if previous else _files(target)
-        if leftover:  # files this tool did not write: never overwrite or delete them
-            if {p.name for p in written} & set(leftover):
-                target = _free_name(run_dir / "figures-new")
-                stage.rename(target)
-                return _record_figures(run_dir, listed, [target / p.name for p in written])
-            for path in written:
-                os.replace(path, target / path.name)
-            stage.rmdir()
-            return _record_figures(run_dir, listed, [target / p.name for p in written])
-    stage.rename(target)
-    return _record_figures(run_dir, listed, [target / p.name for p in written])
+    kind = type(record.config).KIND
+    return save_figures(lambda: _makers(kind, record), out_dir, formats, width=width, dpi=dpi)
 
 
-def _makers(kind: Kind, record: Any) -> Mapping[str, Callable[[], Figure]]:
+def _makers(kind: Kind, record: RunRecord) -> Mapping[str, Callable[[], Figure]]:
     """The kind's figures of a run; for a sweep the kind draws nothing of, the final
     metrics against each swept key (:mod:`experiments.figures.sweep`)."""
     makers = dict(kind.load_figures()(record))
@@ -179,35 +126,3 @@ def _makers(kind: Kind, record: Any) -> Mapping[str, Callable[[], Figure]]:
                 sweep_figures.final_metrics_figure, record, key, metrics
             )
     return makers
-
-
-def drawn_line(written: Sequence[Path], folder: Path) -> str:
-    """The status line after drawing: ``drew 3 figures (6 files) in FOLDER``."""
-    names = {path.stem for path in written}
-    where = written[0].parent if written else folder
-    figures = "1 figure" if len(names) == 1 else f"{len(names)} figures"
-    files = "1 file" if len(written) == 1 else f"{len(written)} files"
-    return f"drew {figures} ({files}) in {where}"
-
-
-def _free_name(path: Path) -> Path:
-    n = 2
-    while path.exists():
-        path, n = path.with_name(f"{path.name.rsplit('-', 1)[0]}-{n}"), n + 1
-    return path
-
-
-def _record_figures(run_dir: Path, listed: list[str], written: list[Path]) -> list[Path]:
-    kept = [f for f in listed if not f.startswith("figures/")]
-    figures = [str(p.relative_to(run_dir)) for p in written]
-    update_manifest(run_dir, files=kept + figures, figures={"status": "ok"})
-    return written
-
-
-def _files(folder: Path) -> list[str]:
-    return [str(p.relative_to(folder)) for p in folder.rglob("*") if not p.is_dir()]
-
-
-def _brief(error: BaseException) -> str:
-    text = f"{type(error).__name__}: {error}"
-    return text if len(text) <= 300 else text[:297] + "..."

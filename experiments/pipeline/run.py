@@ -1,6 +1,6 @@
 """The pipeline: a config becomes a run folder in five stages, each plain data in and out.
 
-1. **resolve**: :func:`experiments.config.load_config` validates the config and expands
+1. **resolve**: :func:`experiments.resolve.load_config` validates the config and expands
    its variants and sweep into members, once;
 2. **plan** (:func:`plan`): each member's data is loaded (once per distinct data set) and
    checked, and members are grouped into compiled programs;
@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -30,17 +31,21 @@ import jax
 import tqdm
 
 from experiments import interrupts
-from experiments.config import Experiment, MemberSpec, load_config
+from experiments.config import Experiment, MemberSpec
 from experiments.config.fields import precision_context
 from experiments.contract import DataError, Kind, Program
 from experiments.pipeline import execute as executor
 from experiments.rundir.folders import KeptBeside, Stage, choose_run_folder, open_stage, staged
-from experiments.rundir.write import Result, utc_now, write_run
+from experiments.rundir.manifest import utc_now
+from experiments.rundir.read import read_run
+from experiments.rundir.write import Result, place_figures, write_run
 
 __all__ = [
     "Plan",
     "absolute_paths",
     "describe",
+    "draw_run_figures",
+    "drawn_line",
     "execute",
     "load_members_data",
     "plan",
@@ -273,10 +278,10 @@ def record(
 
 
 def run(
-    config: Experiment | str | Path,
-    overrides: Sequence[str] = (),
+    config: Experiment,
+    base_dir: Path = Path("."),
     *,
-    base_dir: Path | None = None,
+    overrides: Sequence[str] = (),
     out: Path | None = None,
     force: bool = False,
     progress: bool = False,
@@ -295,9 +300,10 @@ def run(
     and only process 0 writes.
 
     Args:
-        config: a validated config, or a YAML file's path (then ``overrides`` apply).
-        overrides: ``key.path=value`` strings, for a path.
-        base_dir: the folder data paths are relative to (default: the config file's).
+        config: the resolved config (:func:`experiments.resolve.resolve` makes one from a
+            file, a mapping or overrides).
+        base_dir: the folder its data paths are relative to (a config file's folder).
+        overrides: the ``key.path=value`` strings it was resolved with, for the manifest.
         out: the run folder (default: under ``output.dir``, named by time and hash).
         force: replace an existing run folder at ``out``.
         progress: show a progress bar.
@@ -311,10 +317,6 @@ def run(
         The run folder, or None on a process other than 0.
     """
     start, clock = dt.datetime.now(dt.UTC), time.perf_counter()
-    if not isinstance(config, Experiment):
-        path = Path(config)
-        config, base_dir = load_config(path, overrides), base_dir or path.parent
-    base_dir = base_dir or Path(".")
     config = absolute_paths(config, base_dir)
     writer = hosts is None or hosts[2] == 0
     folder = choose_run_folder(config, out, force=force, now=start) if writer else None
@@ -350,10 +352,10 @@ def run(
         final = record(the_plan, executed, stage, extra)
     except KeptBeside as kept:
         if formats:
-            _figures(kept.path, config, the_plan.kind, status)
+            _figures(kept.path, config, status)
         raise
     if formats:
-        _figures(final, config, the_plan.kind, status)  # FigureError: the results are kept
+        _figures(final, config, status)  # FigureError: the results are kept
     return final
 
 
@@ -362,14 +364,57 @@ def _status(log: Log | None, line: str) -> None:
         log(line)
 
 
-def _figures(run_dir: Path, config: Experiment, kind: Kind, log: Log | None) -> None:
-    from experiments.figures.save import draw_run_figures, drawn_line  # matplotlib: only to draw
+def draw_run_figures(
+    run_dir: Path,
+    config: Experiment,
+    formats: Sequence[str] | None = None,
+    *,
+    width: str | None = None,
+    dpi: int | None = None,
+) -> list[Path]:
+    """The figures stage: a run folder's figures, drawn from its files alone.
+
+    Args:
+        run_dir: a run folder.
+        config: its resolved config.
+        formats: file formats (default: the config's ``output.formats``).
+        width: ``column`` or ``page`` (default: ``output.figure_width``).
+        dpi: raster resolution (default: ``output.dpi``).
+
+    Returns:
+        The files written.
+
+    Raises:
+        RunFilesError: a file of the run is damaged (nothing is drawn).
+        FigureError: a figure could not be drawn (the old figures are kept).
+    """
+    from experiments.figures import save  # matplotlib, loaded only by a run that draws
 
     output = config.output
-    _status(log, f"drawing figures ({', '.join(output.formats)})")
-    written = draw_run_figures(
-        run_dir, output.formats, kind, width=output.figure_width, dpi=output.dpi
+    formats = list(output.formats if formats is None else formats)
+    record = read_run(run_dir, config)
+    draw = functools.partial(
+        save.draw_figures,
+        record,
+        formats=formats,
+        width=width or output.figure_width,
+        dpi=dpi or output.dpi,
     )
+    return place_figures(run_dir, draw)
+
+
+def drawn_line(written: Sequence[Path], folder: Path) -> str:
+    """The status line after drawing: ``drew 3 figures (6 files) in FOLDER``."""
+    names = {path.stem for path in written}
+    where = written[0].parent if written else folder
+    figures = "1 figure" if len(names) == 1 else f"{len(names)} figures"
+    files = "1 file" if len(written) == 1 else f"{len(written)} files"
+    return f"drew {figures} ({files}) in {where}"
+
+
+def _figures(run_dir: Path, config: Experiment, log: Log | None) -> None:
+    _status(log, f"drawing figures ({', '.join(config.output.formats)})")
+    written = draw_run_figures(run_dir, config)
     _status(log, drawn_line(written, run_dir / "figures"))
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from experiments.config import Experiment
+
 __all__ = ["History", "RunFilesError", "RunRecord", "read_manifest", "read_run"]
 
 
@@ -28,12 +30,13 @@ History = dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]  # [split][metric]
 class RunRecord:
     """A run folder read back: what a kind's figures draw from.
 
-    ``runs`` are the summary entries, each with its ``member`` index (its position when
-    nothing was swept); ``data[i]`` is member i's ``data.json`` entry and ``history[i]``
-    its metrics.
+    ``config`` is the run's resolved config; ``runs`` are the summary entries, each with its
+    ``member`` index (its position when nothing was swept); ``data[i]`` is member i's
+    ``data.json`` entry and ``history[i]`` its metrics.
     """
 
     path: Path
+    config: Experiment
     swept: bool
     runs: list[dict[str, Any]]
     data: dict[int, dict[str, Any]]
@@ -47,8 +50,13 @@ class RunFilesError(ValueError):
     """A run folder's files are missing or damaged (bad input: nothing is drawn)."""
 
 
-def read_run(run_dir: str | Path) -> RunRecord:
+def read_run(run_dir: str | Path, config: Experiment) -> RunRecord:
     """Reads and checks a run folder's ``summary.json``, ``data.json`` and ``metrics.csv``.
+
+    Args:
+        run_dir: the run folder.
+        config: its resolved config (:func:`experiments.resolve.read_record` reads it from
+            the folder's ``config.yaml``).
 
     Raises:
         RunFilesError: naming the file and what is wrong with it: not UTF-8, not JSON,
@@ -70,7 +78,7 @@ def read_run(run_dir: str | Path) -> RunRecord:
     by_variant = {run["variant"]: run["member"] for run in runs}
     history = _read_metrics(run_dir / "metrics.csv", by_variant)
     _check_agreement(runs, history)
-    return RunRecord(run_dir, swept, runs, data, history)
+    return RunRecord(run_dir, config, swept, runs, data, history)
 
 
 def read_manifest(run_dir: str | Path) -> dict[str, Any]:

@@ -37,39 +37,40 @@ member; ``test`` only when there is test data. A metric that was NaN or inf is `
 from __future__ import annotations
 
 import csv
-import datetime as dt
-import importlib.metadata
 import io
-import json
 import math
 import os
-import platform
-import subprocess
-from collections.abc import Mapping, Sequence
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from experiments.config import Experiment, MemberSpec, config_hash, dump_config
+from experiments.config import Experiment, MemberSpec, dump_config
 from experiments.contract import Outcome
-from experiments.rundir.folders import TOOL, sync_folder, write_synced
+from experiments.rundir.folders import (
+    listed_files,
+    replace_listed,
+    sync_folder,
+    write_synced,
+)
+from experiments.rundir.manifest import json_text, manifest, update_manifest
+from experiments.rundir.read import RunFilesError
 
 __all__ = [
-    "RUN_FILES",
     "SPLITS",
     "FigureError",
     "Result",
     "metrics_csv",
+    "place_figures",
     "summary",
-    "update_manifest",
-    "utc_now",
     "write_run",
 ]
 
 SPLITS = ("train", "test")
-RUN_FILES = ("config.yaml", "manifest.json", "metrics.csv", "summary.json", "data.json")
 
 
 class FigureError(RuntimeError):
@@ -113,11 +114,19 @@ def write_run(
     files = {
         "config.yaml": dump_config(config),
         "metrics.csv": metrics_csv(results, kind.metrics, kind.count_metrics, swept=swept),
-        "summary.json": _json(
+        "summary.json": json_text(
             _with_best(summary(results, kind.metrics, kind.count_metrics, swept=swept), kind, swept)
         ),
-        "data.json": _json(_data_info(results, data_entries)),
-        "manifest.json": _json(manifest(config, results, data_entries, manifest_extra or {})),
+        "data.json": json_text(_data_info(results, data_entries)),
+        "manifest.json": json_text(
+            manifest(
+                config,
+                [r.member for r in results],
+                [r.outcome.status for r in results],
+                data_entries,
+                manifest_extra or {},
+            )
+        ),
     }
     for name, text in files.items():
         write_synced(out / name, text)
@@ -214,103 +223,76 @@ def _data_info(results: Sequence[Result], data_entries: Sequence[Mapping[str, An
     return {"datasets": list(entries.values())}
 
 
-def manifest(
-    config: Experiment,
-    results: Sequence[Result],
-    data_entries: Sequence[Mapping[str, Any]],
-    extra: Mapping[str, Any],
-) -> dict[str, Any]:
-    """Provenance: what ran, from which code, where, on what; counts per variant and status."""
-    status: dict[str, dict[str, int]] = {}
-    for result in results:
-        counts = status.setdefault(result.member.variant, {})
-        counts[result.outcome.status] = counts.get(result.outcome.status, 0) + 1
-    start = str(extra.get("start", utc_now()))
-    record = {
-        "tool": TOOL,
-        "run_id": f"{config.name}-{config_hash(config)[:8]}-{start}",
-        "files": list(RUN_FILES),
-        "name": config.name,
-        "kind": config.kind,
-        "config_sha256": config_hash(config),
-        "precision": config.precision,
-        "git": _git_state(),
-        "versions": _versions(),
-        "platform": platform.platform(),
-        "devices": _devices(),
-        "xla_flags": os.environ.get("XLA_FLAGS"),
-        "seeds": {
-            "config": config.seed,
-            "members": sorted({int(r.member.spec.seed) for r in results}),
-        },
-        "data_sha256": sorted({data["sha256"] for data in data_entries}),
-        "members": len(results),
-        "status": status,
-        "end": utc_now(),
-    }
-    record.update(extra)
-    return record
+def place_figures(run_dir: Path, draw: Callable[[Path], list[Path]]) -> list[Path]:
+    """Draws a run's figures into a staging folder and moves them into ``run_dir/figures``.
+
+    The old figures are replaced only when all new ones are drawn; the manifest then lists
+    them (or records the failure). Files in ``figures/`` that this tool did not write are
+    never overwritten or deleted: the new figures then go to ``figures-new``.
+
+    Args:
+        run_dir: a run folder.
+        draw: draws the figures into the folder it is given and returns the files.
+
+    Returns:
+        The files, where they now are.
+
+    Raises:
+        RunFilesError: ``figures`` is a file.
+        FigureError: a figure could not be drawn (the old figures are kept).
+    """
+    target = run_dir / "figures"
+    if target.exists() and not target.is_dir():
+        raise RunFilesError(f"figures: {target} is a file, not a folder")
+    stage = Path(tempfile.mkdtemp(prefix=".figures.partial-", dir=run_dir))
+    try:
+        written = draw(stage)
+    except Exception as error:
+        shutil.rmtree(stage, ignore_errors=True)
+        update_manifest(run_dir, figures={"status": "failed", "error": _brief(error)})
+        raise FigureError(f"{type(error).__name__}: {error}") from error
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    stage.chmod(0o755)
+    listed = listed_files(run_dir) or []
+    previous = [f.removeprefix("figures/") for f in listed if f.startswith("figures/")]
+    if target.exists():
+        leftover = replace_listed(target, previous) if previous else _files(target)
+        if leftover:  # files this tool did not write: never overwrite or delete them
+            if {p.name for p in written} & set(leftover):
+                target = _free_name(run_dir / "figures-new")
+                stage.rename(target)
+                return _record_figures(run_dir, listed, [target / p.name for p in written])
+            for path in written:
+                os.replace(path, target / path.name)
+            stage.rmdir()
+            return _record_figures(run_dir, listed, [target / p.name for p in written])
+    stage.rename(target)
+    return _record_figures(run_dir, listed, [target / p.name for p in written])
 
 
-def update_manifest(run_dir: Path, **entries: Any) -> None:
-    """Sets entries of a run folder's manifest, replacing the file atomically (a folder
-    without one, such as figures drawn from copied files, records nothing)."""
-    path = Path(run_dir) / "manifest.json"
-    if not path.is_file():
-        return
-    record = json.loads(path.read_text(encoding="utf-8"))
-    record.update(entries)
-    staging = path.with_name(".manifest.json.partial")
-    write_synced(staging, _json(record))
-    os.replace(staging, path)
-    sync_folder(path.parent)
+def _free_name(path: Path) -> Path:
+    n = 2
+    while path.exists():
+        path, n = path.with_name(f"{path.name.rsplit('-', 1)[0]}-{n}"), n + 1
+    return path
 
 
-def _git_state() -> dict[str, Any]:
-    root = Path(__file__).resolve().parent.parent
-
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(
-                ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=False
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return done.stdout if done.returncode == 0 else None
-
-    sha = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return {
-        "sha": sha.strip() if sha else None,
-        "dirty": None if status is None else bool(status.strip()),
-    }
+def _record_figures(run_dir: Path, listed: list[str], written: list[Path]) -> list[Path]:
+    kept = [f for f in listed if not f.startswith("figures/")]
+    figures = [str(p.relative_to(run_dir)) for p in written]
+    update_manifest(run_dir, files=kept + figures, figures={"status": "ok"})
+    return written
 
 
-def _versions() -> dict[str, str | None]:
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for package in ("infolab", "jax", "jaxlib", "optax", "numpy"):
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
-    return versions
+def _files(folder: Path) -> list[str]:
+    return [str(p.relative_to(folder)) for p in folder.rglob("*") if not p.is_dir()]
 
 
-def _devices() -> dict[str, Any]:
-    import jax  # imported here: the commands that write no run should not pay for it
-
-    devices = jax.devices()
-    return {
-        "platform": devices[0].platform,
-        "kind": devices[0].device_kind,
-        "count": len(devices),
-    }
-
-
-def utc_now(moment: dt.datetime | None = None) -> str:
-    """An ISO 8601 UTC time to the microsecond, ``Z``-suffixed (every time in a manifest)."""
-    moment = moment or dt.datetime.now(dt.UTC)
-    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+def _brief(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}"
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 # ---------------------------------------------------------------------------
@@ -367,7 +349,3 @@ def _csv_number(value: Any, count: bool) -> str:
     if not math.isfinite(number):
         return repr(number)  # nan, inf, -inf
     return repr(_scalar(number, count))
-
-
-def _json(data: Any) -> str:
-    return json.dumps(data, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n"

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from experiments.config import MemberSpec
-from experiments.rundir.write import RUN_FILES
+from experiments.rundir.manifest import RUN_FILES
 from experiments.tools.catalog import flatten, value_text
 
 if TYPE_CHECKING:

@@ -15,13 +15,12 @@ from experiments.config import (
     deep_merge,
     dump_config,
     experiment_model,
-    load_config,
     parse_override,
-    validate_config,
 )
 from experiments.kinds import KINDS
 from experiments.kinds.classifier import KIND
 from experiments.kinds.classifier.schema import GaussianPrior, LaplacePrior, NoPrior, SyntheticData
+from experiments.resolve import load_config, validate_config
 
 ExperimentConfig = experiment_model(KIND)
 

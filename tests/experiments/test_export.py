@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from experiments import cli
-from experiments.rundir.write import RUN_FILES
+from experiments.rundir.manifest import RUN_FILES
 from experiments.tools.catalog import flatten, value_text
 from experiments.tools.tracking import INSTALL_HINT, export_mlflow
 

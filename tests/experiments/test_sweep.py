@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.config import ConfigError, validate_config
+from experiments.config import ConfigError
 from experiments.config.sweep import axis_values, parse_sweep
 from experiments.config.yamlio import parse_yaml
 from experiments.kinds.classifier.program import PROGRAM, train_run
 from experiments.pipeline import execute
 from experiments.pipeline import run as runner
-from experiments.rundir.read import read_run
+from experiments.resolve import read_record, validate_config
 
 BASE = {
     "name": "sweep_test",
@@ -263,7 +263,7 @@ def test_the_lr_sweep_figure_is_drawn_from_a_small_sweep(tmp_path):
     manifest = json.loads((run_dir / "manifest.json").read_text())
     for times in (manifest["compile_time_s"], manifest["train_time_s"]):
         assert set(times) == {"ce", "mse"} and min(times.values()) >= 0
-    record = read_run(run_dir)
+    record = read_record(run_dir)
     assert record.swept and sorted(record.history) == list(range(12))
     steps, values = record.history[0]["train"]["ce"]
     np.testing.assert_array_equal(steps, [0, 10, 20, 30, 40])

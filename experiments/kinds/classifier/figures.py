@@ -28,7 +28,6 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from experiments.config import load_config
 from experiments.figures import style
 from experiments.figures.canvas import legend_below, log_y, new_figure, positive_y
 from experiments.kinds.classifier import path_figures
@@ -116,8 +115,8 @@ def draw(record: RunRecord) -> dict[str, Callable[[], Figure]]:
 
 def read_variants(record: RunRecord) -> list[Variant]:
     """The variants of a (not swept) run, in the order of ``summary.json``; their priors
-    from the run's ``config.yaml``."""
-    config = load_config(record.path / "config.yaml")
+    from the run's resolved config."""
+    config = record.config
     priors = {m.index: m.spec.train.prior.kind for m in config.members}
     groups = {m.index: record.data[m.index].get("feature_groups") or [] for m in config.members}
     unit = path_figures.ce_unit(config)

@@ -31,7 +31,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from experiments.config import Experiment, load_config
+from experiments.config import Experiment
 from experiments.figures import style
 from experiments.figures import sweep as sweep_figures
 from experiments.figures.canvas import legend_below, log_y, new_figure
@@ -87,7 +87,7 @@ def ce_unit(config: Experiment) -> str:
 def figures(record: RunRecord) -> dict[str, Callable[[], Figure]]:
     """A sweep's figures, by what was swept (see the module docstring)."""
     members = read_points(record)
-    unit = ce_unit(load_config(record.path / "config.yaml"))
+    unit = ce_unit(record.config)
     units = {metric: label.format(unit=unit) for metric, label in UNITS.items()}
     swept = record.swept_keys()
     primary = sorted(swept - {SEED}) or sorted(swept)

@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from experiments.config import load_config
 from experiments.figures import style
 from experiments.figures.canvas import new_figure
 from experiments.kinds.divergence_fit import grid
@@ -73,7 +72,7 @@ class Fit:
 
 def read_fits(record: RunRecord) -> list[Fit]:
     """Every member of the run, in member order, with its resolved spec."""
-    config = load_config(record.path / "config.yaml")
+    config = record.config
     variants = list(dict.fromkeys(run["variant"] for run in record.runs))
     fits: list[Fit] = []
     for run in record.runs:

@@ -23,7 +23,6 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from experiments.config import load_config
 from experiments.figures import style
 from experiments.figures.canvas import new_figure
 from experiments.rundir.read import RunRecord
@@ -51,7 +50,7 @@ class Solution:
 
 
 def read_solutions(record: RunRecord) -> list[Solution]:
-    config = load_config(record.path / "config.yaml")
+    config = record.config
     solutions = []
     for index, run in enumerate(record.runs):
         history = record.history.get(run["member"], {}).get("train", {})

@@ -11,15 +11,15 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from experiments.config import validate_config
 from experiments.contract import Outcome
 from experiments.figures import style
-from experiments.figures.save import draw_run_figures, save_figures
-from experiments.kinds.classifier import KIND, figures
+from experiments.figures.save import save_figures
+from experiments.kinds.classifier import figures
 from experiments.kinds.classifier.data import Dataset
 from experiments.kinds.classifier.metrics import METRICS
 from experiments.kinds.classifier.program import PROGRAM
-from experiments.rundir.read import read_run
+from experiments.pipeline.run import draw_run_figures
+from experiments.resolve import read_record, validate_config
 from experiments.rundir.write import Result, write_run
 
 STEPS = np.arange(0, 101, 10)
@@ -103,7 +103,7 @@ def test_every_figure_in_every_format_from_the_run_files_alone(binary_run, tmp_p
     # `plot` redraws from the files: a folder with just these four is enough.
     for name in ("config.yaml", "metrics.csv", "summary.json", "data.json"):
         shutil.copy(binary_run / name, tmp_path / name)
-    written = draw_run_figures(tmp_path, ["png", "pdf"], KIND)
+    written = draw_run_figures(tmp_path, read_record(tmp_path).config, ["png", "pdf"])
     names = ["convergence", "sparsity", "weight_norm"]
     expected = [tmp_path / "figures" / f"{n}.{fmt}" for n in names for fmt in ("png", "pdf")]
     assert written == expected
@@ -116,7 +116,7 @@ def test_every_figure_in_every_format_from_the_run_files_alone(binary_run, tmp_p
 
 
 def test_column_width_and_dpi_set_the_pixel_width_and_redraws_are_identical(binary_run, tmp_path):
-    variants = figures.read_variants(read_run(binary_run))
+    variants = figures.read_variants(read_record(binary_run))
 
     def draw(folder):
         make = {"sparsity": functools.partial(figures.sparsity_figure, variants)}
@@ -139,13 +139,15 @@ def test_panels_only_where_they_mean_something(tmp_path):
         _outcome("map_gaussian", "ok", None, STEPS, _history(STEPS), np.ones(4, np.float32), 0.0),
     ]
     gaussian = {"map_gaussian": {"prior": {"kind": "gaussian", "scale": 1.0}}}
-    plain = read_run(_write(tmp_path / "plain", results, [_dataset(2, 4)] * 2, ["png"]))
+    plain = read_record(_write(tmp_path / "plain", results, [_dataset(2, 4)] * 2, ["png"]))
     assert list(figures.draw(plain)) == ["convergence", "weight_norm"]
     assert len(figures.weight_norm_figure(figures.read_variants(plain)).axes) == 1
-    l2 = read_run(_write(tmp_path / "l2", results, [_dataset(2, 4)] * 2, ["png"], gaussian))
+    l2 = read_record(_write(tmp_path / "l2", results, [_dataset(2, 4)] * 2, ["png"], gaussian))
     assert list(figures.draw(l2)) == ["convergence", "sparsity", "weight_norm"]
     assert len(figures.weight_norm_figure(figures.read_variants(l2)).axes) == 1
-    l1 = read_run(_write(tmp_path / "l1", results, [_dataset(2, 4)] * 2, ["png"], {"mle": LAPLACE}))
+    l1 = read_record(
+        _write(tmp_path / "l1", results, [_dataset(2, 4)] * 2, ["png"], {"mle": LAPLACE})
+    )
     assert len(figures.weight_norm_figure(figures.read_variants(l1)).axes) == 2
 
 
@@ -159,7 +161,7 @@ def test_coincident_variants_are_named_in_the_legend(tmp_path):
         _outcome("other", "ok", None, STEPS, _history(STEPS, seed=3), other, 0.0),
     ]
     train = {name: LAPLACE for name in ("ista", "fista", "other")}
-    run = read_run(_write(tmp_path, results, [_dataset(2, 3)] * 3, ["png"], train))
+    run = read_record(_write(tmp_path, results, [_dataset(2, 3)] * 3, ["png"], train))
     variants = figures.read_variants(run)
     labels = {
         name: [t.get_text() for legend in make(variants).legends for t in legend.get_texts()]
@@ -180,7 +182,7 @@ def test_image_data_gets_weight_images_and_named_features_label_the_axis(tmp_pat
     data = _dataset(3, 6)
     data = Dataset(**{**data.__dict__, "feature_names": pixels})
     results = [_outcome("softmax", "ok", None, STEPS, _history(STEPS), np.ones((6, 3)), 0.0)]
-    run = read_run(_write(tmp_path, results, [data], ["png"]))
+    run = read_record(_write(tmp_path, results, [data], ["png"]))
     drawn = figures.draw(run)
     assert "weights" in drawn
     assert sum(ax.get_images() != [] for ax in drawn["weights"]().axes) == 3  # one per class
@@ -192,7 +194,7 @@ def test_correlated_groups_get_a_panel_each_with_the_shares_and_units_follow_the
     weights = np.array([0.9, 0.05, 0.05, 0.3, 0.3, 0.3], np.float32)
     name, outcome = _outcome("l1", "ok", None, STEPS, _history(STEPS), weights, 0.0)
     outcome = Outcome(**{**outcome.__dict__, "extra": {"group_weight_share": [0.9, 1 / 3]}})
-    run = read_run(_write(tmp_path, [(name, outcome)], [data], ["png"]))
+    run = read_record(_write(tmp_path, [(name, outcome)], [data], ["png"]))
     drawn = figures.draw(run)
     figure = drawn["groups"]()
     panels = [ax for ax in figure.axes if ax.get_title().startswith("group")]
@@ -220,12 +222,12 @@ def test_a_sweep_of_any_key_draws_final_metrics_against_it(tmp_path):
         for i, m in enumerate(config.members)
     ]
     write_run(tmp_path, config, results, [PROGRAM.data_entry(_dataset(2, 3))] * len(results))
-    written = draw_run_figures(tmp_path, ["png"], KIND)
+    written = draw_run_figures(tmp_path, read_record(tmp_path).config, ["png"])
     assert [p.name for p in written] == ["sweep_train_steps.png"]
 
 
 def test_sparsity_legend_counts_exact_zeros(binary_run):
-    variants = figures.read_variants(read_run(binary_run))
+    variants = figures.read_variants(read_record(binary_run))
     assert [v.zeros for v in variants] == [0, 3, 0]
     figure = figures.sparsity_figure(variants)
     labels = [text.get_text() for legend in figure.legends for text in legend.get_texts()]
@@ -236,7 +238,7 @@ def test_sparsity_legend_counts_exact_zeros(binary_run):
 
 
 def test_convergence_reads_the_history_and_marks_divergence(binary_run):
-    variants = figures.read_variants(read_run(binary_run))
+    variants = figures.read_variants(read_record(binary_run))
     steps, _ = variants[2].history["train"]["ce"]
     np.testing.assert_array_equal(steps, STEPS[:4])
     assert variants[2].label == "sgd_big_step (diverged at step 35)"
@@ -256,7 +258,7 @@ def test_multiclass_run_without_test_split_and_degenerate_values(tmp_path):
     results = [_outcome("softmax", "ok", None, STEPS, history, weights, np.zeros(3, np.float32))]
     train = {"softmax": LAPLACE}  # a prior: the sparsity figure is drawn too
     run = _write(tmp_path, results, [_dataset(3, 4, test=False)], ["png"], train)
-    variants = figures.read_variants(read_run(run))
+    variants = figures.read_variants(read_record(run))
     assert variants[0].weights.shape == (4, 3) and variants[0].zeros == 12
     assert set(variants[0].history) == {"train"}
-    assert len(draw_run_figures(run, ["png"], KIND)) == 3
+    assert len(draw_run_figures(run, read_record(run).config, ["png"])) == 3

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 import experiments
-from experiments.config import ConfigError, validate_config
+from experiments.config import ConfigError
+from experiments.resolve import validate_config
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 

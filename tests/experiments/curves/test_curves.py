@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.config import ConfigError, validate_config
+from experiments.config import ConfigError
 from experiments.figures import save as plotting
 from experiments.pipeline import run as runner
+from experiments.resolve import read_record, resolve, validate_config
 
 ROOT = Path(__file__).resolve().parents[3]
 CURVES = ROOT / "configs" / "curves.yaml"
@@ -31,7 +32,9 @@ def arrays(params: dict) -> dict:
 @pytest.fixture(scope="module")
 def curves(tmp_path_factory):
     """configs/curves.yaml run as shipped (png only): each variant's params, and the folder."""
-    run_dir = runner.run(CURVES, ["output.formats=[png]"], out=tmp_path_factory.mktemp("c") / "r")
+    run_dir = runner.run(
+        *resolve(CURVES, ["output.formats=[png]"]), out=tmp_path_factory.mktemp("c") / "r"
+    )
     runs = json.loads((run_dir / "summary.json").read_text())["runs"]
     return run_dir, {run["variant"]: arrays(run["params"]) for run in runs}
 
@@ -107,7 +110,7 @@ def test_the_gradients_at_z_4_are_the_materials(curves):
 def test_one_figure_per_variant_and_byte_identical_reruns(curves, tmp_path):
     run_dir, _ = curves
     assert sorted(p.stem for p in (run_dir / "figures").iterdir()) == sorted(FIGURES)
-    again = runner.run(CURVES, ["output.formats=[]"], out=tmp_path / "again")
+    again = runner.run(*resolve(CURVES, ["output.formats=[]"]), out=tmp_path / "again")
     for name in ("summary.json", "metrics.csv", "data.json"):
         assert (run_dir / name).read_bytes() == (again / name).read_bytes(), name
 
@@ -118,7 +121,7 @@ def test_pdfs_are_drawn_without_font_warnings_on_the_terminal(curves, tmp_path, 
     run_dir, _ = curves
     shutil.copytree(run_dir, tmp_path / "r")
     caplog.set_level(logging.DEBUG)
-    written = plotting.draw_run_figures(tmp_path / "r", ["pdf"])
+    written = runner.draw_run_figures(tmp_path / "r", read_record(tmp_path / "r").config, ["pdf"])
     assert sorted(p.stem for p in written) == sorted(FIGURES)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
     assert not logging.getLogger(plotting._FONT_HEAD_LOG).filters  # removed again
@@ -126,10 +129,10 @@ def test_pdfs_are_drawn_without_font_warnings_on_the_terminal(curves, tmp_path, 
 
 def test_the_figures_are_drawn_from_the_files(curves):
     from experiments.kinds.curves.figures import draw
-    from experiments.rundir.read import read_run
+    from experiments.resolve import read_record
 
     run_dir, by = curves
-    figures = draw(read_run(run_dir))
+    figures = draw(read_record(run_dir))
     figure = figures["loss_gradients"]()
     (ce, mse, *_) = figure.axes[1].get_lines()
     np.testing.assert_allclose(ce.get_ydata(), by["loss_gradients"]["grid"]["ce_gradient"])

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.config import load_config, validate_config
 from experiments.contract import Outcome
-from experiments.figures.save import draw_run_figures
 from experiments.kinds.divergence_fit import figures, grid
 from experiments.kinds.divergence_fit.optima import local_optima
 from experiments.kinds.divergence_fit.program import PROGRAM
-from experiments.rundir.read import read_run
+from experiments.pipeline.run import draw_run_figures
+from experiments.resolve import load_config, read_record, validate_config
 from experiments.rundir.write import Result, write_run
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -42,9 +41,9 @@ def test_the_2d_fit_has_a_panel_per_variant(tmp_path):
     narrow = {"mean": np.array([3.0, 1.0]), "covariance": np.array([[1.0, -0.6], [-0.6, 1.0]])}
     outcomes = [_outcome(wide, **moments), _outcome(narrow, **mode)]
     run = _write(tmp_path, config, outcomes)
-    written = draw_run_figures(run, ["png"])
+    written = draw_run_figures(run, read_record(run).config, ["png"])
     assert [p.name for p in written] == ["fit.png", "divergence.png"]
-    fit = figures.fit_figure(figures.read_fits(read_run(run)), swept=False)
+    fit = figures.fit_figure(figures.read_fits(read_record(run)), swept=False)
     titles = [ax.get_title().splitlines() for ax in fit.axes]
     assert [t[0] for t in titles] == ["forward: min D(p‖q)", "reverse: min D(q‖p)"]
     assert titles[1][1] == "μ = (3.00, 1.00), σ = (1.00, 1.00), ρ = -0.60"
@@ -66,9 +65,9 @@ def test_the_sweep_figure_counts_the_local_optima(tmp_path):
         history = {name: np.full(len(STEPS), v) for name, v in history.items()}
         outcomes.append(Outcome("ok", None, STEPS, {"train": history}, {"mean": mean, "std": std}))
     run = _write(tmp_path, config, outcomes)
-    written = draw_run_figures(run, ["png"])
+    written = draw_run_figures(run, read_record(run).config, ["png"])
     assert [p.name for p in written] == ["fit.png", "divergence.png", "optima.png"]
-    fits = figures.read_fits(read_run(run))
+    fits = figures.read_fits(read_record(run))
     optima = local_optima(fits)
     assert [mean for mean, _ in optima["reverse"]] == [-3.0, 0.0, 3.0]
     assert [mean for mean, _ in optima["forward"]] == [0.0]
@@ -93,9 +92,12 @@ def test_a_discrete_target_and_equal_fits_are_labelled(tmp_path):
     )
     q = {"probabilities": np.array([0.2, 0.5, 0.3]), "logits": np.log([0.2, 0.5, 0.3])}
     run = _write(tmp_path, config, [_outcome(q, entropy=1.0), _outcome(q, entropy=1.0)])
-    fits = figures.read_fits(read_run(run))
+    fits = figures.read_fits(read_record(run))
     assert [f.label for f in fits] == [
         "forward: min D(p‖q)",
         "cross_entropy: min H(p, q) (same q as forward)",
     ]
-    assert [p.name for p in draw_run_figures(run, ["png"])] == ["fit.png", "divergence.png"]
+    assert [p.name for p in draw_run_figures(run, read_record(run).config, ["png"])] == [
+        "fit.png",
+        "divergence.png",
+    ]

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from experiments import cli
-from experiments.config import ConfigError, load_config, validate_config
+from experiments.config import ConfigError
+from experiments.resolve import load_config, validate_config
 
 ROOT = Path(__file__).resolve().parents[3]
 BASE = {

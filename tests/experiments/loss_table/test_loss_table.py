@@ -14,18 +14,17 @@ import scipy.special
 import scipy.stats
 
 from experiments import cli
-from experiments.config import validate_config
 from experiments.kinds.loss_table import losses
 from experiments.kinds.loss_table.figures import draw
 from experiments.pipeline import run as runner
-from experiments.rundir.read import read_run
+from experiments.resolve import read_record, resolve, validate_config
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 NO_FIGURES = ["output.formats=[]"]
 
 
 def run_config(name: str, out: Path, overrides=NO_FIGURES, log=None) -> dict:
-    run_dir = runner.run(CONFIGS / name, overrides, out=out, log=log)
+    run_dir = runner.run(*resolve(CONFIGS / name, overrides), out=out, log=log)
     return json.loads((run_dir / "summary.json").read_text())["runs"][0]["params"]
 
 
@@ -87,7 +86,7 @@ def test_the_terminal_shows_the_table(party):
 def test_the_figure_draws_each_mean_and_sample_from_the_files(party):
     run_dir, params, _ = party
     assert (run_dir / "figures" / "losses.png").is_file()
-    figure = draw(read_run(run_dir))["losses"]()
+    figure = draw(read_record(run_dir))["losses"]()
     for ax, loss in zip(figure.axes, ("error", "squared_error", "cross_entropy"), strict=True):
         heights = [bar.get_height() for bar in ax.patches]
         expected = [params["predictions"][name][loss] for name in ("model_1", "model_2")]
@@ -121,16 +120,15 @@ def test_the_entropies_and_both_kl_directions(tmp_path):
 
 
 def test_reruns_are_byte_identical(tmp_path):
-    first = runner.run(CONFIGS / "entropy_numbers.yaml", NO_FIGURES, out=tmp_path / "a")
-    second = runner.run(CONFIGS / "entropy_numbers.yaml", NO_FIGURES, out=tmp_path / "b")
+    first = runner.run(*resolve(CONFIGS / "entropy_numbers.yaml", NO_FIGURES), out=tmp_path / "a")
+    second = runner.run(*resolve(CONFIGS / "entropy_numbers.yaml", NO_FIGURES), out=tmp_path / "b")
     for name in ("summary.json", "metrics.csv", "data.json", "config.yaml"):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
 
 
 def test_plot_redraws_the_measures_figure(tmp_path, capsys):
-    run_dir = runner.run(
-        CONFIGS / "entropy_numbers.yaml", ["output.formats=[png]"], out=tmp_path / "r"
-    )
+    config = resolve(CONFIGS / "entropy_numbers.yaml", ["output.formats=[png]"])
+    run_dir = runner.run(*config, out=tmp_path / "r")
     (run_dir / "figures" / "measures.png").unlink()
     assert cli.main(["plot", str(run_dir)]) == 0
     assert capsys.readouterr().out.split() == [str(run_dir / "figures" / "measures.png")]
@@ -188,4 +186,4 @@ def test_a_sweep_over_the_base_changes_only_the_unit(tmp_path):
     assert (bits["base"], quarts["base"]) == (2, 4)
     kl = bits["pairs"]["P||Q"]["kl_divergence"]
     assert quarts["pairs"]["P||Q"]["kl_divergence"] == pytest.approx(kl / 2, rel=1e-6)
-    assert sorted(draw(read_run(run_dir))) == ["measures_default_0", "measures_default_1"]
+    assert sorted(draw(read_record(run_dir))) == ["measures_default_0", "measures_default_1"]

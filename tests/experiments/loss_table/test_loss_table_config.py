@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from experiments import cli
-from experiments.config import ConfigError, validate_config
+from experiments.config import ConfigError
+from experiments.resolve import validate_config
 from experiments.rundir.write import summary
 
 PARTY = {

@@ -1,0 +1,85 @@
+"""The first stage, resolve: a config file, a mapping or a run folder becomes a validated
+experiment of its kind, looked up in the registry :data:`experiments.kinds.KINDS`.
+
+:mod:`experiments.config` validates against whatever registry it is given and imports no
+kind; this module gives it the registry, for the command line, the Python API and the
+tests alike. Everything after this stage takes an :class:`~experiments.config.Experiment`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from experiments import config as _config
+from experiments.config import Experiment
+from experiments.kinds import KINDS
+from experiments.rundir import read
+
+__all__ = ["load_config", "read_record", "resolve", "validate_config"]
+
+
+def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Experiment:
+    """Reads, overrides, validates and resolves a config file.
+
+    Args:
+        path: the YAML file.
+        overrides: ``key.path=value`` strings, applied in order.
+
+    Returns:
+        The validated experiment; its ``members`` are the resolved runs.
+
+    Raises:
+        ConfigError: listing every problem, each with its dotted path.
+
+    Example:
+        >>> load_config("configs/mle_vs_map.yaml", ["train.steps=10"]).member_count()
+        3
+    """
+    return _config.load_config(path, overrides, kinds=KINDS)
+
+
+def validate_config(
+    raw: Mapping[str, Any], overrides: Iterable[str] = (), *, source: str | None = None
+) -> Experiment:
+    """Applies ``overrides`` to a raw mapping (as the YAML reads) and validates it.
+
+    Raises:
+        ConfigError: listing every problem, each with its dotted path.
+    """
+    return _config.validate_config(raw, overrides, kinds=KINDS, source=source)
+
+
+def resolve(
+    config: str | Path | Mapping[str, Any] | Experiment, overrides: Iterable[str] = ()
+) -> tuple[Experiment, Path]:
+    """A config in any form, validated, and the folder its data paths are relative to.
+
+    Args:
+        config: a YAML file's path (paths relative to its folder), a mapping as the YAML
+            would read, or a validated experiment (paths relative to the working folder).
+        overrides: ``key.path=value`` strings.
+
+    Returns:
+        ``(experiment, base_dir)``.
+    """
+    overrides = list(overrides)
+    if isinstance(config, str | Path):
+        return load_config(config, overrides), Path(config).parent
+    if isinstance(config, Mapping):
+        return validate_config(config, overrides), Path(".")
+    if overrides:
+        return validate_config(config.model_dump(mode="json"), overrides), Path(".")
+    return config, Path(".")
+
+
+def read_record(run_dir: str | Path) -> read.RunRecord:
+    """A run folder read back with its ``config.yaml`` validated: what figures draw from.
+
+    Raises:
+        ConfigError: the run's ``config.yaml`` is not a valid config.
+        RunFilesError: a file of the run is missing or damaged.
+    """
+    run_dir = Path(run_dir)
+    return read.read_run(run_dir, load_config(run_dir / "config.yaml"))
