@@ -23,65 +23,23 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from experiments.config import Experiment
-from experiments.resolve import load_config, resolve
-from experiments.rundir.read import RunFilesError, read_manifest, read_run
+from experiments.pipeline import run as runner
+from experiments.resolve import resolve
+from experiments.tools.report import write_report
+from experiments.tools.tables import RunTables, read_tables
 
 __all__ = ["Run", "load_run", "run"]
 
 
 @dataclasses.dataclass(frozen=True)
-class Run:
-    """A finished run, read from its folder.
+class Run(RunTables):
+    """A finished run, read from its folder (see :class:`~experiments.tools.tables.RunTables`
+    for its attributes: ``path``, ``config``, ``summary``, ``metrics``, ``manifest``).
 
-    Attributes:
-        path: the run folder (a temporary one, removed with this object, when the run was
-            made with ``out=None``).
-        config: the resolved, validated config.
-        summary: a row per member: ``variant``, ``member``, ``status``, the swept keys, the
-            kind's extras (``steps_taken``, ``converged``, ...), and ``split/metric`` columns
-            of final values.
-        metrics: the tidy per-step table (``variant``, ``member``, ``step``, ``split``,
-            ``metric``, ``value``) with the swept keys as columns.
-        manifest: the provenance record.
+    ``path`` is a temporary folder, removed with this object, when the run was made with
+    ``out=None``.
     """
-
-    path: Path
-    config: Experiment
-    summary: pd.DataFrame
-    metrics: pd.DataFrame
-    manifest: dict[str, Any]
-    _runs: tuple[dict[str, Any], ...]
-
-    def params(self, which: str | int) -> dict[str, Any]:
-        """The final parameters of a variant (by name; a plain run) or a member (by index)."""
-        for entry in self._runs:
-            if which in (entry["variant"], entry["member"]) and not isinstance(which, bool):
-                return entry["params"]
-        names = sorted({e["variant"] for e in self._runs})
-        raise KeyError(f"no variant or member {which!r}; variants: {', '.join(names)}")
-
-    def best(self, metric: str, split: str = "test", *, maximize: bool | None = None):
-        """Each variant's best member by a final metric (the lowest, or for ``accuracy``
-        and the metrics its kind says grow, the highest).
-
-        Returns:
-            A DataFrame: a row per variant, the summary's columns.
-        """
-        column = f"{split}/{metric}"
-        if column not in self.summary:
-            raise KeyError(f"no final metric {column!r}; columns: {', '.join(self.summary)}")
-        if maximize is None:
-            maximize = metric in type(self.config).KIND.higher_is_better
-        ranked = self.summary.dropna(subset=[column])
-        ranked = ranked.sort_values([column, "member"], ascending=[not maximize, True])
-        return ranked.groupby("variant", sort=False).head(1).reset_index(drop=True)
-
-    def figures(self) -> list[Path]:
-        """The run's figure files."""
-        return sorted((self.path / "figures").glob("*")) if (self.path / "figures").is_dir() else []
 
     def report(self, out: str | Path | None = None) -> Path:
         """Writes this run's HTML report and its Markdown twin (:mod:`experiments.tools.report`).
@@ -98,13 +56,7 @@ class Run:
             >>> experiments.load_run("results/mle_vs_map/RUN").report()  # doctest: +SKIP
             PosixPath('results/mle_vs_map/RUN/report.html')
         """
-        from experiments.tools.report import write_report
-
         return write_report([self.path], out)
-
-
-# What a summary row holds besides the kind's extras (``steps_taken``, ``converged``, ...).
-_NOT_COLUMNS = frozenset({"variant", "member", "status", "sweep", "final", "params"})
 
 
 def load_run(path: str | Path) -> Run:
@@ -115,34 +67,8 @@ def load_run(path: str | Path) -> Run:
             message names the file.
         ConfigError: its ``config.yaml`` is not a valid config.
     """
-    path = Path(path)
-    if not path.is_dir():
-        raise RunFilesError(f"{path}: not a run folder (no such folder)")
-    if not (path / "config.yaml").is_file():
-        raise RunFilesError(f"{path}/config.yaml: missing")
-    config = load_config(path / "config.yaml")
-    try:
-        record = read_run(path, config)
-        manifest = read_manifest(path)
-    except RunFilesError as error:  # its messages start with the file's name
-        raise RunFilesError(f"{path}/{error}") from None
-    rows = []
-    for entry in record.runs:
-        row: dict[str, Any] = {"variant": entry["variant"], "member": entry["member"]}
-        row["status"] = entry["status"]
-        row.update(entry.get("sweep", {}))
-        row.update({k: v for k, v in entry.items() if k not in _NOT_COLUMNS})
-        for split, metrics in entry["final"].items():
-            row.update({f"{split}/{name}": value for name, value in (metrics or {}).items()})
-        rows.append(row)
-    summary = pd.DataFrame(rows)
-    metrics = pd.read_csv(path / "metrics.csv")
-    if "member" not in metrics:
-        metrics.insert(1, "member", metrics["variant"].map(summary.set_index("variant")["member"]))
-    swept = sorted(record.swept_keys())
-    if swept:
-        metrics = metrics.merge(summary[["member", *swept]], on="member", how="left")
-    return Run(path, config, summary, metrics, manifest, tuple(record.runs))
+    tables = read_tables(path)
+    return Run(**{f.name: getattr(tables, f.name) for f in dataclasses.fields(tables)})
 
 
 def run(
@@ -166,8 +92,6 @@ def run(
     Raises:
         ConfigError, DataError, OutputError: bad input, before anything runs.
     """
-    from experiments.pipeline import run as runner  # here: it loads jax
-
     config, base_dir = resolve(config, overrides)
     temporary = None
     if out is None:

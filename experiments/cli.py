@@ -231,10 +231,12 @@ def _command_record(argv: Sequence[str], config: Path) -> dict[str, object]:
 
 def _validate(args: argparse.Namespace, argv: Sequence[str]) -> int:
     config = load_config(args.config, _overrides(args))
-    runner = _runner()
-    plan = runner.plan(config, args.config.parent)
+    _runner()  # the compilation cache, before anything compiles
+    from experiments.pipeline import plan as planner  # loads jax
+
+    plan = planner.plan(config, args.config.parent)
     print(f"{args.config}: ok: {config.name}, {len(config.runs())} variant(s)")
-    print("\n".join(runner.describe(plan)))
+    print("\n".join(planner.describe(plan)))
     return EXIT_OK
 
 

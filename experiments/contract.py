@@ -2,7 +2,7 @@
 
 A kind is a folder under ``experiments/kinds/`` that provides a :class:`Kind`: its run
 schema (light: pydantic only), and where its two heavy parts are, as ``"module:NAME"``
-references that :func:`resolve` imports only when a command needs them, so that ``show``
+references that :func:`load_reference` imports only when a command needs them, so that ``show``
 and ``validate`` import neither jax nor matplotlib:
 
 - :class:`Program` (jax): its data, its pure per-member function and its metrics;
@@ -24,7 +24,7 @@ import numpy as np
 
 from experiments.config.fields import RunBase
 
-__all__ = ["DataError", "Kind", "Outcome", "Program", "resolve"]
+__all__ = ["DataError", "Kind", "Outcome", "Program", "load_reference"]
 
 
 class DataError(ValueError):
@@ -163,14 +163,14 @@ class Kind:
 
     def load_program(self) -> Program:
         """The kind's :class:`Program` (imports its module, and so jax, on first use)."""
-        return resolve(self.program)
+        return load_reference(self.program)
 
     def load_figures(self) -> Callable[[Any], Mapping[str, Callable[[], Any]]]:
         """The kind's ``draw(record)`` (imports its module, and so matplotlib)."""
-        return resolve(self.figures)
+        return load_reference(self.figures)
 
 
-def resolve(reference: str) -> Any:
+def load_reference(reference: str) -> Any:
     """The object a ``"package.module:NAME"`` reference names, its module imported.
 
     This is how a kind's heavy parts are loaded only when a command needs them.
@@ -182,7 +182,7 @@ def resolve(reference: str) -> Any:
         The attribute.
 
     Example:
-        >>> resolve("experiments.contract:Kind").__name__
+        >>> load_reference("experiments.contract:Kind").__name__
         'Kind'
     """
     module, _, name = reference.partition(":")

@@ -14,8 +14,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import math
-import os
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -27,49 +25,19 @@ from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from experiments import interrupts
-from experiments.contract import DataError, Outcome, Program
+from experiments.contract import Outcome, Program
+from experiments.pipeline.plan import Group, by_key, call_size, group_members
 
 __all__ = [
     "MEMBER_AXIS",
-    "Group",
-    "chunk_size",
-    "group_members",
+    "Executed",
     "member_mesh",
-    "memory_budget",
-    "plan_rows",
     "run_group",
+    "run_groups",
     "run_members",
 ]
 
 MEMBER_AXIS = "members"
-
-
-@dataclasses.dataclass(frozen=True)
-class Group:
-    """Members trained by one compiled program on one data set (indices into the run's
-    member list)."""
-
-    key: Hashable
-    data: Any
-    members: tuple[int, ...]
-
-
-def group_members(program: Program, specs: Sequence[Any], datasets: Sequence[Any]) -> list[Group]:
-    """Groups members by program key, then by data set, in order of first appearance.
-
-    Everything that changes the compiled program or the data is in the group's identity:
-    the program key (static choices and data shapes) and the data set itself.
-    """
-    groups: dict[tuple[Hashable, int], list[int]] = {}
-    for index, (spec, data) in enumerate(zip(specs, datasets, strict=True)):
-        groups.setdefault((program.program_key(spec, data), id(data)), []).append(index)
-    by_id = {id(data): data for data in datasets}
-    # Optional: a key that depends on the whole group (members solved together).
-    refine = getattr(program, "group_key", lambda key, members: key)
-    return [
-        Group(refine(key, [specs[i] for i in ix]), by_id[data_id], tuple(ix))
-        for (key, data_id), ix in groups.items()
-    ]
 
 
 def member_mesh() -> jax.sharding.Mesh:
@@ -79,77 +47,6 @@ def member_mesh() -> jax.sharding.Mesh:
     ``jax.debug.callback`` inside ``vmap``.
     """
     return jax.make_mesh((jax.device_count(),), (MEMBER_AXIS,), axis_types=(AxisType.Auto,))
-
-
-def memory_budget() -> int:
-    """Bytes the members may use on each device: 70% of what the device reports, or on a
-    CPU, a quarter of the machine's memory shared by its devices; ``INFOLAB_SWEEP_MEMORY``
-    (bytes) overrides it."""
-    if "INFOLAB_SWEEP_MEMORY" in os.environ:
-        text = os.environ["INFOLAB_SWEEP_MEMORY"]
-        try:
-            budget = int(float(text))
-        except (ValueError, OverflowError):
-            budget = 0
-        if budget <= 0:
-            raise DataError([f"INFOLAB_SWEEP_MEMORY: expected a number of bytes > 0, got {text!r}"])
-        return budget
-    device = jax.local_devices()[0]
-    stats = device.memory_stats() if device.platform != "cpu" else None
-    if stats and "bytes_limit" in stats:
-        return int(0.7 * stats["bytes_limit"])
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return total // 4 // max(jax.local_device_count(), 1)
-
-
-def chunk_size(n_members: int, bytes_each: int, n_devices: int, budget: int) -> int:
-    """Members per compiled call: all of them if they fit, else as many as fit, rounded to a
-    multiple of the device count (at least one per device)."""
-    per_device = max(1, budget // max(bytes_each, 1))
-    per_call = math.ceil(n_members / n_devices) * n_devices
-    return min(per_call, per_device * n_devices)
-
-
-def _call_size(program: Program, groups: Sequence[Group], budget: int | None) -> int:
-    """One call size for all the groups of a program key (so it compiles once)."""
-    largest = max(len(g.members) for g in groups)
-    each = program.member_bytes(groups[0].key, groups[0].data)
-    budget = budget if budget is not None else memory_budget()
-    return chunk_size(largest, each, jax.device_count(), budget)
-
-
-def plan_rows(
-    program: Program, groups: Sequence[Group], variants: Sequence[str]
-) -> list[dict[str, Any]]:
-    """For each compiled program: members, data sets, memory per member and chunking.
-
-    Args:
-        program: the kind's program.
-        groups: from :func:`group_members`.
-        variants: each member's variant name.
-    """
-    rows = []
-    for key, same in _by_key(groups).items():
-        size = _call_size(program, same, None)
-        indices = [i for g in same for i in g.members]
-        rows.append(
-            {
-                "variants": sorted({variants[i] for i in indices}),
-                "members": len(indices),
-                "data_sets": len(same),
-                "bytes_per_member": program.member_bytes(key, same[0].data),
-                "members_per_call": size,
-                "calls": sum(math.ceil(len(g.members) / size) for g in same),
-            }
-        )
-    return rows
-
-
-def _by_key(groups: Sequence[Group]) -> dict[Hashable, list[Group]]:
-    by_key: dict[Hashable, list[Group]] = {}
-    for group in groups:
-        by_key.setdefault(group.key, []).append(group)
-    return by_key
 
 
 # ---------------------------------------------------------------------------
@@ -319,29 +216,30 @@ def _compile_meter() -> Iterator[list[float]]:
         jax.monitoring.unregister_event_duration_listener(listener)
 
 
-def run_members(
+def run_groups(
     program: Program,
+    groups: Sequence[Group],
     specs: Sequence[Any],
-    datasets: Sequence[Any],
     *,
     progress: Callable[[int], None] | None = None,
     on_chunk: Callable[[int, int], None] | None = None,
     budget: int | None = None,
 ) -> Executed:
-    """Trains every member, one compiled program per program key.
+    """Trains every member of the groups that :func:`experiments.pipeline.plan.group_members`
+    made, one compiled program per program key, in one call size per key.
 
     Args:
         program: the kind's program.
+        groups: the planned groups (their members index ``specs``).
         specs: the members' resolved run configs.
-        datasets: each member's data set; members on the same data share the object.
         progress: a host function called with a one-member group's steps done.
         on_chunk: called with (members, steps per member) after every compiled call.
         budget: device memory per device in bytes (default :func:`memory_budget`).
     """
     outcomes: list[Outcome | None] = [None] * len(specs)
     seconds, compiling = [], []
-    for key, same in _by_key(group_members(program, specs, datasets)).items():
-        size = _call_size(program, same, budget)
+    for key, same in by_key(groups).items():
+        size = call_size(program, same, budget)
         steps = program.steps(key)
         report = None if on_chunk is None else (lambda count, steps=steps: on_chunk(count, steps))
         for group in same:
@@ -355,3 +253,20 @@ def run_members(
             for index, outcome in zip(group.members, done, strict=True):
                 outcomes[index] = outcome
     return Executed(outcomes, seconds, compiling)  # type: ignore[arg-type]
+
+
+def run_members(
+    program: Program,
+    specs: Sequence[Any],
+    datasets: Sequence[Any],
+    **options: Any,
+) -> Executed:
+    """Groups members as the plan would and trains them (for a kind's one-member runs).
+
+    Args:
+        program: the kind's program.
+        specs: the members' resolved run configs.
+        datasets: each member's data set; members on the same data share the object.
+        **options: ``progress``, ``on_chunk`` and ``budget``, as :func:`run_groups` takes.
+    """
+    return run_groups(program, group_members(program, specs, datasets), specs, **options)

@@ -18,7 +18,6 @@ call :func:`run`; nothing here knows any particular kind.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as dt
 import functools
 import threading
@@ -31,115 +30,17 @@ import jax
 import tqdm
 
 from experiments import interrupts
-from experiments.config import Experiment, MemberSpec
-from experiments.config.fields import precision_context
-from experiments.contract import DataError, Kind, Program
+from experiments.config import Experiment
 from experiments.pipeline import execute as executor
+from experiments.pipeline.plan import Group, Plan, absolute_paths, plan
 from experiments.rundir.folders import KeptBeside, Stage, choose_run_folder, open_stage, staged
 from experiments.rundir.manifest import utc_now
 from experiments.rundir.read import read_run
 from experiments.rundir.write import Result, place_figures, write_run
 
-__all__ = [
-    "Plan",
-    "absolute_paths",
-    "describe",
-    "draw_run_figures",
-    "drawn_line",
-    "execute",
-    "load_members_data",
-    "plan",
-    "record",
-    "run",
-]
+__all__ = ["draw_run_figures", "drawn_line", "execute", "record", "run"]
 
 Log = Callable[[str], None]
-
-
-@dataclasses.dataclass(frozen=True)
-class Plan:
-    """What will run: the config, its kind, its members, their data and their programs."""
-
-    config: Experiment
-    kind: Kind
-    program: Program
-    members: list[MemberSpec]
-    datasets: list[Any]  # one per member; members on the same data share the object
-    groups: list[executor.Group]
-
-
-def load_members_data(config: Experiment, base_dir: Path) -> list[Any]:
-    """Each member's data set, loaded once per distinct data key and checked against the
-    member's settings. Raises ``DataError`` with every problem found."""
-    program = type(config).KIND.load_program()
-    cache: dict[Any, Any] = {}
-    datasets, problems = [], []
-    for member in config.members:
-        key = program.data_key(member.spec)
-        if key not in cache:
-            cache[key] = program.load_data(member.spec, base_dir)
-        datasets.append(cache[key])
-        for problem in program.check(member.spec, cache[key]):
-            if problem not in problems:
-                problems.append(problem)
-    if problems:
-        raise DataError(problems)
-    return datasets
-
-
-def absolute_paths(config: Experiment, base_dir: Path) -> Experiment:
-    """The config with its kind's file paths (``data.path``, ...) made absolute, in the
-    base and every variant, so that the run folder's ``config.yaml`` reruns from anywhere."""
-    keys = type(config).KIND.path_keys
-    raw = config.model_dump(mode="json")
-    changed = False
-    for top in [raw, *raw["variants"]]:
-        for key in keys:
-            node, (*parents, leaf) = top, key.split(".")
-            for part in parents:
-                node = node.get(part) if isinstance(node, dict) else None
-            value = node.get(leaf) if isinstance(node, dict) else None
-            if isinstance(value, str) and not Path(value).is_absolute():
-                node[leaf] = str((base_dir / value).resolve())
-                changed = True
-    if not changed:
-        return config
-    return type(config).model_validate(raw, context=precision_context(raw))
-
-
-def plan(config: Experiment, base_dir: Path) -> Plan:
-    """Loads and checks the data, and groups the members into compiled programs."""
-    executor.memory_budget()  # a bad INFOLAB_SWEEP_MEMORY is bad input, found now
-    kind = type(config).KIND
-    program = kind.load_program()
-    datasets = load_members_data(config, base_dir)
-    specs = [m.spec for m in config.members]
-    groups = executor.group_members(program, specs, datasets)
-    return Plan(config, kind, program, config.members, datasets, groups)
-
-
-def describe(the_plan: Plan) -> list[str]:
-    """For ``validate``: a line per variant, or for a sweep, the compiled programs with
-    their members, memory and chunks."""
-    if not the_plan.config.sweep:
-        return [
-            f"  {m.variant}: {the_plan.program.describe(m.spec, data)}"
-            for m, data in zip(the_plan.members, the_plan.datasets, strict=True)
-        ]
-    variants = [m.variant for m in the_plan.members]
-    rows = executor.plan_rows(the_plan.program, the_plan.groups, variants)
-    budget = executor.memory_budget()
-    lines = [
-        f"  sweep: {len(the_plan.members)} members in {len(rows)} compiled program(s) on "
-        f"{jax.device_count()} device(s); memory budget {budget / 2**20:.0f} MiB a device"
-    ]
-    for row in rows:
-        lines.append(
-            f"    {', '.join(row['variants'])}: {row['members']} members on "
-            f"{row['data_sets']} data set(s), about {row['bytes_per_member'] / 2**20:.2f} MiB "
-            f"each; {row['calls']} call(s) of {row['members_per_call']} members"
-        )
-    return lines
 
 
 # ---------------------------------------------------------------------------
@@ -212,10 +113,10 @@ def execute(the_plan: Plan, *, progress: bool = False) -> executor.Executed:
     finished = False
     try:
         with jax.enable_x64(the_plan.config.precision == "float64"):
-            executed = executor.run_members(
+            executed = executor.run_groups(
                 the_plan.program,
+                the_plan.groups,
                 specs,
-                the_plan.datasets,
                 progress=_RELAY if progress else None,
                 on_chunk=bar.after_call,
             )
@@ -240,7 +141,7 @@ def compile_seconds(the_plan: Plan, executed: executor.Executed) -> dict[str, fl
     return _per_variant(the_plan, executed.compile_seconds)
 
 
-def _per_variant(the_plan: Plan, times: list[tuple[executor.Group, float]]) -> dict[str, float]:
+def _per_variant(the_plan: Plan, times: list[tuple[Group, float]]) -> dict[str, float]:
     seconds = {member.variant: 0.0 for member in the_plan.members}
     for group, spent in times:
         for index in group.members:

@@ -26,7 +26,7 @@ import os
 import shlex
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from experiments.config import read_yaml
 from experiments.rundir.folders import OutputError
@@ -45,9 +45,7 @@ from experiments.tools.render import (
     render_html,
     render_markdown,
 )
-
-if TYPE_CHECKING:
-    from experiments.api import Run
+from experiments.tools.tables import RunTables, read_tables
 
 __all__ = ["HTML_MARKER", "MARKDOWN_MARKER", "default_out", "write_report"]
 
@@ -89,8 +87,6 @@ def write_report(run_dirs: Sequence[str | Path], out: str | Path | None = None) 
         >>> write_report(["results/mse_vs_ce/2026-01-01T00-00-00Z-8c8713ae"])  # doctest: +SKIP
         PosixPath('results/mse_vs_ce/2026-01-01T00-00-00Z-8c8713ae/report.html')
     """
-    from experiments.api import load_run  # pandas, loaded when a report is made
-
     if not run_dirs:
         raise OutputError("report: give at least one run folder")
     target = Path(out) if out is not None else default_out(run_dirs)
@@ -101,7 +97,7 @@ def write_report(run_dirs: Sequence[str | Path], out: str | Path | None = None) 
     twin = target.with_suffix(".md")
     _check_replaceable(target, HTML_MARKER)
     _check_replaceable(twin, MARKDOWN_MARKER)
-    runs = [load_run(path) for path in run_dirs]
+    runs = [read_tables(path) for path in run_dirs]
     blocks = list(_document(runs))
     title = _title(runs)
     try:
@@ -114,20 +110,20 @@ def write_report(run_dirs: Sequence[str | Path], out: str | Path | None = None) 
     return target
 
 
-def _title(runs: Sequence[Run]) -> str:
+def _title(runs: Sequence[RunTables]) -> str:
     names = list(dict.fromkeys(run.config.name for run in runs))
     head = f"{len(runs)} runs: " if len(runs) > 1 else ""
     return f"Report: {head}{', '.join(names)}"
 
 
-def _labels(runs: Sequence[Run]) -> list[str]:
+def _labels(runs: Sequence[RunTables]) -> list[str]:
     return [
         f"#{i} {run.config.name}" if len(runs) > 1 else run.config.name
         for i, run in enumerate(runs, 1)
     ]
 
 
-def _document(runs: Sequence[Run]) -> Iterator[Block]:
+def _document(runs: Sequence[RunTables]) -> Iterator[Block]:
     labels = _labels(runs)
     if len(runs) > 1:
         yield Table(
@@ -179,7 +175,7 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-def _provenance(runs: Sequence[Run], labels: list[str]) -> Table:
+def _provenance(runs: Sequence[RunTables], labels: list[str]) -> Table:
     manifests = [run.manifest for run in runs]
 
     def row(name: str, get: Any) -> list[str]:
@@ -219,7 +215,7 @@ def _devices(devices: Any) -> str | None:
     return f"{devices.get('count')} × {devices.get('kind')} ({devices.get('platform')})"
 
 
-def _metric_columns(run: Run, split: str) -> list[str]:
+def _metric_columns(run: RunTables, split: str) -> list[str]:
     """The run's ``split/metric`` columns, in its kind's order of metrics."""
     order = list(type(run.config).KIND.metrics)
     columns = [str(c) for c in run.summary.columns if str(c).startswith(f"{split}/")]
@@ -229,13 +225,13 @@ def _metric_columns(run: Run, split: str) -> list[str]:
     )
 
 
-def _member_columns(run: Run) -> list[str]:
+def _member_columns(run: RunTables) -> list[str]:
     """Variant, member (for a sweep), status and the swept keys."""
     first = [str(c) for c in run.summary.columns if "/" not in str(c)]
     return first if run.config.sweep else [c for c in first if c != "member"]
 
 
-def _final_metrics(run: Run) -> Iterator[Block]:
+def _final_metrics(run: RunTables) -> Iterator[Block]:
     """A table per split: a row per member, a column per final metric."""
     for split in SPLITS:
         metrics = _metric_columns(run, split)
@@ -252,7 +248,7 @@ def _final_metrics(run: Run) -> Iterator[Block]:
         yield Table("metrics", header, rows, f"Final values on the {split} split{shown}")
 
 
-def _best_members(run: Run) -> Table:
+def _best_members(run: RunTables) -> Table:
     """A row per final metric and variant: the best member, its swept values and value."""
     kind = type(run.config).KIND
     split = "test" if _metric_columns(run, "test") else "train"

@@ -13,6 +13,7 @@ from experiments.config.sweep import axis_values, parse_sweep
 from experiments.config.yamlio import parse_yaml
 from experiments.kinds.classifier.program import PROGRAM, train_run
 from experiments.pipeline import execute
+from experiments.pipeline import plan as planner
 from experiments.pipeline import run as runner
 from experiments.resolve import read_record, validate_config
 
@@ -140,7 +141,7 @@ def test_a_sweep_times_compiling_apart_from_running(swept):
     executed = swept[3]
     # The members' variants, as the plan of the fixture's config has them (one group each).
     block = {"train.prior.scale": {"logspace": [-2, 0, 3]}, "seed": [0, 1]}
-    the_plan = runner.plan(validate_config({**BASE, "sweep": block}), Path("."))
+    the_plan = planner.plan(validate_config({**BASE, "sweep": block}), Path("."))
     compiling = runner.compile_seconds(the_plan, executed)
     running = runner.train_seconds(the_plan, executed)
     walls = {the_plan.members[g.members[0]].variant: s for g, s in executed.seconds}
@@ -197,7 +198,7 @@ def test_a_data_shape_sweep_compiles_once_per_shape_and_each_member_is_its_run(t
     execute._compiled.cache_clear()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(PROGRAM, "member_fn", _traced_member_fn(traces))
-        the_plan = runner.plan(config, tmp_path)
+        the_plan = planner.plan(config, tmp_path)
         executed = runner.execute(the_plan)
     execute._compiled.cache_clear()
     assert sorted(key.train_shape[0] for key in traces) == [75, 150]  # 3/4 of each size trains
@@ -225,7 +226,7 @@ def test_a_swept_seed_changes_init_minibatches_and_data_member_by_member(tmp_pat
         "variants": [{"name": "mle"}],
         "sweep": {"seed": [0, 1, 2]},
     }
-    the_plan = runner.plan(validate_config(raw), tmp_path)
+    the_plan = planner.plan(validate_config(raw), tmp_path)
     executed = runner.execute(the_plan)
     assert len({data.sha256 for data in the_plan.datasets}) == 3  # a data draw per seed
     singles = [
@@ -239,14 +240,14 @@ def test_a_swept_seed_changes_init_minibatches_and_data_member_by_member(tmp_pat
             assert same == (i == j), (i, j)
     # With the data fixed, the init and the minibatch order still follow the seed.
     fixed = {**raw, "data": {**BASE["data"], "seed": 7}}
-    the_plan = runner.plan(validate_config(fixed), tmp_path)
+    the_plan = planner.plan(validate_config(fixed), tmp_path)
     assert len({id(data) for data in the_plan.datasets}) == 1
     weights = [o.params["weights"] for o in runner.execute(the_plan).outcomes]
     assert not np.allclose(weights[0], weights[1]) and not np.allclose(weights[1], weights[2])
     zeros = {**fixed, "model": {"init": {"kind": "zeros"}}}
     weights_zero_init = [
         o.params["weights"]
-        for o in runner.execute(runner.plan(validate_config(zeros), tmp_path)).outcomes
+        for o in runner.execute(planner.plan(validate_config(zeros), tmp_path)).outcomes
     ]
     assert not np.allclose(weights_zero_init[0], weights_zero_init[1])  # the order alone
 

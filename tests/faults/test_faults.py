@@ -455,6 +455,7 @@ def test_a_signal_at_each_stage_leaves_the_earlier_run_or_the_new_one(
 ):
     from experiments.kinds.classifier.program import PROGRAM
     from experiments.pipeline import execute
+    from experiments.pipeline import plan as planner
     from experiments.pipeline import run as runner
     from experiments.rundir import folders
 
@@ -463,7 +464,7 @@ def test_a_signal_at_each_stage_leaves_the_earlier_run_or_the_new_one(
     before = _contents(out)
     send = _signal_at(sig)
     if stage == "loading":
-        monkeypatch.setattr(runner, "load_members_data", _around(runner.load_members_data, send))
+        monkeypatch.setattr(planner, "load_members_data", _around(planner.load_members_data, send))
     elif stage == "compiling":  # the signal comes while the program is traced
         make = PROGRAM.member_fn
         traced = lambda key, progress: _around(make(key, progress), send)  # noqa: E731

@@ -47,11 +47,11 @@ def test_one_example_needs_no_split_but_a_split_says_why():
     }
     assert len(validate_config(raw).members) == 1
     with pytest.raises(experiments.DataError, match=r"set data\.test_fraction: 0"):
-        from experiments.pipeline import run as runner
+        from experiments.pipeline import plan as planner
 
-        runner.plan(validate_config({**raw, "data": {**raw["data"], "test_fraction": 0.5}}), ".")
+        planner.plan(validate_config({**raw, "data": {**raw["data"], "test_fraction": 0.5}}), ".")
     with pytest.raises(experiments.DataError, match=r"data\.y: labels \[2\] are outside 0\.\.1"):
-        runner.plan(validate_config({**raw, "data": {**raw["data"], "y": [2]}}), ".")
+        planner.plan(validate_config({**raw, "data": {**raw["data"], "y": [2]}}), ".")
     with pytest.raises(ConfigError, match=r"data\.y: must have at least 1 entries"):
         validate_config({**raw, "data": {**raw["data"], "x": [], "y": []}})
 

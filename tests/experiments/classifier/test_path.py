@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.kinds.classifier.program import train_run
+from experiments.pipeline import plan as planner
 from experiments.pipeline import run as runner
 from experiments.resolve import validate_config
 
@@ -35,7 +36,7 @@ def _config(sweep: dict) -> dict:
 
 
 def test_path_members_equal_their_cold_runs_in_the_config_order():
-    the_plan = runner.plan(validate_config(_config({"train.prior.scale": SCALES})), Path("."))
+    the_plan = planner.plan(validate_config(_config({"train.prior.scale": SCALES})), Path("."))
     assert [group.key.path for group in the_plan.groups] == [True]
     executed = runner.execute(the_plan)
     cold_steps = 0
@@ -79,8 +80,8 @@ def test_path_members_equal_their_cold_runs_in_the_config_order():
 
 def test_members_that_differ_in_more_than_the_scale_are_solved_cold():
     sweep = {"train.prior.scale": SCALES[:2], "train.tol": [TOL, 1e-6]}
-    the_plan = runner.plan(validate_config(_config(sweep)), Path("."))
+    the_plan = planner.plan(validate_config(_config(sweep)), Path("."))
     assert [group.key.path for group in the_plan.groups] == [False]
     repeated = {"train.prior.scale": [1.0, 1.0]}  # the same scale twice: a seed sweep's shape
-    the_plan = runner.plan(validate_config(_config(repeated)), Path("."))
+    the_plan = planner.plan(validate_config(_config(repeated)), Path("."))
     assert [group.key.path for group in the_plan.groups] == [False]

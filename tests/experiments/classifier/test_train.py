@@ -29,6 +29,7 @@ from experiments.kinds.classifier.data import Dataset, load_dataset
 from experiments.kinds.classifier.model import Params
 from experiments.kinds.classifier.program import train_run
 from experiments.kinds.classifier.schema import RunSpec, SklearnData, SyntheticData
+from experiments.pipeline import plan as planner
 from experiments.pipeline import run as runner
 from experiments.resolve import validate_config
 
@@ -404,7 +405,7 @@ def test_a_progress_bar_follows_each_run_and_closes(monkeypatch, tmp_path):
         "variants": [{"name": "a"}, {"name": "b", "seed": 2}],
     }
     for _ in range(2):
-        the_plan = runner.plan(validate_config(raw), tmp_path)
+        the_plan = planner.plan(validate_config(raw), tmp_path)
         runner.execute(the_plan, progress=True)
     assert len(_RecordingBar.bars) == 2  # one bar per run with progress=True
     for bar in _RecordingBar.bars:
@@ -464,7 +465,7 @@ def test_a_tolerance_stops_each_member_on_its_own(breast_cancer, tmp_path):
         },
         "sweep": {"train.tol": [1e-2, 1e-9]},
     }
-    plan = runner.plan(validate_config(raw), tmp_path)
+    plan = planner.plan(validate_config(raw), tmp_path)
     swept = runner.execute(plan).outcomes
     assert [o.extra["converged"] for o in swept] == [True, False]
     assert swept[0].extra["steps_taken"] == loose.extra["steps_taken"]
