@@ -9,13 +9,13 @@ from matplotlib.lines import Line2D
 
 from experiments.figures.canvas import new_figure
 from experiments.kinds.divergence_fit import grid
-from experiments.kinds.divergence_fit.figures import (
+from experiments.kinds.divergence_fit.fits import (
     DIVERGENCE_SYMBOLS,
     TARGET_GREY,
     Fit,
     gaussian_params,
 )
-from experiments.kinds.divergence_fit.figures import initial_params as start
+from experiments.kinds.divergence_fit.fits import initial_params as start
 
 __all__ = ["fit_2d"]
 

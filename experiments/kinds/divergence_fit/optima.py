@@ -7,7 +7,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from experiments.figures.canvas import new_figure
-from experiments.kinds.divergence_fit.figures import DIVERGENCE_SYMBOLS, Fit
+from experiments.kinds.divergence_fit.fits import DIVERGENCE_SYMBOLS, Fit
 
 __all__ = ["local_optima", "optima_figure"]
 

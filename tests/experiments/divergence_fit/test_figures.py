@@ -9,6 +9,7 @@ import numpy as np
 
 from experiments.contract import Outcome
 from experiments.kinds.divergence_fit import figures, grid
+from experiments.kinds.divergence_fit.fits import distinct, read_fits
 from experiments.kinds.divergence_fit.optima import local_optima
 from experiments.kinds.divergence_fit.program import PROGRAM
 from experiments.pipeline.run import draw_run_figures
@@ -43,7 +44,7 @@ def test_the_2d_fit_has_a_panel_per_variant(tmp_path):
     run = _write(tmp_path, config, outcomes)
     written = draw_run_figures(run, read_record(run).config, ["png"])
     assert [p.name for p in written] == ["fit.png", "divergence.png"]
-    fit = figures.fit_figure(figures.read_fits(read_record(run)), swept=False)
+    fit = figures.fit_figure(read_fits(read_record(run)), swept=False)
     titles = [ax.get_title().splitlines() for ax in fit.axes]
     assert [t[0] for t in titles] == ["forward: min D(p‖q)", "reverse: min D(q‖p)"]
     assert titles[1][1] == "μ = (3.00, 1.00), σ = (1.00, 1.00), ρ = -0.60"
@@ -67,11 +68,11 @@ def test_the_sweep_figure_counts_the_local_optima(tmp_path):
     run = _write(tmp_path, config, outcomes)
     written = draw_run_figures(run, read_record(run).config, ["png"])
     assert [p.name for p in written] == ["fit.png", "divergence.png", "optima.png"]
-    fits = figures.read_fits(read_record(run))
+    fits = read_fits(read_record(run))
     optima = local_optima(fits)
     assert [mean for mean, _ in optima["reverse"]] == [-3.0, 0.0, 3.0]
     assert [mean for mean, _ in optima["forward"]] == [0.0]
-    labels = [f.label for f in figures.distinct(fits)]
+    labels = [f.label for f in distinct(fits)]
     assert "reverse: min D(q‖p), from fit.mean = -6 … -1.5" in labels
     assert "reverse: min D(q‖p), from fit.mean = -1 … 1" in labels
 
@@ -92,7 +93,7 @@ def test_a_discrete_target_and_equal_fits_are_labelled(tmp_path):
     )
     q = {"probabilities": np.array([0.2, 0.5, 0.3]), "logits": np.log([0.2, 0.5, 0.3])}
     run = _write(tmp_path, config, [_outcome(q, entropy=1.0), _outcome(q, entropy=1.0)])
-    fits = figures.read_fits(read_record(run))
+    fits = read_fits(read_record(run))
     assert [f.label for f in fits] == [
         "forward: min D(p‖q)",
         "cross_entropy: min H(p, q) (same q as forward)",
