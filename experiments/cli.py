@@ -15,6 +15,7 @@ It parses arguments, calls the pipeline (:mod:`experiments.pipeline.run`) and pr
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import re
 import signal
 import sys
@@ -23,7 +24,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from experiments import interrupts
-from experiments.cli_parser import build_parser
 from experiments.config import ConfigError, dump_config
 from experiments.contract import DataError
 from experiments.pipeline.hosts import HostsError, distributed_settings
@@ -32,30 +32,13 @@ from experiments.rundir.folders import OutputError, WriteError
 from experiments.rundir.manifest import RUN_FILES
 from experiments.rundir.read import RunFilesError
 from experiments.rundir.write import FigureError
-from experiments.tools.tracking import ExportError
+from experiments.tools.catalog import compare_lines, ls_lines
+from experiments.tools.shipped import DEMO_CONFIGS, SEED_CONFIGS, configs_folder, shipped_lines
+from experiments.tools.tracking import ExportError, export_mlflow, require_mlflow
 
-__all__ = ["configs_folder", "main"]
+__all__ = ["main"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_FIGURES = 0, 1, 2, 3
-DEMO_CONFIGS = ("mse_vs_ce.yaml", "mle_vs_map.yaml")
-# The source material, reproduced: every config a claim of it runs from (see the README).
-SEED_CONFIGS = (
-    "entropy_numbers.yaml",
-    "curves.yaml",
-    "party_losses.yaml",
-    "party_losses_binary.yaml",
-    "material_gradients.yaml",
-    "nielsen_neuron.yaml",
-    "kl_direction.yaml",
-    "kl_direction_2d.yaml",
-    "kl_local_optima.yaml",
-    "max_entropy.yaml",
-    "mle_vs_map.yaml",
-    "regularization_path.yaml",
-    "separable_mle.yaml",
-    "multiclass_ce.yaml",
-    "lr_sweep.yaml",
-)
 _CAUGHT = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -71,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line and returns its exit code (it never calls ``sys.exit``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = _parser().parse_args(argv)
+        args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # argparse has printed the usage and the problem
         return int(exit_.code or 0)
     previous = {sig: signal.signal(sig, _on_signal) for sig in _CAUGHT}
@@ -120,23 +103,6 @@ def _bad_input(headline: str, problems: Sequence[str]) -> int:
     return EXIT_BAD_INPUT
 
 
-def _parser() -> argparse.ArgumentParser:
-    handlers = {
-        "run": _run,
-        "validate": _validate,
-        "show": _show,
-        "plot": _plot,
-        "list": _list,
-        "ls": _ls,
-        "compare": _compare,
-        "report": _report,
-        "export": _export,
-        "demo": _demo,
-        "seeds": _seeds,
-    }
-    return build_parser(handlers)
-
-
 def _overrides(args: argparse.Namespace) -> list[str]:
     """``--set`` values, then bare ``KEY=VALUE`` arguments (as Hydra users type them)."""
     bare = list(getattr(args, "overrides", []))
@@ -178,8 +144,6 @@ def _log(quiet: bool) -> Callable[[str], None] | None:
 def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     hosts = distributed_settings(args.coordinator, args.num_processes, args.process_id)
     if args.mlflow:
-        from experiments.tools.tracking import require_mlflow
-
         require_mlflow()  # before anything runs
     config = load_config(args.config, _overrides(args))
     run_dir = _runner().run(
@@ -207,8 +171,6 @@ def _export(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _export_to(run_dir: Path, uri: str, retry: bool = False) -> None:
-    from experiments.tools.tracking import export_mlflow
-
     try:
         ids = export_mlflow(run_dir, uri)
     except ExportError as error:
@@ -218,7 +180,7 @@ def _export_to(run_dir: Path, uri: str, retry: bool = False) -> None:
 
 
 def _report(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from experiments.tools.report import write_report
+    from experiments.tools.report import write_report  # pandas: only for a report
 
     page = write_report(args.runs, args.out)
     print(f"{page}\n{page.with_suffix('.md')}")
@@ -271,20 +233,9 @@ def _plot(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _list(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    folder = configs_folder()
-    paths = sorted(folder.glob("*.yaml"))
-    if not paths:
-        raise _BadInput(f"no configs found in {folder}")
-    rows = []
-    for path in paths:
-        try:
-            description = load_config(path).description or "(no description)"
-        except ConfigError as error:
-            description = f"(invalid: {error.problems[0]})"
-        rows.append((_relative(path), description))
-    width = max(len(path) for path, _ in rows)
-    for path, description in rows:
-        print(f"{path:<{width}}  {description}")
+    if not (lines := shipped_lines(_relative)):
+        raise _BadInput(f"no configs found in {configs_folder()}")
+    print("\n".join(lines))
     return EXIT_OK
 
 
@@ -315,8 +266,6 @@ def _run_shipped(names: Sequence[str], args: argparse.Namespace, argv: Sequence[
 
 
 def _ls(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from experiments.tools.catalog import ls_lines
-
     if not args.folder.is_dir():
         raise _BadInput(f"DIR: {args.folder} is not a folder")
     print("\n".join(ls_lines(args.folder, _relative)))
@@ -324,8 +273,6 @@ def _ls(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from experiments.tools.catalog import compare_lines
-
     for run_dir in args.runs:
         if not (run_dir / "config.yaml").is_file() or not (run_dir / "summary.json").is_file():
             raise _BadInput(f"RUN_DIR: {run_dir} is not a run folder")
@@ -340,9 +287,111 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-def configs_folder() -> Path:
-    """The shipped configs: ``configs/`` beside the package in a source checkout, else
-    where ``pip install`` put them (``<prefix>/share/infolab/configs``)."""
-    beside = Path(__file__).resolve().parent.parent / "configs"
-    installed = Path(sys.prefix) / "share" / "infolab" / "configs"
-    return next((p for p in (beside, installed) if p.is_dir()), Path("configs"))
+# ---------------------------------------------------------------------------
+# The parser
+# ---------------------------------------------------------------------------
+
+EXAMPLES = """examples:
+  infolab list                                         the shipped configs
+  infolab run configs/mle_vs_map.yaml train.steps=500  run one, with an override
+  infolab show configs/regularization_path.yaml        the resolved config and its grid
+  infolab run configs/mse_vs_ce.yaml -m train.optimizer.learning_rate='logspace(-2,1,8)'
+                                                       a sweep from the command line
+  infolab plot results/mle_vs_map/<run>                redraw a run's figures
+  infolab ls results                                   the runs made so far
+  infolab compare RUN_A RUN_B                          what differs between two runs
+  infolab report RUN [RUN ...]                         an HTML report (and Markdown twin)
+  infolab export RUN --mlflow sqlite:///mlflow.db      log a run to MLflow
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser; each subcommand's ``command`` default is its handler."""
+    parser = argparse.ArgumentParser(
+        prog="infolab",
+        description="Config-driven experiments in information theory and learning.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"infolab {version()}")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    def command(handler: Callable, help_: str, config: bool = False, quiet: bool = False):
+        name = handler.__name__.removeprefix("_")
+        sub = commands.add_parser(name, help=help_, description=help_)
+        sub.set_defaults(command=handler)
+        if config:
+            sub.add_argument("config", type=Path, metavar="CONFIG", help="a YAML config file")
+            sub.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="as with --set")
+            sub.add_argument(
+                "--set",
+                action="append",
+                default=[],
+                metavar="KEY=VALUE",
+                help="override a config value, e.g. --set train.steps=100 (repeatable)",
+            )
+            sub.add_argument(
+                "-m",
+                "--sweep",
+                action="append",
+                default=[],
+                metavar="KEY=VALUES",
+                help="sweep a key: KEY=v1,v2,... or KEY='logspace(a,b,n)' or "
+                "KEY='linspace(a,b,n)' (repeatable: the grid of every --sweep)",
+            )
+        if quiet:
+            sub.add_argument("--quiet", action="store_true", help="no progress or summaries")
+        return sub
+
+    run = command(_run, "run a config and write a run folder", config=True, quiet=True)
+    run.add_argument("--out", type=Path, metavar="DIR", help="the run folder")
+    run.add_argument("--force", action="store_true", help="replace an existing run folder")
+    run.add_argument("--mlflow", metavar="URI", help="then log the run to this MLflow store")
+    hosts = run.add_argument_group(
+        "many hosts",
+        "run one sweep over several processes with jax.distributed; process 0 writes the run "
+        "folder (defaults: JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID)",
+    )
+    hosts.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address")
+    hosts.add_argument("--num-processes", type=int, metavar="N")
+    hosts.add_argument("--process-id", type=int, metavar="I")
+    command(_validate, "check a config and its data", config=True)
+    command(_show, "print the resolved config", config=True)
+    plot = command(_plot, "redraw a run's figures from its files")
+    plot.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    plot.add_argument(
+        "--format",
+        action="append",
+        choices=["png", "pdf", "svg"],
+        dest="formats",
+        help="a figure format (repeatable; default: the run's output.formats)",
+    )
+    plot.add_argument("--quiet", action="store_true", help="no status line")
+    command(_list, "list the shipped configs")
+    ls = command(_ls, "list the runs under a folder")
+    ls.add_argument("folder", type=Path, nargs="?", default=Path("results"), metavar="DIR")
+    compare = command(_compare, "print two runs' config and metric differences")
+    compare.add_argument("runs", type=Path, nargs=2, metavar="RUN_DIR")
+    report = command(_report, "write runs' HTML report and its Markdown twin")
+    report.add_argument("runs", type=Path, nargs="+", metavar="RUN_DIR")
+    report.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="the .html file (default: RUN_DIR/report.html for one run, else ./report.html); "
+        "a file this command did not write is never replaced",
+    )
+    export = command(_export, "log a run folder to an MLflow tracking store")
+    export.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    export.add_argument("--mlflow", required=True, metavar="URI", help="e.g. sqlite:///mlflow.db")
+    command(_demo, "run mse_vs_ce and mle_vs_map on their defaults", quiet=True)
+    command(_seeds, "run every config that reproduces the source material", quiet=True)
+    return parser
+
+
+def version() -> str:
+    """The installed distribution's version."""
+    try:
+        return importlib.metadata.version("infolab")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"

@@ -105,9 +105,9 @@ def test_bare_overrides_and_dotted_swept_keys(tmp_path, capsys):
 
 def test_version_and_help_show_examples(capsys):
     with pytest.raises(SystemExit):
-        cli._parser().parse_args(["--version"])
+        cli.build_parser().parse_args(["--version"])
     assert capsys.readouterr().out.startswith("infolab ")
-    help_text = cli._parser().format_help()
+    help_text = cli.build_parser().format_help()
     assert "infolab run configs/mle_vs_map.yaml train.steps=500" in help_text
 
 

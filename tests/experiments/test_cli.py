@@ -14,6 +14,7 @@ import yaml
 
 from experiments import cli
 from experiments.kinds.classifier import figures as classifier_figures
+from experiments.tools import shipped
 
 REPO = Path(__file__).resolve().parents[2]
 METRICS = {
@@ -465,4 +466,4 @@ def test_seeds_runs_every_config_of_the_readmes_source_material_table():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     table = readme.split("## The source material, reproduced", 1)[1].split("\n## ", 1)[0]
     named = set(re.findall(r"`(\w+\.yaml)`", table))
-    assert named == set(cli.SEED_CONFIGS)
+    assert named == set(shipped.SEED_CONFIGS)

@@ -1,0 +1,54 @@
+"""The configs shipped with the project: where they are (a source checkout or an installed
+package), the demo's, and those that reproduce the source material."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from experiments.config import ConfigError
+from experiments.resolve import load_config
+
+__all__ = ["DEMO_CONFIGS", "SEED_CONFIGS", "configs_folder", "shipped_lines"]
+
+DEMO_CONFIGS = ("mse_vs_ce.yaml", "mle_vs_map.yaml")
+# The source material, reproduced: every config a claim of it runs from (see the README).
+SEED_CONFIGS = (
+    "entropy_numbers.yaml",
+    "curves.yaml",
+    "party_losses.yaml",
+    "party_losses_binary.yaml",
+    "material_gradients.yaml",
+    "nielsen_neuron.yaml",
+    "kl_direction.yaml",
+    "kl_direction_2d.yaml",
+    "kl_local_optima.yaml",
+    "max_entropy.yaml",
+    "mle_vs_map.yaml",
+    "regularization_path.yaml",
+    "separable_mle.yaml",
+    "multiclass_ce.yaml",
+    "lr_sweep.yaml",
+)
+
+
+def configs_folder() -> Path:
+    """The shipped configs: ``configs/`` beside the package in a source checkout, else
+    where ``pip install`` put them (``<prefix>/share/infolab/configs``)."""
+    beside = Path(__file__).resolve().parents[2] / "configs"
+    installed = Path(sys.prefix) / "share" / "infolab" / "configs"
+    return next((p for p in (beside, installed) if p.is_dir()), Path("configs"))
+
+
+def shipped_lines(show: Callable[[Path], str] = str) -> list[str]:
+    """A line per shipped config: its path (as ``show`` writes it) and its description."""
+    rows = []
+    for path in sorted(configs_folder().glob("*.yaml")):
+        try:
+            description = load_config(path).description or "(no description)"
+        except ConfigError as error:
+            description = f"(invalid: {error.problems[0]})"
+        rows.append((show(path), description))
+    width = max((len(path) for path, _ in rows), default=0)
+    return [f"{path:<{width}}  {description}" for path, description in rows]
