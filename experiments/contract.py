@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import Any, Literal, Protocol
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 
+from experiments.config import Experiment
 from experiments.config.fields import RunBase
 
-__all__ = ["DataError", "Kind", "Outcome", "Program", "load_reference"]
+__all__ = ["DataError", "History", "Kind", "Outcome", "Program", "RunRecord", "load_reference"]
 
 
 class DataError(ValueError):
@@ -57,34 +59,53 @@ class Outcome:
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)  # more summary fields
 
 
-class Program(Protocol):
+History = dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]  # [split][metric] = (steps, values)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunRecord:
+    """A run folder read back: what a kind's figures draw from.
+
+    ``config`` is the run's resolved config; ``runs`` are the summary entries, each with its
+    ``member`` index (its position when nothing was swept); ``data[i]`` is member i's
+    ``data.json`` entry and ``history[i]`` its metrics.
+    """
+
+    path: Path
+    config: Experiment
+    swept: bool
+    runs: list[dict[str, Any]]
+    data: dict[int, dict[str, Any]]
+    history: dict[int, History]
+
+    def swept_keys(self) -> set[str]:
+        return {key for run in self.runs for key in run.get("sweep", {})}
+
+
+class Program:
     """A kind's computation: data, a pure vmappable member function, and its results.
+
+    A kind subclasses this and writes the six methods that raise ``NotImplementedError``
+    here; the others have defaults that a kind overrides where it has more to say.
 
     A *program key* is a hashable value holding everything that changes the compiled
     program (static choices and data shapes); members with equal keys on one data set are
     trained by one call of one compiled, vmapped program.
     """
 
+    # What every kind writes.
+
     def data_key(self, spec: Any) -> Hashable:
         """What identifies the data set of a run: runs with equal keys share it."""
+        raise NotImplementedError
 
-    def load_data(self, spec: Any, base_dir: Any) -> Any:
+    def load_data(self, spec: Any, base_dir: Path) -> Any:
         """Loads (and splits) a run's data; raises ``DataError`` naming the config key."""
-
-    def check(self, spec: Any, data: Any) -> list[str]:
-        """Problems of a run's settings with its data, one line each (empty: fine)."""
-
-    def describe(self, spec: Any, data: Any) -> str:
-        """One line about the run for ``validate``."""
+        raise NotImplementedError
 
     def program_key(self, spec: Any, data: Any) -> Hashable:
         """The static part of a run on its data."""
-
-    def hyperparameters(self, spec: Any) -> dict[str, np.ndarray]:
-        """The traced part of a run: scalars of one structure for every run of a program."""
-
-    def arrays(self, data: Any) -> tuple[np.ndarray, ...]:
-        """The data as the arrays the member function takes (shared by the members)."""
+        raise NotImplementedError
 
     def member_fn(self, key: Hashable, progress: Callable | None) -> Callable[..., Any]:
         """The pure ``f(hyper, prng_key, *arrays) -> output`` of a program key.
@@ -92,30 +113,61 @@ class Program(Protocol):
         ``progress``, when given, is a host function that ``f`` calls through
         ``jax.debug.callback`` with the steps it has done.
         """
-
-    def steps(self, key: Hashable) -> int:
-        """Steps per member (the unit of progress)."""
-
-    def member_bytes(self, key: Hashable, data: Any) -> int:
-        """An estimate of the device memory one member needs (the data is shared)."""
+        raise NotImplementedError
 
     def outcome(self, key: Hashable, output: Any) -> Outcome:
         """One member's output (host arrays, member axis removed) as an :class:`Outcome`."""
+        raise NotImplementedError
 
     def data_entry(self, data: Any) -> dict[str, Any]:
         """What ``data.json`` says of a data set (``description`` and ``sha256`` at least)."""
+        raise NotImplementedError
+
+    # What a kind may refine.
+
+    def arrays(self, data: Any) -> tuple[np.ndarray, ...]:
+        """The data as the arrays the member function takes (shared by the members)."""
+        return ()
+
+    def hyperparameters(self, spec: Any) -> dict[str, np.ndarray]:
+        """The traced part of a run: scalars of one structure for every run of a program
+        (none: members differ only in their static choices and their seeds)."""
+        return {}
+
+    def check(self, spec: Any, data: Any) -> list[str]:
+        """Problems of a run's settings with its data, one line each (empty: fine)."""
+        return []
+
+    def describe(self, spec: Any, data: Any) -> str:
+        """One line about the run for ``validate``."""
+        return type(spec).__name__
+
+    def steps(self, key: Hashable) -> int:
+        """Steps per member, the unit of progress (one: a program that does not iterate)."""
+        return 1
+
+    def member_bytes(self, key: Hashable, data: Any) -> int:
+        """An estimate of the device memory one member needs (the data is shared): by
+        default the size of the data's arrays, a floor for any member's working set."""
+        return int(sum(np.asarray(array).nbytes for array in self.arrays(data)))
 
     def headline(self, outcome: Outcome) -> str:
-        """A few words on a finished run (its status and final loss), for the terminal.
+        """A few words on a finished run, for the terminal."""
+        return outcome.status
 
-        A program may also have ``details(outcome) -> list[str]``: lines (a table) that the
-        terminal shows after the headline of a run that is not a sweep; and, to solve a
-        group's members together rather than one by one (warm starts along a path),
-        ``group_key(key, specs) -> key`` (the program key of a group, from its members'
-        specs) with ``group_fn(key, progress) -> f | None``: ``f(hyper, keys, *arrays)``
-        takes and returns the whole group (a leading member axis), in place of the vmapped
-        member function (None: vmap it).
-        """
+    def details(self, outcome: Outcome) -> list[str]:
+        """Lines (a table) shown after the headline of a run that is not a sweep."""
+        return []
+
+    def group_key(self, key: Hashable, specs: Sequence[Any]) -> Hashable:
+        """The program key of a group, from its members' specs (members solved together,
+        such as a warm-started path, may share one program for the whole group)."""
+        return key
+
+    def group_fn(self, key: Hashable, progress: Callable | None) -> Callable[..., Any] | None:
+        """``f(hyper, keys, *arrays)`` taking and returning the whole group (a leading member
+        axis), in place of the vmapped member function; None: vmap :meth:`member_fn`."""
+        return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,7 +192,7 @@ class Kind:
             imports jax); :meth:`load_program` imports it.
         figures: where its ``draw(record) -> {name: make}`` is, ``"module:NAME"`` (its
             module imports matplotlib); :meth:`load_figures` imports it. ``record`` is the
-            :class:`~experiments.rundir.read.RunRecord` of a run folder, ``make()`` returns
+            :class:`~experiments.rundir.RunRecord` of a run folder, ``make()`` returns
             a ``matplotlib.figure.Figure`` (use :func:`experiments.figures.canvas.new_figure`);
             the pipeline saves it in every format of ``output.formats``.
     """

@@ -14,6 +14,7 @@ from typing import Any
 
 from experiments import config as _config
 from experiments.config import Experiment
+from experiments.contract import RunRecord
 from experiments.kinds import KINDS
 from experiments.rundir import read
 
@@ -74,7 +75,7 @@ def resolve(
     return config, Path(".")
 
 
-def read_record(run_dir: str | Path) -> read.RunRecord:
+def read_record(run_dir: str | Path) -> RunRecord:
     """A run folder read back with its ``config.yaml`` validated: what figures draw from.
 
     Raises:

@@ -23,9 +23,8 @@ import matplotlib
 from matplotlib.figure import Figure
 
 from experiments import interrupts
-from experiments.contract import Kind
+from experiments.contract import Kind, RunRecord
 from experiments.figures import style
-from experiments.rundir.read import RunRecord
 
 __all__ = ["draw_figures", "save_figures"]
 

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from experiments.contract import RunRecord
 from experiments.figures import style
 from experiments.figures.canvas import legend_below, new_figure
-from experiments.rundir.read import RunRecord
 
 __all__ = ["figure_name", "final_metrics_figure", "numeric_metrics"]
 

@@ -59,8 +59,7 @@ def _compiled(program: Program, key: Hashable, progress: Callable | None, arrays
     """The member function vmapped over hyperparameters and keys, the ``arrays`` data
     arrays shared (or the kind's function of the whole group, where it has one), jitted:
     built once per program key."""
-    whole = getattr(program, "group_fn", None)  # optional: the members solved together
-    batched = whole(key, progress) if whole is not None else None
+    batched = program.group_fn(key, progress)
     if batched is None:
         member = program.member_fn(key, progress)
         batched = jax.vmap(member, in_axes=(0, 0, *([None] * arrays)))

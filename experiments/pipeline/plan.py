@@ -58,10 +58,8 @@ def group_members(program: Program, specs: Sequence[Any], datasets: Sequence[Any
     for index, (spec, data) in enumerate(zip(specs, datasets, strict=True)):
         groups.setdefault((program.program_key(spec, data), id(data)), []).append(index)
     by_id = {id(data): data for data in datasets}
-    # Optional: a key that depends on the whole group (members solved together).
-    refine = getattr(program, "group_key", lambda key, members: key)
     return [
-        Group(refine(key, [specs[i] for i in ix]), by_id[data_id], tuple(ix))
+        Group(program.group_key(key, [specs[i] for i in ix]), by_id[data_id], tuple(ix))
         for (key, data_id), ix in groups.items()
     ]
 

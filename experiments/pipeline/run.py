@@ -326,8 +326,7 @@ def _report(
         for member, outcome in zip(the_plan.members, executed.outcomes, strict=True):
             line = the_plan.program.headline(outcome)
             log(f"{member.variant}: {line} ({seconds[member.variant]:.1f} s)")
-            details = getattr(the_plan.program, "details", None)  # optional: a table, ...
-            for row in details(outcome) if details is not None else ():
+            for row in the_plan.program.details(outcome):
                 log(f"  {row}")
         return
     diverged = sum(o.status == "diverged" for o in executed.outcomes)

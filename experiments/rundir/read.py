@@ -12,38 +12,15 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from experiments.config import Experiment
+from experiments.contract import History, RunRecord
 
-__all__ = ["History", "RunFilesError", "RunRecord", "read_manifest", "read_run"]
-
-
-History = dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]  # [split][metric] = (steps, values)
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """A run folder read back: what a kind's figures draw from.
-
-    ``config`` is the run's resolved config; ``runs`` are the summary entries, each with its
-    ``member`` index (its position when nothing was swept); ``data[i]`` is member i's
-    ``data.json`` entry and ``history[i]`` its metrics.
-    """
-
-    path: Path
-    config: Experiment
-    swept: bool
-    runs: list[dict[str, Any]]
-    data: dict[int, dict[str, Any]]
-    history: dict[int, History]
-
-    def swept_keys(self) -> set[str]:
-        return {key for run in self.runs for key in run.get("sweep", {})}
+__all__ = ["RunFilesError", "read_manifest", "read_run"]
 
 
 class RunFilesError(ValueError):

@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from experiments.contract import RunRecord
 from experiments.figures import style
 from experiments.figures.canvas import legend_below, log_y, new_figure, positive_y
 from experiments.kinds.classifier import path_figures
@@ -38,7 +39,6 @@ from experiments.kinds.classifier.weight_figures import (
     sparsity_figure,
     weight_images_figure,
 )
-from experiments.rundir.read import RunRecord
 
 __all__ = [
     "Variant",

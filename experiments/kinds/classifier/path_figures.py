@@ -32,10 +32,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from experiments.config import Experiment
+from experiments.contract import RunRecord
 from experiments.figures import style
 from experiments.figures import sweep as sweep_figures
 from experiments.figures.canvas import legend_below, log_y, new_figure
-from experiments.rundir.read import RunRecord
 
 SCALE = "train.prior.scale"
 LEARNING_RATE = "train.optimizer.learning_rate"

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-from experiments.contract import DataError, Outcome
+from experiments.contract import DataError, Outcome, Program
 from experiments.kinds.classifier import path, train
 from experiments.kinds.classifier.data import Dataset, check_spec_fits_data, load_dataset
 from experiments.kinds.classifier.metrics import METRICS
@@ -34,7 +34,7 @@ class ProgramKey(NamedTuple):
 PATH_PRIORS = ("gaussian", "laplace")
 
 
-class ClassifierProgram:
+class ClassifierProgram(Program):
     """Logistic regression (sigmoid or softmax) under MSE or cross-entropy, MLE or MAP."""
 
     def data_key(self, spec: RunSpec) -> tuple[str, int, int, str]:

@@ -16,7 +16,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.contract import Outcome
+from experiments.contract import Outcome, Program
 from experiments.kinds.curves.functions import FACTS, SERIES
 from experiments.kinds.curves.schema import CurveRun
 
@@ -50,7 +50,7 @@ class CurveKey:
     base: float | None
 
 
-class CurveProgram:
+class CurveProgram(Program):
     """Evaluates one curve on its grid and at its marked points."""
 
     def data_key(self, spec: CurveRun) -> str:
@@ -106,9 +106,6 @@ class CurveProgram:
             return out
 
         return evaluate
-
-    def steps(self, key: CurveKey) -> int:
-        return 1
 
     def member_bytes(self, key: CurveKey, data: CurveDefinition) -> int:
         return 4 * 8 * (key.points + key.marks)

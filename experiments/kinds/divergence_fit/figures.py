@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from experiments.contract import RunRecord
 from experiments.figures import style
 from experiments.figures.canvas import new_figure
 from experiments.kinds.divergence_fit import grid
@@ -34,7 +35,6 @@ from experiments.kinds.divergence_fit.fits import (
     read_fits,
 )
 from experiments.kinds.divergence_fit.optima import optima_figure
-from experiments.rundir.read import RunRecord
 
 __all__ = ["divergence_figure", "draw", "fit_figure"]
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from experiments.contract import RunRecord
 from experiments.figures import style
-from experiments.rundir.read import RunRecord
 
 __all__ = [
     "DIVERGENCE_SYMBOLS",

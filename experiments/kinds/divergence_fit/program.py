@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from experiments.contract import DataError, Outcome
+from experiments.contract import DataError, Outcome, Program
 from experiments.kinds.divergence_fit import grid, train
 from experiments.kinds.divergence_fit.families import init_hyperparameters
 from experiments.kinds.divergence_fit.metrics import METRICS
@@ -29,7 +29,7 @@ class ProgramKey(NamedTuple):
     grid_shape: tuple[int, ...]
 
 
-class DivergenceFitProgram:
+class DivergenceFitProgram(Program):
     """q fitted to p by gradient descent on a divergence summed over a fixed grid."""
 
     def data_key(self, spec: RunSpec) -> tuple[str, str]:

@@ -22,10 +22,10 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from experiments.contract import RunRecord
 from experiments.figures import style
 from experiments.figures.canvas import new_figure
 from experiments.kinds.loss_table.table import units
-from experiments.rundir.read import RunRecord
 
 __all__ = ["OKABE_ITO", "draw"]
 

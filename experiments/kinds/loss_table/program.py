@@ -17,7 +17,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.contract import Outcome
+from experiments.contract import Outcome, Program
 from experiments.kinds.loss_table import losses
 from experiments.kinds.loss_table.schema import TableRun
 from experiments.kinds.loss_table.table import lines, units
@@ -84,7 +84,7 @@ def _tables(spec: TableRun) -> Tables:
     )
 
 
-class TableProgram:
+class TableProgram(Program):
     """Scores fixed predictions and measures fixed distributions, in one evaluation."""
 
     def data_key(self, spec: TableRun) -> str:
@@ -110,9 +110,6 @@ class TableProgram:
             tuple((index[p], index[q]) for p, q in data.pairs),
         )
 
-    def hyperparameters(self, spec: TableRun) -> dict[str, np.ndarray]:
-        return {}
-
     def arrays(self, data: Tables) -> tuple[np.ndarray, ...]:
         parts = (data.targets, data.predictions, data.distributions)
         return tuple(array for array in parts if array is not None)
@@ -132,9 +129,6 @@ class TableProgram:
             return out
 
         return evaluate
-
-    def steps(self, key: TableKey) -> int:
-        return 1
 
     def member_bytes(self, key: TableKey, data: Tables) -> int:
         sizes = [math.prod(s) for s in (key.scored_shape, key.measured_shape) if s is not None]

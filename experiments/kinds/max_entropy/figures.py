@@ -23,9 +23,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from experiments.contract import RunRecord
 from experiments.figures import style
 from experiments.figures.canvas import new_figure
-from experiments.rundir.read import RunRecord
 
 __all__ = ["Continuous", "Solution", "continuous_density", "draw", "read_solutions"]
 

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from experiments.contract import Outcome
+from experiments.contract import Outcome, Program
 from experiments.kinds.max_entropy import solve
 from experiments.kinds.max_entropy.metrics import METRICS
 from experiments.kinds.max_entropy.schema import CONSTRAINTS, RunSpec
@@ -33,7 +33,7 @@ class ProgramKey(NamedTuple):
     n_points: int
 
 
-class MaxEntropyProgram:
+class MaxEntropyProgram(Program):
     """The maximum-entropy distribution on a support under moment constraints."""
 
     def data_key(self, spec: RunSpec) -> tuple[float, ...]:

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.contract import Outcome
+from experiments.contract import Outcome, Program
 
 
 @dataclass(frozen=True, eq=False)
@@ -19,7 +19,7 @@ class Sample:
     sha256: str
 
 
-class MeanProgram:
+class MeanProgram(Program):
     def data_key(self, spec):
         return spec.data.model_dump_json(), spec.seed
 
