@@ -24,8 +24,8 @@ from experiments.contract import Kind as Kind
 from experiments.contract import Outcome as Outcome
 from experiments.contract import load_reference
 from experiments.kinds import KINDS as KINDS
-from experiments.resolve import load_config as load_config
-from experiments.resolve import validate_config as validate_config
+from experiments.kinds import load_config as load_config
+from experiments.kinds import validate_config as validate_config
 from experiments.rundir.folders import OutputError as OutputError
 
 __all__ = [

@@ -24,12 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from experiments.config import Experiment
+from experiments.contract import RunRecord
+from experiments.kinds import load_config, resolve
 from experiments.pipeline import run as runner
-from experiments.resolve import resolve
+from experiments.rundir.read import read_run
 from experiments.tools.report import write_report
 from experiments.tools.tables import RunTables, read_tables
 
-__all__ = ["Run", "load_run", "run"]
+__all__ = ["Run", "load_run", "read_record", "run"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +58,7 @@ class Run(RunTables):
             >>> experiments.load_run("results/mle_vs_map/RUN").report()  # doctest: +SKIP
             PosixPath('results/mle_vs_map/RUN/report.html')
         """
-        return write_report([self.path], out)
+        return write_report([self], out)
 
 
 def load_run(path: str | Path) -> Run:
@@ -67,7 +69,7 @@ def load_run(path: str | Path) -> Run:
             message names the file.
         ConfigError: its ``config.yaml`` is not a valid config.
     """
-    tables = read_tables(path)
+    tables = read_tables(path, load_config)
     return Run(**{f.name: getattr(tables, f.name) for f in dataclasses.fields(tables)})
 
 
@@ -104,3 +106,14 @@ def run(
     if temporary is not None:
         weakref.finalize(result, shutil.rmtree, temporary, ignore_errors=True)
     return result
+
+
+def read_record(run_dir: str | Path) -> RunRecord:
+    """A run folder read back with its ``config.yaml`` validated: what figures draw from.
+
+    Raises:
+        ConfigError: the run's ``config.yaml`` is not a valid config.
+        RunFilesError: a file of the run is missing or damaged.
+    """
+    run_dir = Path(run_dir)
+    return read_run(run_dir, load_config(run_dir / "config.yaml"))

@@ -26,8 +26,8 @@ from pathlib import Path
 from experiments import interrupts
 from experiments.config import ConfigError, dump_config
 from experiments.contract import DataError
+from experiments.kinds import load_config
 from experiments.pipeline.hosts import HostsError, distributed_settings
-from experiments.resolve import load_config
 from experiments.rundir.folders import OutputError, WriteError
 from experiments.rundir.manifest import RUN_FILES
 from experiments.rundir.read import RunFilesError
@@ -180,9 +180,9 @@ def _export_to(run_dir: Path, uri: str, retry: bool = False) -> None:
 
 
 def _report(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from experiments.tools.report import write_report  # pandas: only for a report
+    from experiments.tools import report, tables  # pandas: only for a report
 
-    page = write_report(args.runs, args.out)
+    page = report.write_report([tables.read_tables(p, load_config) for p in args.runs], args.out)
     print(f"{page}\n{page.with_suffix('.md')}")
     return EXIT_OK
 
@@ -233,7 +233,7 @@ def _plot(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _list(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    if not (lines := shipped_lines(_relative)):
+    if not (lines := shipped_lines(load_config, _relative)):
         raise _BadInput(f"no configs found in {configs_folder()}")
     print("\n".join(lines))
     return EXIT_OK

@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -28,11 +28,8 @@ from experiments.config.errors import (
 )
 from experiments.config.fields import precision_context
 from experiments.config.merge import apply_override, parse_override
-from experiments.config.schema import DEFAULT_KIND, Experiment, experiment_model
+from experiments.config.schema import DEFAULT_KIND, Experiment, KindSchema, experiment_model
 from experiments.config.yamlio import YamlError, parse_yaml, read_yaml
-
-if TYPE_CHECKING:
-    from experiments.contract import Kind
 
 __all__ = [
     "config_hash",
@@ -45,7 +42,7 @@ __all__ = [
 
 
 def load_config(
-    path: str | Path, overrides: Iterable[str] = (), *, kinds: Mapping[str, Kind]
+    path: str | Path, overrides: Iterable[str] = (), *, kinds: Mapping[str, KindSchema]
 ) -> Experiment:
     """Reads, overrides, validates and resolves a config.
 
@@ -85,7 +82,7 @@ def validate_config(
     raw: Mapping[str, Any],
     overrides: Iterable[str] = (),
     *,
-    kinds: Mapping[str, Kind],
+    kinds: Mapping[str, KindSchema],
     source: str | None = None,
 ) -> Experiment:
     """Applies ``overrides`` to the raw mapping and validates it (see :func:`load_config`)."""

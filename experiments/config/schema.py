@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Protocol
 
 from pydantic import (
     Field,
@@ -29,14 +29,35 @@ from experiments.config.fields import Name, RunBase, StrictModel, precision_cont
 from experiments.config.merge import deep_merge, nested
 from experiments.config.sweep import SweepConfig, SweepError, parse_sweep
 
-if TYPE_CHECKING:  # a kind is what the caller gives: config imports no kind
-    from experiments.contract import Kind
-
-__all__ = ["DEFAULT_KIND", "Experiment", "MemberSpec", "OutputConfig", "experiment_model"]
+__all__ = [
+    "DEFAULT_KIND",
+    "Experiment",
+    "KindSchema",
+    "MemberSpec",
+    "OutputConfig",
+    "experiment_model",
+]
 
 
 # The kind a config without ``kind:`` has.
 DEFAULT_KIND = "classifier"
+
+
+class KindSchema(Protocol):
+    """What validating a config needs of its kind: the registry's entries
+    (:class:`experiments.contract.Kind`) have it. The config layer imports no kind."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def spec(self) -> type[RunBase]: ...
+
+    @property
+    def precisions(self) -> tuple[str, ...]: ...
+
+    @property
+    def run_keys(self) -> tuple[str, ...]: ...
 
 
 class OutputConfig(StrictModel):
@@ -71,7 +92,7 @@ class MemberSpec:
 class Experiment(StrictModel):
     """The fields every experiment has, whatever its kind (see :func:`experiment_model`)."""
 
-    KIND: ClassVar[Kind]
+    KIND: ClassVar[KindSchema]
 
     name: Name
     description: Annotated[str, Strict()] = ""
@@ -164,7 +185,7 @@ class Experiment(StrictModel):
 
 
 @functools.cache
-def experiment_model(kind: Kind) -> type[Experiment]:
+def experiment_model(kind: KindSchema) -> type[Experiment]:
     """The experiment schema of a kind: :class:`Experiment`'s fields and the kind's run's."""
     model = create_model(
         f"{kind.name.title()}Experiment",
@@ -175,7 +196,7 @@ def experiment_model(kind: Kind) -> type[Experiment]:
     return model
 
 
-def _precision_errors(kind: Kind, config: Experiment) -> list[dict[str, Any]]:
+def _precision_errors(kind: KindSchema, config: Experiment) -> list[dict[str, Any]]:
     """``precision`` is one per run, set at the top level, and one the kind computes in."""
     errors = []
     if config.precision not in kind.precisions:
@@ -212,7 +233,7 @@ def _size_errors(variants: int, sweep: SweepConfig) -> list[dict[str, Any]]:
     return [custom_error(("sweep",), None, message)]
 
 
-def _check_axes(kind: Kind, runs: list[RunBase], sweep: SweepConfig) -> None:
+def _check_axes(kind: KindSchema, runs: list[RunBase], sweep: SweepConfig) -> None:
     """Validates every value of every axis against every variant, alone (a large grid's
     stand-in for validating each member)."""
     errors = []
@@ -262,7 +283,7 @@ def _sweep_errors(error: SweepError) -> list[dict[str, Any]]:
 
 
 def _resolve_variants(
-    kind: Kind, raw: Mapping[str, Any], variants: list[Any], base_errors: list[Any]
+    kind: KindSchema, raw: Mapping[str, Any], variants: list[Any], base_errors: list[Any]
 ) -> list[RunBase]:
     """Each variant merged onto the raw base and validated as a run; the variants' own
     problems are appended to ``base_errors``."""
@@ -289,7 +310,7 @@ def _resolve_variants(
     return runs
 
 
-def _expand(kind: Kind, runs: list[RunBase], sweep: SweepConfig) -> list[MemberSpec]:
+def _expand(kind: KindSchema, runs: list[RunBase], sweep: SweepConfig) -> list[MemberSpec]:
     """Every (variant, grid point) pair validated as a run, variant-major.
 
     Raises:
@@ -316,7 +337,7 @@ def _expand(kind: Kind, runs: list[RunBase], sweep: SweepConfig) -> list[MemberS
     return members
 
 
-def _member_error(error: Mapping[str, Any], kind: Kind, point: Mapping[str, Any]) -> dict:
+def _member_error(error: Mapping[str, Any], kind: KindSchema, point: Mapping[str, Any]) -> dict:
     path, message = describe_error(error, kind.spec, kind.spec)
     if path in point:
         return custom_error(("sweep", f"{path} = {point[path]!r}"), point[path], message)

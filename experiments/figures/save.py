@@ -98,7 +98,7 @@ def draw_figures(
     """Draws a run's figures from its record and saves them in ``out_dir``.
 
     Args:
-        record: the run folder read back (:func:`experiments.resolve.read_record`).
+        record: the run folder read back (:func:`experiments.api.read_record`).
         out_dir: the folder the files go to; the run folder itself is never touched here
             (:func:`experiments.rundir.write.place_figures` moves them into place).
         formats: file formats, e.g. ``["png", "pdf"]``.

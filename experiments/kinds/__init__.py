@@ -1,13 +1,25 @@
-"""The registry of experiment kinds: a config's ``kind:`` picks one.
+"""The registry of experiment kinds, and configs resolved against it.
 
-Each kind lives in its own folder and provides a :class:`~experiments.contract.Kind`. Adding a
-kind is a new folder and one line here.
+A config's ``kind:`` (default ``classifier``) picks one entry of :data:`KINDS`. Each kind
+lives in its own folder and provides a :class:`~experiments.contract.Kind`; adding a kind is
+a new folder and one line here. :mod:`experiments.config` validates against whatever
+registry it is given and imports no kind; the functions here give it this one, for the
+command line, the Python API and the tests alike: the first stage of a run, *resolve*.
+Everything after it takes an :class:`~experiments.config.Experiment`.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from experiments import config as _config
+from experiments.config import Experiment
 from experiments.contract import Kind
 from experiments.kinds import classifier, curves, divergence_fit, loss_table, max_entropy
 
-__all__ = ["DEFAULT_KIND", "KINDS"]
+__all__ = ["KINDS", "load_config", "resolve", "validate_config"]
 
 KINDS: dict[str, Kind] = {
     classifier.KIND.name: classifier.KIND,
@@ -16,4 +28,57 @@ KINDS: dict[str, Kind] = {
     loss_table.KIND.name: loss_table.KIND,
     curves.KIND.name: curves.KIND,
 }
-DEFAULT_KIND = classifier.KIND.name
+
+
+def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Experiment:
+    """Reads, overrides, validates and resolves a config file.
+
+    Args:
+        path: the YAML file.
+        overrides: ``key.path=value`` strings, applied in order.
+
+    Returns:
+        The validated experiment; its ``members`` are the resolved runs.
+
+    Raises:
+        ConfigError: listing every problem, each with its dotted path.
+
+    Example:
+        >>> load_config("configs/mle_vs_map.yaml", ["train.steps=10"]).member_count()
+        3
+    """
+    return _config.load_config(path, overrides, kinds=KINDS)
+
+
+def validate_config(
+    raw: Mapping[str, Any], overrides: Iterable[str] = (), *, source: str | None = None
+) -> Experiment:
+    """Applies ``overrides`` to a raw mapping (as the YAML reads) and validates it.
+
+    Raises:
+        ConfigError: listing every problem, each with its dotted path.
+    """
+    return _config.validate_config(raw, overrides, kinds=KINDS, source=source)
+
+
+def resolve(
+    config: str | Path | Mapping[str, Any] | Experiment, overrides: Iterable[str] = ()
+) -> tuple[Experiment, Path]:
+    """A config in any form, validated, and the folder its data paths are relative to.
+
+    Args:
+        config: a YAML file's path (paths relative to its folder), a mapping as the YAML
+            would read, or a validated experiment (paths relative to the working folder).
+        overrides: ``key.path=value`` strings.
+
+    Returns:
+        ``(experiment, base_dir)``.
+    """
+    overrides = list(overrides)
+    if isinstance(config, str | Path):
+        return load_config(config, overrides), Path(config).parent
+    if isinstance(config, Mapping):
+        return validate_config(config, overrides), Path(".")
+    if overrides:
+        return validate_config(config.model_dump(mode="json"), overrides), Path(".")
+    return config, Path(".")

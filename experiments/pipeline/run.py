@@ -1,6 +1,6 @@
 """The pipeline: a config becomes a run folder in five stages, each plain data in and out.
 
-1. **resolve**: :func:`experiments.resolve.load_config` validates the config and expands
+1. **resolve**: :func:`experiments.kinds.load_config` validates the config and expands
    its variants and sweep into members, once;
 2. **plan** (:func:`plan`): each member's data is loaded (once per distinct data set) and
    checked, and members are grouped into compiled programs;
@@ -201,7 +201,7 @@ def run(
     and only process 0 writes.
 
     Args:
-        config: the resolved config (:func:`experiments.resolve.resolve` makes one from a
+        config: the resolved config (:func:`experiments.kinds.resolve` makes one from a
             file, a mapping or overrides).
         base_dir: the folder its data paths are relative to (a config file's folder).
         overrides: the ``key.path=value`` strings it was resolved with, for the manifest.

@@ -32,7 +32,7 @@ def read_run(run_dir: str | Path, config: Experiment) -> RunRecord:
 
     Args:
         run_dir: the run folder.
-        config: its resolved config (:func:`experiments.resolve.read_record` reads it from
+        config: its resolved config (:func:`experiments.api.read_record` reads it from
             the folder's ``config.yaml``).
 
     Raises:

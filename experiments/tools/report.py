@@ -45,7 +45,7 @@ from experiments.tools.render import (
     render_html,
     render_markdown,
 )
-from experiments.tools.tables import RunTables, read_tables
+from experiments.tools.tables import RunTables
 
 __all__ = ["HTML_MARKER", "MARKDOWN_MARKER", "default_out", "write_report"]
 
@@ -65,11 +65,11 @@ def default_out(run_dirs: Sequence[str | Path]) -> Path:
     return Path(run_dirs[0]) / "report.html" if len(run_dirs) == 1 else Path("report.html")
 
 
-def write_report(run_dirs: Sequence[str | Path], out: str | Path | None = None) -> Path:
-    """Writes the HTML report of run folders and its Markdown twin (``.md`` beside it).
+def write_report(runs: Sequence[RunTables], out: str | Path | None = None) -> Path:
+    """Writes the HTML report of runs and its Markdown twin (``.md`` beside it).
 
     Args:
-        run_dirs: one or more run folders.
+        runs: one or more run folders, read (:func:`experiments.load_run`).
         out: the HTML file (a folder means ``report.html`` in it); default
             :func:`default_out`.
 
@@ -77,19 +77,18 @@ def write_report(run_dirs: Sequence[str | Path], out: str | Path | None = None) 
         The HTML file's path; the Markdown twin is ``path.with_suffix(".md")``.
 
     Raises:
-        RunFilesError: a run folder is missing or damaged (the message names the file).
-        ConfigError: a run's ``config.yaml`` is not a valid config.
         OutputError: ``out`` is not a ``.html`` name, or it or its twin exists and was not
             written by this tool (nothing is written then).
 
     Example::
 
-        >>> write_report(["results/mse_vs_ce/2026-01-01T00-00-00Z-8c8713ae"])  # doctest: +SKIP
+        >>> run = experiments.load_run("results/mse_vs_ce/2026-01-01T00-00-00Z-8c8713ae")
+        >>> write_report([run])  # doctest: +SKIP
         PosixPath('results/mse_vs_ce/2026-01-01T00-00-00Z-8c8713ae/report.html')
     """
-    if not run_dirs:
+    if not runs:
         raise OutputError("report: give at least one run folder")
-    target = Path(out) if out is not None else default_out(run_dirs)
+    target = Path(out) if out is not None else default_out([run.path for run in runs])
     if target.is_dir():
         target = target / "report.html"
     if target.suffix != ".html":
@@ -97,7 +96,6 @@ def write_report(run_dirs: Sequence[str | Path], out: str | Path | None = None) 
     twin = target.with_suffix(".md")
     _check_replaceable(target, HTML_MARKER)
     _check_replaceable(twin, MARKDOWN_MARKER)
-    runs = [read_tables(path) for path in run_dirs]
     blocks = list(_document(runs))
     title = _title(runs)
     try:

@@ -7,8 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from experiments.config import ConfigError
-from experiments.resolve import load_config
+from experiments.config import ConfigError, Experiment
 
 __all__ = ["DEMO_CONFIGS", "SEED_CONFIGS", "configs_folder", "shipped_lines"]
 
@@ -41,12 +40,19 @@ def configs_folder() -> Path:
     return next((p for p in (beside, installed) if p.is_dir()), Path("configs"))
 
 
-def shipped_lines(show: Callable[[Path], str] = str) -> list[str]:
-    """A line per shipped config: its path (as ``show`` writes it) and its description."""
+def shipped_lines(
+    load: Callable[[Path], Experiment], show: Callable[[Path], str] = str
+) -> list[str]:
+    """A line per shipped config: its path (as ``show`` writes it) and its description.
+
+    Args:
+        load: reads and validates a config file (:func:`experiments.load_config`).
+        show: writes a path.
+    """
     rows = []
     for path in sorted(configs_folder().glob("*.yaml")):
         try:
-            description = load_config(path).description or "(no description)"
+            description = load(path).description or "(no description)"
         except ConfigError as error:
             description = f"(invalid: {error.problems[0]})"
         rows.append((show(path), description))

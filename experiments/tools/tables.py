@@ -4,13 +4,13 @@ provenance; what the Python API's :class:`experiments.Run` and the report read."
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from experiments.config import Experiment
-from experiments.resolve import load_config
 from experiments.rundir.read import RunFilesError, read_manifest, read_run
 
 __all__ = ["RunTables", "read_tables"]
@@ -72,8 +72,12 @@ class RunTables:
 _NOT_COLUMNS = frozenset({"variant", "member", "status", "sweep", "final", "params"})
 
 
-def read_tables(path: str | Path) -> RunTables:
-    """Reads a run folder (checked as ``plot`` checks it).
+def read_tables(path: str | Path, load: Callable[[Path], Experiment]) -> RunTables:
+    """Reads a run folder's files as tables (checked as ``plot`` checks them).
+
+    Args:
+        path: the run folder.
+        load: reads and validates its ``config.yaml`` (:func:`experiments.load_config`).
 
     Raises:
         RunFilesError: the folder is not a run folder, or one of its files is damaged; the
@@ -85,7 +89,7 @@ def read_tables(path: str | Path) -> RunTables:
         raise RunFilesError(f"{path}: not a run folder (no such folder)")
     if not (path / "config.yaml").is_file():
         raise RunFilesError(f"{path}/config.yaml: missing")
-    config = load_config(path / "config.yaml")
+    config = load(path / "config.yaml")
     try:
         record = read_run(path, config)
         manifest = read_manifest(path)

@@ -17,10 +17,9 @@ from experiments.config import (
     experiment_model,
     parse_override,
 )
-from experiments.kinds import KINDS
+from experiments.kinds import KINDS, load_config, validate_config
 from experiments.kinds.classifier import KIND
 from experiments.kinds.classifier.schema import GaussianPrior, LaplacePrior, NoPrior, SyntheticData
-from experiments.resolve import load_config, validate_config
 
 ExperimentConfig = experiment_model(KIND)
 

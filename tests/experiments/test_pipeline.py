@@ -13,10 +13,9 @@ import pytest
 
 from experiments import cli
 from experiments.config import ConfigError
-from experiments.kinds import KINDS
+from experiments.kinds import KINDS, validate_config
 from experiments.pipeline import execute
 from experiments.pipeline import run as runner
-from experiments.resolve import validate_config
 from tests.experiments import gaussian_mean
 from tests.experiments.gaussian_mean.program import PROGRAM as MEAN
 

@@ -34,7 +34,7 @@ def other_run(figured_run, tmp_path_factory) -> experiments.Run:
 
 @pytest.fixture(scope="module")
 def two_run_report(figured_run, other_run, tmp_path_factory) -> Path:
-    return write_report([figured_run.path, other_run.path], tmp_path_factory.mktemp("r") / "x.html")
+    return write_report([figured_run, other_run], tmp_path_factory.mktemp("r") / "x.html")
 
 
 def _tables(page: str) -> dict[str, list[list[str]]]:
@@ -118,16 +118,16 @@ def test_report_never_replaces_a_file_it_did_not_write(figured_run, tmp_path, ca
     foreign = tmp_path / "notes.html"
     foreign.write_text("<p>my notes</p>")
     with pytest.raises(OutputError, match="not written by infolab report"):
-        write_report([figured_run.path], foreign)
+        write_report([figured_run], foreign)
     assert foreign.read_text() == "<p>my notes</p>"
     assert not foreign.with_suffix(".md").exists()
     (tmp_path / "mine.md").write_text("my notes")  # the twin's name is taken too
     assert cli.main(["report", str(figured_run.path), "--out", str(tmp_path / "mine.html")]) == 2
     assert "mine.md exists and was not written by infolab report" in capsys.readouterr().err
     # Its own report it replaces, atomically and with the same bytes.
-    ours = write_report([figured_run.path], tmp_path / "ours.html")
+    ours = write_report([figured_run], tmp_path / "ours.html")
     first = ours.read_bytes()
-    assert write_report([figured_run.path], ours) == ours and ours.read_bytes() == first
+    assert write_report([figured_run], ours) == ours and ours.read_bytes() == first
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "mine.md",
         "notes.html",

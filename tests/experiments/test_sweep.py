@@ -8,14 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from experiments.api import read_record
 from experiments.config import ConfigError
 from experiments.config.sweep import axis_values, parse_sweep
 from experiments.config.yamlio import parse_yaml
+from experiments.kinds import validate_config
 from experiments.kinds.classifier.program import PROGRAM, train_run
 from experiments.pipeline import execute
 from experiments.pipeline import plan as planner
 from experiments.pipeline import run as runner
-from experiments.resolve import read_record, validate_config
 
 BASE = {
     "name": "sweep_test",

@@ -487,7 +487,7 @@ def test_a_signal_at_each_stage_leaves_the_earlier_run_or_the_new_one(
 
 @pytest.mark.parametrize("force", [False, True], ids=["new folder", "forced"])
 def test_a_run_that_finds_another_landed_meanwhile_goes_beside(tmp_path, force):
-    from experiments.resolve import load_config
+    from experiments.kinds import load_config
     from experiments.rundir import folders
 
     config, target = load_config(_config(tmp_path)), tmp_path / "run"

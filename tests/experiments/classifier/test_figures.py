@@ -11,15 +11,16 @@ import matplotlib.image
 import numpy as np
 import pytest
 
+from experiments.api import read_record
 from experiments.contract import Outcome
 from experiments.figures import style
 from experiments.figures.save import save_figures
+from experiments.kinds import validate_config
 from experiments.kinds.classifier import figures
 from experiments.kinds.classifier.data import Dataset
 from experiments.kinds.classifier.metrics import METRICS
 from experiments.kinds.classifier.program import PROGRAM
 from experiments.pipeline.run import draw_run_figures
-from experiments.resolve import read_record, validate_config
 from experiments.rundir.write import Result, write_run
 
 STEPS = np.arange(0, 101, 10)

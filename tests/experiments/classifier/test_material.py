@@ -10,7 +10,7 @@ import pytest
 
 import experiments
 from experiments.config import ConfigError
-from experiments.resolve import validate_config
+from experiments.kinds import validate_config
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.kinds import validate_config
 from experiments.kinds.classifier.program import train_run
 from experiments.pipeline import plan as planner
 from experiments.pipeline import run as runner
-from experiments.resolve import validate_config
 
 SCALES = [1.0, 0.03, 10.0, 0.3, 0.1]  # not sorted: the members keep this order
 TOL = 1e-5

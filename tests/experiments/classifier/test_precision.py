@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from experiments.config import ConfigError
+from experiments.kinds import load_config, validate_config
 from experiments.kinds.classifier.program import PROGRAM
 from experiments.kinds.classifier.schema import RunSpec
 from experiments.pipeline import run as runner
-from experiments.resolve import load_config, validate_config
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 INLINE = {

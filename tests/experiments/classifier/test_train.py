@@ -24,6 +24,7 @@ from sklearn.linear_model import LogisticRegression
 
 from experiments.config import ConfigError
 from experiments.contract import DataError
+from experiments.kinds import validate_config
 from experiments.kinds.classifier import optim, train
 from experiments.kinds.classifier.data import Dataset, load_dataset
 from experiments.kinds.classifier.model import Params
@@ -31,7 +32,6 @@ from experiments.kinds.classifier.program import train_run
 from experiments.kinds.classifier.schema import RunSpec, SklearnData, SyntheticData
 from experiments.pipeline import plan as planner
 from experiments.pipeline import run as runner
-from experiments.resolve import validate_config
 
 COEFFICIENT_ATOL = 1e-3
 REFERENCE_STEPS = 10_000  # FISTA with step 1/L; about 0.2 s of running per fit

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from experiments.api import read_record
 from experiments.config import ConfigError
 from experiments.figures import save as plotting
+from experiments.kinds import resolve, validate_config
 from experiments.pipeline import run as runner
-from experiments.resolve import read_record, resolve, validate_config
 
 ROOT = Path(__file__).resolve().parents[3]
 CURVES = ROOT / "configs" / "curves.yaml"
@@ -128,8 +129,8 @@ def test_pdfs_are_drawn_without_font_warnings_on_the_terminal(curves, tmp_path, 
 
 
 def test_the_figures_are_drawn_from_the_files(curves):
+    from experiments.api import read_record
     from experiments.kinds.curves.figures import draw
-    from experiments.resolve import read_record
 
     run_dir, by = curves
     figures = draw(read_record(run_dir))

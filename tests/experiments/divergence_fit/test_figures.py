@@ -7,13 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.api import read_record
 from experiments.contract import Outcome
+from experiments.kinds import load_config, validate_config
 from experiments.kinds.divergence_fit import figures, grid
 from experiments.kinds.divergence_fit.fits import distinct, read_fits
 from experiments.kinds.divergence_fit.optima import local_optima
 from experiments.kinds.divergence_fit.program import PROGRAM
 from experiments.pipeline.run import draw_run_figures
-from experiments.resolve import load_config, read_record, validate_config
 from experiments.rundir.write import Result, write_run
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -18,11 +18,11 @@ import pytest
 from scipy import optimize, stats
 
 import infolib
+from experiments.kinds import load_config, validate_config
 from experiments.kinds.divergence_fit import grid, objective
 from experiments.kinds.divergence_fit.program import PROGRAM, fit_run
 from experiments.pipeline import execute
 from experiments.pipeline import run as runner
-from experiments.resolve import load_config, validate_config
 
 ROOT = Path(__file__).resolve().parents[3]
 SQRT10 = math.sqrt(10.0)

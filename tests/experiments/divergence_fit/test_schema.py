@@ -11,7 +11,7 @@ import yaml
 
 from experiments import cli
 from experiments.config import ConfigError
-from experiments.resolve import load_config, validate_config
+from experiments.kinds import load_config, validate_config
 
 ROOT = Path(__file__).resolve().parents[3]
 BASE = {

@@ -14,10 +14,11 @@ import scipy.special
 import scipy.stats
 
 from experiments import cli
+from experiments.api import read_record
+from experiments.kinds import resolve, validate_config
 from experiments.kinds.loss_table import losses
 from experiments.kinds.loss_table.figures import draw
 from experiments.pipeline import run as runner
-from experiments.resolve import read_record, resolve, validate_config
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 NO_FIGURES = ["output.formats=[]"]

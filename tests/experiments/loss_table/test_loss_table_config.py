@@ -7,7 +7,7 @@ import yaml
 
 from experiments import cli
 from experiments.config import ConfigError
-from experiments.resolve import validate_config
+from experiments.kinds import validate_config
 from experiments.rundir.write import summary
 
 PARTY = {

@@ -18,10 +18,10 @@ from scipy import optimize
 
 from experiments import cli
 from experiments.config import ConfigError
+from experiments.kinds import load_config, validate_config
 from experiments.kinds.max_entropy.program import PROGRAM
 from experiments.kinds.max_entropy.schema import bounds
 from experiments.pipeline import run as runner
-from experiments.resolve import load_config, validate_config
 
 ROOT = Path(__file__).resolve().parents[3]
 CONFIG = ROOT / "configs" / "max_entropy.yaml"
