@@ -22,7 +22,8 @@ On the host, :func:`to_outcome` turns a member's :class:`Output` into an
 :class:`~experiments.kind.Outcome`, and :func:`run_member` runs one spec through the
 pipeline's executor (for scripts and tests). The optimizers are :data:`OPTIMIZERS`, optax's
 by name, their names those of :data:`~experiments.pipeline.optimizer.OptimizerName`; their
-settings come from a kind's optimizer config by :func:`hyperparameters`.
+settings come from a kind's optimizer config by
+:func:`~experiments.pipeline.optimizer.optimizer_hyperparameters`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from pydantic import BaseModel
 
 from experiments import execute
 from experiments.kind import DataError, Outcome, Program
@@ -47,9 +47,9 @@ __all__ = [
     "Carry",
     "Optimizer",
     "Output",
-    "hyperparameters",
     "logged_steps",
     "run_member",
+    "select",
     "to_outcome",
     "train",
 ]
@@ -125,7 +125,7 @@ def _adam(hyper: Hyperparameters) -> Optimizer:
     return _gradient_method(optax.adam(hyper["learning_rate"], **settings))
 
 
-# optax's optimizers, from the settings of :func:`hyperparameters` (possibly traced).
+# optax's optimizers, from optimizer_hyperparameters' settings (possibly traced).
 OPTIMIZERS: dict[OptimizerName, Callable[[Hyperparameters], Optimizer]] = {
     "sgd": lambda hyper: _gradient_method(optax.sgd(hyper["learning_rate"])),
     "momentum": lambda hyper: _gradient_method(
@@ -134,24 +134,6 @@ OPTIMIZERS: dict[OptimizerName, Callable[[Hyperparameters], Optimizer]] = {
     "adam": _adam,
     "lbfgs": lambda hyper: _line_search(optax.lbfgs()),  # no learning rate: a line search
 }
-
-
-def hyperparameters(config: BaseModel, dtype: Any = np.float32) -> dict[str, np.ndarray]:
-    """A kind's optimizer config as the settings :data:`OPTIMIZERS` read.
-
-    Args:
-        config: the run's optimizer config (its ``name`` is static, not a setting).
-        dtype: the scalars' dtype, the run's precision.
-
-    Returns:
-        Every field but ``name`` as a scalar of ``dtype`` (a bool as 1 or 0).
-
-    >>> from experiments.kinds.max_entropy.schema import OptimizerConfig
-    >>> hyperparameters(OptimizerConfig(learning_rate=0.5))
-    {'learning_rate': np.float32(0.5)}
-    """
-    scalar = np.dtype(dtype).type
-    return {k: scalar(float(v)) for k, v in config.model_dump().items() if k != "name"}
 
 
 # ---------------------------------------------------------------------------
@@ -166,6 +148,7 @@ class Carry(NamedTuple):
     opt_state: Any
     step: jax.Array  # steps applied, int32
     diverged_at: jax.Array  # int32; -1 while the run is finite
+    converged: jax.Array | None = None  # bool, with a stopping rule: it held (None: no rule)
 
 
 class Output(NamedTuple):
@@ -184,6 +167,16 @@ class Output(NamedTuple):
     logged: jax.Array
 
 
+def select(pred: jax.Array, on_true: Any, on_false: Any) -> Any:
+    """``on_true`` where ``pred`` holds, else ``on_false``, leaf by leaf (two pytrees of one
+    structure).
+
+    >>> select(jnp.bool_(False), {"w": jnp.ones(2)}, {"w": jnp.zeros(2)})
+    {'w': Array([0., 0.], dtype=float32)}
+    """
+    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
+
+
 def _all_finite(tree: Any) -> jax.Array:
     leaves = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]
     return functools.reduce(jnp.logical_and, leaves)
@@ -200,18 +193,18 @@ def _guarded_step(
     """
     params, opt_state, value = update(carry.params, carry.opt_state, carry.step)
     active = (carry.diverged_at < 0) & (carry.step < last)
+    if carry.converged is not None:  # a run that met its stopping rule takes no step
+        active = active & ~carry.converged
     finite = jnp.isfinite(value) & _all_finite(params)
     failed_at = carry.step
     if next_on_overflow:
         failed_at = jnp.where(jnp.isfinite(value), carry.step + 1, carry.step)
     diverged_at = jnp.where(active & ~finite, failed_at, carry.diverged_at)
-    apply = active & finite
-    params, opt_state = jax.tree.map(
-        lambda new, old: jnp.where(apply, new, old),
-        (params, opt_state),
-        (carry.params, carry.opt_state),
+    params, opt_state = select(
+        active & finite, (params, opt_state), (carry.params, carry.opt_state)
     )
-    return Carry(params, opt_state, carry.step + apply.astype(jnp.int32), diverged_at), None
+    step = carry.step + (active & finite).astype(jnp.int32)
+    return Carry(params, opt_state, step, diverged_at, carry.converged), None
 
 
 def _steps(
@@ -236,7 +229,7 @@ def train(
     steps: int,
     log_every: int,
     progress: Callable[[jax.Array], None] | None = None,
-    stop: Callable[[Metrics], jax.Array] | None = None,
+    stop: Callable[[Metrics, jax.Array], jax.Array] | None = None,
     advance: Callable[[Carry, jax.Array], Carry] | None = None,
     next_on_overflow: bool = False,
 ) -> Output:
@@ -251,10 +244,10 @@ def train(
         steps: how many steps to take.
         log_every: steps between logged entries (the last chunk stops at ``steps``).
         progress: a host function called with the steps done after every chunk.
-        stop: a stopping rule on a logged entry's metrics. With one, the chunks run in a
-            ``lax.while_loop`` that ends once the run has diverged or met it, and entry 0
-            is evaluated inside the loop (the metrics are compiled once); without, in a
-            ``lax.scan`` that evaluates every entry.
+        stop: a stopping rule, ``stop(history, index)``, on the entry just recorded. With
+            one, the chunks run in a ``lax.while_loop`` that ends once the run has
+            diverged or met it, and entry 0 is evaluated inside the loop (the metrics are
+            compiled once); without, in a ``lax.scan`` that evaluates every entry.
         advance: ``advance(carry, last)`` in place of the chunk of guarded ``update``
             steps, for steps that are not first-order (at most ``log_every`` of them, none
             past step ``last``); then ``update`` is not used.
@@ -292,22 +285,23 @@ def train(
         history = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, later)
         logged, converged = jnp.int32(n_logs), jnp.bool_(False)
     else:
-        carry, history, logged, converged = _until(
+        carry, history, logged = _until(
             advance, evaluate, stop, carry, steps=steps, n_logs=n_logs, progress=progress
         )
+        converged = carry.converged
     return Output(history, carry.params, carry.diverged_at, carry.step, converged, logged)
 
 
 def _until(
     advance: Callable[[Carry, jax.Array], Carry],
     evaluate: Callable[[Params], Metrics],
-    stop: Callable[[Metrics], jax.Array],
+    stop: Callable[[Metrics, jax.Array], jax.Array],
     carry: Carry,
     *,
     steps: int,
     n_logs: int,
     progress: Callable[[jax.Array], None] | None,
-) -> tuple[Carry, Metrics, jax.Array, jax.Array]:
+) -> tuple[Carry, Metrics, jax.Array]:
     """The chunks in a ``lax.while_loop`` that stops once the run diverged or met ``stop``.
 
     Entry 0 records the initial parameters: its chunk takes no step, so that the metrics
@@ -315,22 +309,22 @@ def _until(
     """
 
     def log(state):
-        carry, history, index, _ = state
+        carry, history, index = state
         carry = advance(carry, jnp.where(index > 0, steps, 0))
         metrics = evaluate(carry.params)
         _report(progress, carry.step)
         history = jax.tree.map(lambda h, v: h.at[index].set(v), history, metrics)
-        return carry, history, index + 1, stop(metrics)
+        return carry._replace(converged=stop(history, index)), history, index + 1
 
     def running(state) -> jax.Array:
-        carry, _, index, converged = state
-        return (index < n_logs) & (carry.diverged_at < 0) & ~converged
+        carry, _, index = state
+        return (index < n_logs) & (carry.diverged_at < 0) & ~carry.converged
 
     shapes = jax.eval_shape(evaluate, carry.params)
     history = jax.tree.map(lambda s: jnp.full((n_logs, *s.shape), jnp.nan, s.dtype), shapes)
     # No lax.cond in the loop: under vmap its predicate is batched, which would broadcast
     # the (shared) data to every member on every chunk.
-    start = (carry, history, jnp.int32(0), jnp.bool_(False))
+    start = (carry._replace(converged=jnp.bool_(False)), history, jnp.int32(0))
     return jax.lax.while_loop(running, log, start)
 
 

@@ -7,7 +7,7 @@ a kind takes the part it offers with :func:`optimizer_config`: which names (in t
 error messages list them), the default name and learning rate, and which settings. A kind's
 ``train`` section checks its ``log_every`` with :func:`log_every_at_most_steps`.
 
-Light: pydantic only, so that importing a kind's schema does not import jax.
+Light: pydantic and numpy only, so that importing a kind's schema does not import jax.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import typing
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, create_model
+import numpy as np
+from pydantic import BaseModel, Field, ValidationInfo, create_model
 from pydantic.fields import FieldInfo
 
 from experiments.fields import Bool, Float, StrictModel
@@ -28,6 +29,7 @@ __all__ = [
     "OptimizerName",
     "log_every_at_most_steps",
     "optimizer_config",
+    "optimizer_hyperparameters",
 ]
 
 # sgd, momentum, adam and lbfgs are optax's; fista (accelerated proximal gradient) and newton
@@ -119,3 +121,23 @@ def log_every_at_most_steps(cls: type, value: int, info: ValidationInfo) -> int:
     if steps is not None and value > steps:
         raise ValueError(f"must be <= train.steps ({steps}), got {value}")
     return value
+
+
+def optimizer_hyperparameters(config: BaseModel, dtype: Any = np.float32) -> dict[str, np.ndarray]:
+    """A kind's optimizer config as the settings :data:`experiments.pipeline.loop.OPTIMIZERS` read.
+
+    Args:
+        config: the run's optimizer config (its ``name`` is static, not a setting).
+        dtype: the scalars' dtype, the run's precision.
+
+    Returns:
+        Every field but ``name`` as a scalar of ``dtype`` (a bool as 1 or 0).
+
+    >>> Config = optimizer_config(
+    ...     "fista", default="fista", learning_rate=0.5, settings=("restart",), doc="", module="m"
+    ... )
+    >>> optimizer_hyperparameters(Config(restart=True))
+    {'learning_rate': np.float32(0.5), 'restart': np.float32(1.0)}
+    """
+    scalar = np.dtype(dtype).type
+    return {k: scalar(float(v)) for k, v in config.model_dump().items() if k != "name"}

@@ -23,7 +23,12 @@ from experiments.kinds.divergence_fit.schema import OptimizerConfig as FitOptimi
 from experiments.kinds.max_entropy.schema import OptimizerConfig as EntropyOptimizer
 from experiments.pipeline import loop
 from experiments.pipeline.hashing import data_sha256
-from experiments.pipeline.optimizer import OPTIMIZER_NAMES, SETTINGS, optimizer_config
+from experiments.pipeline.optimizer import (
+    OPTIMIZER_NAMES,
+    SETTINGS,
+    optimizer_config,
+    optimizer_hyperparameters,
+)
 
 
 def test_logged_steps():
@@ -70,7 +75,7 @@ def test_a_non_finite_step_freezes_the_run_at_its_last_finite_values(
 
 
 def test_a_stopping_rule_ends_the_loop_and_leaves_nan_where_it_did_not_reach():
-    output = _train(steps=12, log_every=2, stop=lambda metrics: metrics["train"]["x"] >= 8.0)
+    output = _train(steps=12, log_every=2, stop=lambda history, i: history["train"]["x"][i] >= 8.0)
     assert bool(output.converged) and int(output.logged) == 3 and int(output.steps_taken) == 4
     history = output.history["train"]["x"]
     np.testing.assert_array_equal(history[:3], [1.0, 4.0, 16.0])
@@ -78,7 +83,7 @@ def test_a_stopping_rule_ends_the_loop_and_leaves_nan_where_it_did_not_reach():
 
 
 def test_with_a_stopping_rule_the_loop_ends_in_the_chunk_that_diverged():
-    output = _train(5, steps=12, log_every=4, stop=lambda metrics: metrics["train"]["x"] < 0)
+    output = _train(5, steps=12, log_every=4, stop=lambda history, i: history["train"]["x"][i] < 0)
     assert int(output.diverged_at) == 5 and not bool(output.converged)
     assert int(output.logged) == 3  # the entry at 8 holds the last finite parameters
     np.testing.assert_array_equal(output.history["train"]["x"][:3], [1.0, 16.0, 32.0])
@@ -136,7 +141,7 @@ def test_each_kind_keeps_its_optimizer_fields_and_defaults():
         "eps": 1e-08,
     }
     assert EntropyOptimizer().model_dump() == {"name": "lbfgs", "learning_rate": 1.0}
-    assert loop.hyperparameters(ClassifierOptimizer(restart=True), "float64")["restart"] == 1.0
+    assert optimizer_hyperparameters(ClassifierOptimizer(restart=True), "float64")["restart"] == 1.0
 
 
 def test_an_optimizer_schema_names_only_known_optimizers():

@@ -42,6 +42,7 @@ from experiments.kind import Outcome
 from experiments.kinds.classifier import model, newton, optim
 from experiments.kinds.classifier.model import Hyperparameters, Params
 from experiments.pipeline import loop
+from experiments.pipeline.optimizer import optimizer_hyperparameters
 
 if TYPE_CHECKING:
     from experiments.kinds.classifier.data import Dataset
@@ -106,7 +107,7 @@ def run_hyperparameters(spec: RunSpec) -> dict[str, np.ndarray]:
         "tol": spec.train.tol if spec.train.tol is not None else -1.0,  # -1: never stops
     }
     scalar = np.dtype(spec.precision).type
-    optimizer = loop.hyperparameters(spec.train.optimizer, spec.precision)
+    optimizer = optimizer_hyperparameters(spec.train.optimizer, spec.precision)
     return {**optimizer, **{k: scalar(v) for k, v in values.items()}}
 
 
@@ -172,7 +173,7 @@ def make_run_fn(static: RunStatic) -> Callable[..., loop.Output]:
             dtype=x_train.dtype,
         )
         if start is not None:
-            params = _select(start[1], start[0], params)
+            params = loop.select(start[1], start[0], params)
         return loop.train(
             update,
             functools.partial(_evaluate, problem, splits),
@@ -181,7 +182,7 @@ def make_run_fn(static: RunStatic) -> Callable[..., loop.Output]:
             steps=static.steps,
             log_every=static.log_every,
             progress=static.progress,
-            stop=lambda metrics: metrics["train"]["grad_norm"] <= hyper["tol"],
+            stop=lambda history, index: history["train"]["grad_norm"][index] <= hyper["tol"],
             advance=newton_chunk if static.optimizer == "newton" else None,
             next_on_overflow=True,
         )
@@ -193,7 +194,7 @@ def _newton_chunk(
     static: RunStatic, hyper: Hyperparameters, x, y, carry: loop.Carry, last: jax.Array
 ) -> loop.Carry:
     """Up to ``log_every`` Newton steps from the carry's parameters (fewer once ``tol`` or
-    step ``last`` is reached)."""
+    step ``last`` is reached); a no-op for a run that has converged."""
     budget = jnp.clip(jnp.minimum(static.log_every, last - carry.step), 0)
     result = newton.newton_solve(
         x,
@@ -205,8 +206,8 @@ def _newton_chunk(
         max_steps=budget,
         params0=(carry.params.weights, carry.params.bias),
     )
-    active = carry.diverged_at < 0
-    params = _select(active, Params(result.weights, result.bias), carry.params)
+    active = (carry.diverged_at < 0) & ~carry.converged
+    params = loop.select(active, Params(result.weights, result.bias), carry.params)
     step = carry.step + jnp.where(active, result.steps_taken, 0)
     return carry._replace(params=params, step=step)
 
@@ -237,10 +238,6 @@ def _scaled_norm(x: jax.Array) -> jax.Array:
     m = jnp.max(jnp.abs(x), initial=0.0)
     safe = jnp.where(m > 0, m, 1.0)
     return safe * jnp.sqrt(jnp.sum(jnp.square(x / safe)))
-
-
-def _select(pred: jax.Array, on_true, on_false):
-    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
 
 
 def _batcher(batch_size: int | None, x: jax.Array, y: jax.Array, key: jax.Array):

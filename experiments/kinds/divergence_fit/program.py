@@ -16,6 +16,7 @@ from experiments.kinds.divergence_fit.families import init_hyperparameters
 from experiments.kinds.divergence_fit.metrics import METRICS
 from experiments.kinds.divergence_fit.schema import GaussianFit, RunSpec
 from experiments.pipeline import loop
+from experiments.pipeline.optimizer import optimizer_hyperparameters
 
 __all__ = ["MASS_TOLERANCE", "PROGRAM", "ProgramKey"]
 
@@ -81,7 +82,7 @@ class DivergenceFitProgram:
         return ProgramKey(static, data.points.shape)
 
     def hyperparameters(self, spec: RunSpec) -> dict[str, np.ndarray]:
-        hyper = loop.hyperparameters(spec.train.optimizer)
+        hyper = optimizer_hyperparameters(spec.train.optimizer)
         n_points = len(getattr(spec.target, "probabilities", ()))
         return {**hyper, **init_hyperparameters(spec.fit, n_points)}
 

@@ -16,6 +16,7 @@ from experiments.kinds.max_entropy.metrics import METRICS
 from experiments.kinds.max_entropy.schema import CONSTRAINTS, RunSpec
 from experiments.pipeline import loop
 from experiments.pipeline.hashing import data_sha256
+from experiments.pipeline.optimizer import optimizer_hyperparameters
 
 __all__ = ["PROGRAM", "ProgramKey", "Support"]
 
@@ -76,7 +77,7 @@ class MaxEntropyProgram:
             "centre": c.centre if c.centre is not None else (c.mean or 0.0),
         }
         hyper = {name: np.float32(value) for name, value in values.items()}
-        return {**hyper, **loop.hyperparameters(spec.train.optimizer)}
+        return {**hyper, **optimizer_hyperparameters(spec.train.optimizer)}
 
     def arrays(self, data: Support) -> tuple[np.ndarray, ...]:
         return (np.asarray(data.points, np.float32),)
