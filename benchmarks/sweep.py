@@ -8,7 +8,7 @@ examples and D = 100 features, 500 steps, all training data (no test split), met
 logged at steps 0 and 500 only, timed three ways in one process:
 
 - the sweep: :func:`experiments.pipeline.execute.run_members`, one compiled, vmapped program;
-- the loop: :func:`experiments.kinds.classifier.program.train_run` (the compiled
+- the loop: :func:`experiments.pipeline.loop.run_member` (the compiled
   one-member program) called once per member. Its cost is linear in
   S, so above ``LOOP_MEMBERS`` members only that many are timed and the time is scaled by
   S / ``LOOP_MEMBERS`` (the table says so);
@@ -34,9 +34,10 @@ import numpy as np
 
 from benchmarks import _common
 from experiments.kinds.classifier.data import Dataset, load_dataset
-from experiments.kinds.classifier.program import PROGRAM, train_run
+from experiments.kinds.classifier.program import PROGRAM
 from experiments.kinds.classifier.schema import RunSpec
 from experiments.pipeline import execute
+from experiments.pipeline.loop import run_member
 
 NAME = "sweep"
 
@@ -85,7 +86,7 @@ def member_specs(sizes: Sizes, count: int) -> list[RunSpec]:
 
 
 def _loop(specs: Sequence[RunSpec], data: Dataset) -> list:
-    return [train_run(spec, data) for spec in specs]
+    return [run_member(PROGRAM, spec, data) for spec in specs]
 
 
 def _sweep(specs: Sequence[RunSpec], data: Dataset) -> list:

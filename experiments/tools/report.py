@@ -82,7 +82,7 @@ def write_report(runs: Sequence[RunTables], out: str | Path | None = None) -> Pa
 
     Example::
 
-        >>> run = experiments.load_run("results/mse_vs_ce/2026-01-01T00-00-00Z-8c8713ae")
+        >>> run = load_run("results/mse_vs_ce/2026-01-01T00-00-00Z-8c8713ae")  # doctest: +SKIP
         >>> write_report([run])  # doctest: +SKIP
         PosixPath('results/mse_vs_ce/2026-01-01T00-00-00Z-8c8713ae/report.html')
     """

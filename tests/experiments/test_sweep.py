@@ -13,10 +13,11 @@ from experiments.config import ConfigError
 from experiments.config.sweep import axis_values, parse_sweep
 from experiments.config.yamlio import parse_yaml
 from experiments.kinds import validate_config
-from experiments.kinds.classifier.program import PROGRAM, train_run
+from experiments.kinds.classifier.program import PROGRAM
 from experiments.pipeline import execute
 from experiments.pipeline import plan as planner
 from experiments.pipeline import run as runner
+from experiments.pipeline.loop import run_member
 
 BASE = {
     "name": "sweep_test",
@@ -161,7 +162,7 @@ def test_sweep_members_equal_their_runs_one_by_one(members, swept):
     outcomes, data, *_ = swept
     assert len(outcomes) == len(members) == 12
     for member, outcome in zip(members, outcomes, strict=True):
-        alone = train_run(member.spec, data)
+        alone = run_member(PROGRAM, member.spec, data)
         np.testing.assert_allclose(
             outcome.params["weights"], alone.params["weights"], rtol=1e-5, atol=1e-6
         )
@@ -208,7 +209,7 @@ def test_a_data_shape_sweep_compiles_once_per_shape_and_each_member_is_its_run(t
         assert len(data.y_train) == member.spec.data.n_samples * 3 // 4
     for index in (0, 3):  # one member of each shape, against its run alone
         member, data = the_plan.members[index], the_plan.datasets[index]
-        alone = train_run(member.spec, data)
+        alone = run_member(PROGRAM, member.spec, data)
         np.testing.assert_allclose(
             executed.outcomes[index].params["weights"],
             alone.params["weights"],
@@ -231,7 +232,8 @@ def test_a_swept_seed_changes_init_minibatches_and_data_member_by_member(tmp_pat
     executed = runner.execute(the_plan)
     assert len({data.sha256 for data in the_plan.datasets}) == 3  # a data draw per seed
     singles = [
-        train_run(m.spec, data) for m, data in zip(the_plan.members, the_plan.datasets, strict=True)
+        run_member(PROGRAM, m.spec, data)
+        for m, data in zip(the_plan.members, the_plan.datasets, strict=True)
     ]
     for i, outcome in enumerate(executed.outcomes):
         for j, single in enumerate(singles):

@@ -11,7 +11,6 @@ number), and the original labels are kept as ``class_names``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -32,6 +31,7 @@ from experiments.kinds.classifier.schema import (
     SklearnData,
     SyntheticData,
 )
+from experiments.pipeline.hashing import data_sha256
 
 __all__ = ["DataError", "Dataset", "check_spec_fits_data", "load_dataset", "split_indices"]
 
@@ -366,9 +366,6 @@ def _standardize(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, n
 
 
 def _digest(arrays: dict[str, np.ndarray], n_classes: int) -> str:
-    digest = hashlib.sha256()
     header = {k: [a.dtype.str, list(a.shape)] for k, a in arrays.items()}
-    digest.update(json.dumps({"arrays": header, "n_classes": n_classes}, sort_keys=True).encode())
-    for key in sorted(arrays):
-        digest.update(arrays[key].tobytes())
-    return digest.hexdigest()
+    text = json.dumps({"arrays": header, "n_classes": n_classes}, sort_keys=True)
+    return data_sha256(text, *(arrays[key] for key in sorted(arrays)))

@@ -1,6 +1,8 @@
-r"""First-order optimizers on :class:`~experiments.model.Params`, with a proximal L1 step.
+r"""First-order optimizers on :class:`~experiments.kinds.classifier.model.Params`, with a
+proximal L1 step.
 
-``sgd``, ``momentum`` and ``adam`` are optax's; ``fista`` is accelerated proximal gradient
+``sgd``, ``momentum`` and ``adam`` are optax's (:data:`experiments.pipeline.loop.OPTIMIZERS`),
+followed by the prox; ``fista`` is accelerated proximal gradient
 (Beck & Teboulle, 2009). Every hyperparameter (learning rate, momentum, b1, b2, eps) is read
 from a dict of scalars that may be traced, so one compiled program serves every value and
 ``jax.vmap`` can batch over them.
@@ -40,20 +42,8 @@ import jax.numpy as jnp
 import optax
 
 from experiments.kinds.classifier.model import Hyperparameters, Params
-
-# Value and gradient of the smooth part f at a point; the optimizer chooses the point.
-ValueAndGradFn = Callable[[Params], tuple[jax.Array, Params]]
-
-
-class Optimizer(NamedTuple):
-    """``init(params) -> state``; ``step(params, state, value_and_grad) -> (params, state, f)``.
-
-    ``step`` receives the gradient function rather than a gradient because FISTA evaluates
-    it at an extrapolated point; it returns the value of f where it took the gradient.
-    """
-
-    init: Callable[[Params], Any]
-    step: Callable[[Params, Any, ValueAndGradFn], tuple[Params, Any, jax.Array]]
+from experiments.pipeline import loop
+from experiments.pipeline.optimizer import OptimizerName
 
 
 def soft_threshold(x: jax.Array, threshold: jax.Array) -> jax.Array:
@@ -61,38 +51,23 @@ def soft_threshold(x: jax.Array, threshold: jax.Array) -> jax.Array:
     return jnp.sign(x) * jnp.maximum(jnp.abs(x) - threshold, 0.0)
 
 
-def _optax_optimizer(
-    tx: optax.GradientTransformation,
-    step_size: Callable[[Any], jax.Array],
-    l1: jax.Array | None,
-) -> Optimizer:
-    """An optax transformation followed by the prox with threshold λ·step_size(state)."""
+def _proximal(
+    base: loop.Optimizer, step_size: Callable[[Any], jax.Array], l1: jax.Array | None
+) -> loop.Optimizer:
+    """``base``'s step followed by the prox with threshold λ·step_size(state)."""
 
-    def step(params: Params, state: Any, value_and_grad: ValueAndGradFn):
-        value, grads = value_and_grad(params)
-        updates, state = tx.update(grads, state, params)
-        params = optax.apply_updates(params, updates)
+    def step(params: Params, state: Any, loss: loop.Loss):
+        params, state, value = base.step(params, state, loss)
         if l1 is not None:
             weights = soft_threshold(params.weights, l1 * step_size(state))
             params = params._replace(weights=weights)
         return params, state, value
 
-    return Optimizer(tx.init, step)
+    return loop.Optimizer(base.init, step)
 
 
-def _sgd(hyper: Hyperparameters, l1: jax.Array | None) -> Optimizer:
-    lr = hyper["learning_rate"]
-    return _optax_optimizer(optax.sgd(lr), lambda state: lr, l1)
-
-
-def _momentum(hyper: Hyperparameters, l1: jax.Array | None) -> Optimizer:
-    lr, mu = hyper["learning_rate"], hyper["momentum"]
-    return _optax_optimizer(optax.sgd(lr, momentum=mu), lambda state: lr / (1.0 - mu), l1)
-
-
-def _adam(hyper: Hyperparameters, l1: jax.Array | None) -> Optimizer:
-    lr, b1, b2, eps = (hyper[k] for k in ("learning_rate", "b1", "b2", "eps"))
-    tx = optax.chain(optax.scale_by_adam(b1=b1, b2=b2, eps=eps), optax.scale_by_learning_rate(lr))
+def _adam_step_size(hyper: Hyperparameters) -> Callable[[Any], jax.Array]:
+    lr, b2, eps = (hyper[k] for k in ("learning_rate", "b2", "eps"))
 
     def step_size(state: Any) -> jax.Array:
         adam_state: optax.ScaleByAdamState = state[0]
@@ -100,13 +75,16 @@ def _adam(hyper: Hyperparameters, l1: jax.Array | None) -> Optimizer:
         nu_hat = adam_state.nu.weights / (1.0 - b2**count)
         return lr / (jnp.sqrt(nu_hat) + eps)
 
-    def update(grads, state, params):
-        # optax's bias correction raises a traced decay rate to an int32 power, which
-        # jax_numpy_dtype_promotion="strict" rejects; the promotion it needs is harmless.
-        with jax.numpy_dtype_promotion("standard"):
-            return tx.update(grads, state, params)
+    return step_size
 
-    return _optax_optimizer(optax.GradientTransformation(tx.init, update), step_size, l1)
+
+# The step each of optax's optimizers (loop.OPTIMIZERS) applies to a steady gradient: the
+# prox threshold's scale, see the module's docstring.
+STEP_SIZES: dict[OptimizerName, Callable[[Hyperparameters], Callable[[Any], jax.Array]]] = {
+    "sgd": lambda hyper: lambda state: hyper["learning_rate"],
+    "momentum": lambda hyper: lambda state: hyper["learning_rate"] / (1.0 - hyper["momentum"]),
+    "adam": _adam_step_size,
+}
 
 
 class FistaState(NamedTuple):
@@ -114,7 +92,7 @@ class FistaState(NamedTuple):
     t: jax.Array  # the momentum sequence t_k, t_0 = 1
 
 
-def _fista(hyper: Hyperparameters, l1: jax.Array | None) -> Optimizer:
+def _fista(hyper: Hyperparameters, l1: jax.Array | None) -> loop.Optimizer:
     r"""FISTA: y = x_k + ((t_k − 1)/t_{k+1})(x_k − x_{k−1}), x_{k+1} = prox(y − lr ∇f(y)).
 
     t_{k+1} = (1 + √(1 + 4 t_k²))/2. Converges as O(1/k²) in the objective for
@@ -129,11 +107,11 @@ def _fista(hyper: Hyperparameters, l1: jax.Array | None) -> Optimizer:
     def init(params: Params) -> FistaState:
         return FistaState(previous=params, t=jnp.ones((), params.weights.dtype))
 
-    def step(params: Params, state: FistaState, value_and_grad: ValueAndGradFn):
+    def step(params: Params, state: FistaState, loss: loop.Loss):
         t_next = 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * jnp.square(state.t)))
         beta = (state.t - 1.0) / t_next
         y = jax.tree.map(lambda x, x_prev: x + beta * (x - x_prev), params, state.previous)
-        value, grads = value_and_grad(y)
+        value, grads = jax.value_and_grad(loss)(y)
         new = jax.tree.map(lambda p, g: p - lr * g, y, grads)
         if l1 is not None:
             new = new._replace(weights=soft_threshold(new.weights, l1 * lr))
@@ -144,30 +122,25 @@ def _fista(hyper: Hyperparameters, l1: jax.Array | None) -> Optimizer:
         t_next = jnp.where(restart & (against > 0), jnp.ones_like(t_next), t_next)
         return new, FistaState(previous=params, t=t_next), value
 
-    return Optimizer(init, step)
+    return loop.Optimizer(init, step)
 
 
-OPTIMIZERS: dict[str, Callable[[Hyperparameters, jax.Array | None], Optimizer]] = {
-    "sgd": _sgd,
-    "momentum": _momentum,
-    "adam": _adam,
-    "fista": _fista,
-}
-
-
-def make_optimizer(name: str, hyper: Hyperparameters, *, l1: jax.Array | None) -> Optimizer:
+def make_optimizer(name: str, hyper: Hyperparameters, *, l1: jax.Array | None) -> loop.Optimizer:
     """The optimizer ``name`` with hyperparameters from ``hyper``.
 
     Args:
         name: ``sgd``, ``momentum``, ``adam`` or ``fista``.
         hyper: scalars (possibly traced): ``learning_rate``; ``momentum`` for momentum;
-            ``b1``, ``b2``, ``eps`` for adam. Other keys are ignored.
+            ``b1``, ``b2``, ``eps`` for adam; ``restart`` for fista. Other keys are ignored.
         l1: λ of the L1 term to apply by soft-thresholding the weights, or None for no
             proximal step (no prior or a Gaussian one, whose penalty is part of the gradient).
 
     Returns:
-        An :class:`Optimizer`.
+        A :class:`~experiments.pipeline.loop.Optimizer`.
     """
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
-    return OPTIMIZERS[name](hyper, l1)
+    if name == "fista":
+        return _fista(hyper, l1)
+    if name not in STEP_SIZES:
+        known = ", ".join([*STEP_SIZES, "fista"])
+        raise ValueError(f"unknown optimizer {name!r}; expected one of {known}")
+    return _proximal(loop.OPTIMIZERS[name](hyper), STEP_SIZES[name](hyper), l1)

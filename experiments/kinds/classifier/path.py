@@ -11,12 +11,13 @@ import jax.numpy as jnp
 from experiments.kinds.classifier import newton, train
 from experiments.kinds.classifier import newton_steps as steps
 from experiments.kinds.classifier.model import Hyperparameters, Params
+from experiments.pipeline import loop
 
 __all__ = ["make_path_fn"]
 
 
-def make_path_fn(static: train.RunStatic) -> Callable[..., train.RunOutput]:
-    """``path(hyper, keys, x_train, y_train, x_test, y_test) -> RunOutput``: a group's
+def make_path_fn(static: train.RunStatic) -> Callable[..., loop.Output]:
+    """``path(hyper, keys, x_train, y_train, x_test, y_test) -> Output``: a group's
     members (a leading axis on ``hyper``, ``keys`` and the result) solved along a
     regularisation path, for ``newton`` with a prior.
 
@@ -31,7 +32,7 @@ def make_path_fn(static: train.RunStatic) -> Callable[..., train.RunOutput]:
     """
     run = train.make_run_fn(static)
 
-    def path(hyper: Hyperparameters, keys, x_train, y_train, x_test, y_test) -> train.RunOutput:
+    def path(hyper: Hyperparameters, keys, x_train, y_train, x_test, y_test) -> loop.Output:
         order = jnp.argsort(hyper["prior_scale"], stable=True)
         ordered = jax.tree.map(lambda leaf: leaf[order], (hyper, keys))
         unit = jnp.ones((), x_train.dtype)

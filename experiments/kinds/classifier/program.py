@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import jax
 import numpy as np
 
 from experiments.contract import DataError, Outcome, Program
@@ -16,9 +15,9 @@ from experiments.kinds.classifier import path, train
 from experiments.kinds.classifier.data import Dataset, check_spec_fits_data, load_dataset
 from experiments.kinds.classifier.metrics import METRICS
 from experiments.kinds.classifier.schema import RunSpec
-from experiments.pipeline import execute
+from experiments.pipeline import loop
 
-__all__ = ["PROGRAM", "ProgramKey", "train_run"]
+__all__ = ["PROGRAM", "ProgramKey"]
 
 
 class ProgramKey(NamedTuple):
@@ -115,7 +114,7 @@ class ClassifierProgram(Program):
         n_test = key.test_shape[0]
         classes = 1 if static.n_classes == 2 else static.n_classes
         params = (d + 1) * classes
-        n_logs = len(train.logged_steps(static.steps, static.log_every))
+        n_logs = len(loop.logged_steps(static.steps, static.log_every))
         floats = 6 * params + 2 * len(METRICS) * n_logs + 8 * (n_train + n_test) * classes
         return np.dtype(static.precision).itemsize * floats
 
@@ -153,16 +152,3 @@ def _data_seed(spec: RunSpec) -> int:
 
 
 PROGRAM = ClassifierProgram()
-
-
-def train_run(spec: RunSpec, data: Dataset, *, progress: Callable | None = None) -> Outcome:
-    """Trains one run on its data set: the pipeline's one-member case, for scripts and tests.
-
-    Raises:
-        DataError: the run's settings do not fit its data (``model.classes``, ...).
-    """
-    problems = PROGRAM.check(spec, data)
-    if problems:
-        raise DataError(problems)
-    with jax.enable_x64(spec.precision == "float64"):
-        return execute.run_members(PROGRAM, [spec], [data], progress=progress).outcomes[0]

@@ -13,6 +13,7 @@ from pydantic import Field, Strict, ValidationInfo, field_validator, model_valid
 
 from experiments.config.fields import Bool, Float, Int, RunBase, Seed, default_tag
 from experiments.config.fields import StrictModel as _Strict
+from experiments.pipeline.optimizer import log_every_at_most_steps, optimizer_config
 
 __all__ = [
     "Constant",
@@ -213,21 +214,23 @@ PriorConfig = Annotated[
 ]
 
 
-class OptimizerConfig(_Strict):
-    """The optimizer; ``momentum`` is read by ``momentum`` only; ``b1``, ``b2``, ``eps`` by adam.
+OptimizerConfig = optimizer_config(
+    "sgd",
+    "momentum",
+    "adam",
+    "fista",
+    "newton",
+    default="sgd",
+    learning_rate=0.5,
+    doc="""The optimizer; ``momentum`` is read by ``momentum`` only; ``b1``, ``b2``, ``eps`` by
+    adam; ``restart`` by fista (adaptive gradient restart of the momentum).
 
     ``newton`` is the second-order MAP solver (:mod:`~experiments.kinds.classifier.newton`):
     a step is one Newton step, and ``learning_rate`` is not used. It needs the
     cross-entropy loss (MSE of a sigmoid is not convex) and full batches.
-    """
-
-    name: Literal["sgd", "momentum", "adam", "fista", "newton"] = "sgd"
-    learning_rate: Float = Field(0.5, gt=0)
-    momentum: Float = Field(0.9, ge=0, lt=1)
-    b1: Float = Field(0.9, ge=0, lt=1)
-    b2: Float = Field(0.999, ge=0, lt=1)
-    eps: Float = Field(1e-8, gt=0)
-    restart: Bool = False  # fista: adaptive (gradient) restart of the momentum
+    """,
+    module=__name__,
+)
 
 
 class TrainConfig(_Strict):
@@ -244,13 +247,7 @@ class TrainConfig(_Strict):
     # most tol, checked at every logged step; null runs every step. steps stays the cap.
     tol: Float | None = Field(None, gt=0)
 
-    @field_validator("log_every")
-    @classmethod
-    def _at_most_steps(cls, value: int, info: ValidationInfo) -> int:
-        steps = info.data.get("steps")
-        if steps is not None and value > steps:
-            raise ValueError(f"must be <= train.steps ({steps}), got {value}")
-        return value
+    _at_most_steps = field_validator("log_every")(log_every_at_most_steps)
 
     @model_validator(mode="after")
     def _newton_needs_a_convex_full_batch(self) -> TrainConfig:

@@ -11,16 +11,18 @@ A run is split into what changes the program and what does not:
 Every floating-point value computed has the dtype of the data (float32, or float64 with
 ``precision: float64``, which the pipeline runs with ``jax_enable_x64`` on).
 
-:func:`make_run_fn` returns ``run(hyper, key, x_train, y_train, x_test, y_test) -> RunOutput``,
-a pure function that ``jax.vmap`` can batch over the members of a sweep. Inside, a
-``lax.while_loop`` over log entries runs a ``lax.scan`` of ``log_every`` steps, evaluates
-every metric on every split, and reports progress to the host through
-``jax.debug.callback``; it stops early once the run has diverged.
+:func:`make_run_fn` returns ``run(hyper, key, x_train, y_train, x_test, y_test) -> Output``,
+a pure function that ``jax.vmap`` can batch over the members of a sweep. It is the kind's
+step (a minibatch, the objective, the optimizer with its proximal step: :mod:`.optim`),
+metrics (every metric on every split) and initial parameters, run by the shared trainer,
+:func:`experiments.pipeline.loop.train`, with the stopping rule ``grad_norm <= tol``: it
+stops early once the run has met it or diverged. ``newton`` takes its chunks of steps from
+:func:`~experiments.kinds.classifier.newton.newton_solve` instead.
 
 Divergence: a step whose loss (at the point where its gradient is taken) or new parameters
 are not finite is not applied. The run keeps its last finite parameters, ``diverged_at`` is
 that step (the step after, if only the new parameters overflowed), and on the host the
-history keeps the entries logged before it.
+history keeps the entries logged before it, and the last finite parameters' entry.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -38,8 +40,9 @@ import optax
 
 from experiments.contract import Outcome
 from experiments.kinds.classifier import model, newton, optim
-from experiments.kinds.classifier.metrics import METRICS
 from experiments.kinds.classifier.model import Hyperparameters, Params
+from experiments.pipeline import loop
+from experiments.pipeline.optimizer import optimizer_hyperparameters
 
 if TYPE_CHECKING:
     from experiments.kinds.classifier.data import Dataset
@@ -69,28 +72,6 @@ class RunStatic:
     progress: Callable[[jax.Array], None] | None = None
 
 
-class RunOutput(NamedTuple):
-    """What the compiled run returns, on the device.
-
-    ``history[split][metric]`` has one entry per logged step (NaN where not reached);
-    ``params`` are the last finite parameters; ``diverged_at`` is the step at which the loss
-    or the parameters stopped being finite, or −1.
-    """
-
-    history: dict[str, dict[str, jax.Array]]
-    params: Params
-    diverged_at: jax.Array
-    steps_taken: jax.Array
-    converged: jax.Array
-    logged: jax.Array  # how many log entries were recorded
-
-
-def logged_steps(steps: int, log_every: int) -> np.ndarray:
-    """The steps at which metrics are recorded: 0, log_every, 2·log_every, ..., steps."""
-    logged = np.arange(0, steps + 1, log_every)
-    return logged if logged[-1] == steps else np.append(logged, steps)
-
-
 def run_static(spec: RunSpec, data: Dataset, *, progress: Callable | None = None) -> RunStatic:
     """The static part of a run's configuration."""
     return RunStatic(
@@ -117,14 +98,8 @@ def run_hyperparameters(spec: RunSpec) -> dict[str, np.ndarray]:
     Keys that a run does not use hold neutral values (prior scale 1 without a prior, ...),
     so that runs with different static choices still have hyperparameters of one structure.
     """
-    opt, prior, init = spec.train.optimizer, spec.train.prior, spec.model.init
+    prior, init = spec.train.prior, spec.model.init
     values = {
-        "learning_rate": opt.learning_rate,
-        "momentum": opt.momentum,
-        "b1": opt.b1,
-        "b2": opt.b2,
-        "eps": opt.eps,
-        "restart": 1.0 if opt.restart else 0.0,
         "prior_scale": prior.scale if prior.kind != "none" else 1.0,
         "init_scale": init.scale if init.kind == "normal" else 1.0,
         "init_weights": init.weights if init.kind == "constant" else 0.0,
@@ -132,15 +107,8 @@ def run_hyperparameters(spec: RunSpec) -> dict[str, np.ndarray]:
         "tol": spec.train.tol if spec.train.tol is not None else -1.0,  # -1: never stops
     }
     scalar = np.dtype(spec.precision).type
-    return {k: scalar(v) for k, v in values.items()}
-
-
-class _Carry(NamedTuple):
-    params: Params
-    opt_state: Any
-    step: jax.Array  # steps taken, int32
-    diverged_at: jax.Array  # int32; -1 while the run is finite
-    converged: jax.Array  # bool: grad_norm reached tol at a logged step
+    optimizer = optimizer_hyperparameters(spec.train.optimizer, spec.precision)
+    return {**optimizer, **{k: scalar(v) for k, v in values.items()}}
 
 
 class _Problem(NamedTuple):
@@ -149,7 +117,7 @@ class _Problem(NamedTuple):
     objective: Callable[..., jax.Array]
     with_metrics: Callable[..., tuple[jax.Array, dict[str, jax.Array]]]  # and ce, mse, accuracy
     l1: jax.Array | None
-    optimizer: optim.Optimizer
+    optimizer: loop.Optimizer
 
 
 def _problem(static: RunStatic, hyper: Hyperparameters, n: int) -> _Problem:
@@ -158,14 +126,14 @@ def _problem(static: RunStatic, hyper: Hyperparameters, n: int) -> _Problem:
     with_metrics = functools.partial(model.objective_and_metrics, **settings, n=n)
     l1 = model.l1_strength(hyper["prior_scale"], n) if static.prior == "laplace" else None
     if static.optimizer == "newton":  # steps taken by newton.newton_solve, see _newton_chunk
-        optimizer = optim.Optimizer(lambda params: (), None)
+        optimizer = loop.Optimizer(lambda params: (), None)
     else:
         optimizer = optim.make_optimizer(static.optimizer, hyper, l1=l1)
     return _Problem(objective, with_metrics, l1, optimizer)
 
 
-def make_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
-    """The pure function ``run(hyper, key, x_train, y_train, x_test, y_test) -> RunOutput``.
+def make_run_fn(static: RunStatic) -> Callable[..., loop.Output]:
+    """The pure function ``run(hyper, key, x_train, y_train, x_test, y_test) -> Output``.
 
     ``hyper`` is :func:`run_hyperparameters`'s dict (traced), ``key`` a typed PRNG key (from
     which the initial weights and the minibatch shuffling are drawn), the data [n, d]
@@ -176,7 +144,6 @@ def make_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
     steps (the last chunk stops at ``steps``). One chunk body is compiled, whatever the
     number of chunks.
     """
-    n_logs = len(logged_steps(static.steps, static.log_every))
 
     def run(hyper: Hyperparameters, key, x_train, y_train, x_test, y_test, start=None):
         # start: (params, use) replaces the initial parameters where use is true (a warm
@@ -188,31 +155,14 @@ def make_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
         if x_test.shape[0] > 0:
             splits["test"] = (x_test, y_test)
 
-        def record(history, index, carry):
-            metrics = _evaluate(problem, splits, carry.params)
-            if static.progress is not None:
-                jax.debug.callback(static.progress, carry.step)
-            return jax.tree.map(lambda h, v: h.at[index].set(v), history, metrics)
+        def update(params: Params, opt_state, step: jax.Array):
+            x, y = batch(step)
+            return problem.optimizer.step(
+                params, opt_state, functools.partial(problem.objective, x=x, y=y)
+            )
 
-        def advance(carry: _Carry, last: jax.Array) -> _Carry:
-            """Steps up to ``last`` (at most ``log_every`` of them); none when ``last`` is 0."""
-            if static.optimizer == "newton":
-                return _newton_chunk(static, hyper, x_train, y_train, carry, last)
-            step = functools.partial(_train_step, last, problem, batch)
-            return jax.lax.scan(step, carry, length=static.log_every)[0]
-
-        def log(state):
-            # Entry 0 records the initial parameters: its chunk takes no step, so that the
-            # metrics are traced (and compiled) once, here, not also before the loop.
-            carry, history, index = state
-            carry = advance(carry, jnp.where(index > 0, static.steps, 0))
-            history = record(history, index, carry)
-            converged = history["train"]["grad_norm"][index] <= hyper["tol"]
-            return carry._replace(converged=converged), history, index + 1
-
-        def running(state) -> jax.Array:
-            carry, _, index = state
-            return (index < n_logs) & (carry.diverged_at < 0) & ~carry.converged
+        def newton_chunk(carry: loop.Carry, last: jax.Array) -> loop.Carry:
+            return _newton_chunk(static, hyper, x_train, y_train, carry, last)
 
         params = model.init_params(
             static.init,
@@ -223,24 +173,26 @@ def make_run_fn(static: RunStatic) -> Callable[..., RunOutput]:
             dtype=x_train.dtype,
         )
         if start is not None:
-            params = _select(start[1], start[0], params)
-        state = problem.optimizer.init(params)
-        carry = _Carry(params, state, jnp.int32(0), jnp.int32(-1), jnp.bool_(False))
-        empty = {metric: jnp.full((n_logs,), jnp.nan, x_train.dtype) for metric in METRICS}
-        history = {split: dict(empty) for split in splits}
-        # No lax.cond in the loop: under vmap its predicate is batched, which would broadcast
-        # the (shared) data to every member on every chunk.
-        carry, history, logged = jax.lax.while_loop(running, log, (carry, history, jnp.int32(0)))
-        return RunOutput(
-            history, carry.params, carry.diverged_at, carry.step, carry.converged, logged
+            params = loop.select(start[1], start[0], params)
+        return loop.train(
+            update,
+            functools.partial(_evaluate, problem, splits),
+            params,
+            problem.optimizer.init(params),
+            steps=static.steps,
+            log_every=static.log_every,
+            progress=static.progress,
+            stop=lambda history, index: history["train"]["grad_norm"][index] <= hyper["tol"],
+            advance=newton_chunk if static.optimizer == "newton" else None,
+            next_on_overflow=True,
         )
 
     return run
 
 
 def _newton_chunk(
-    static: RunStatic, hyper: Hyperparameters, x, y, carry: _Carry, last: jax.Array
-) -> _Carry:
+    static: RunStatic, hyper: Hyperparameters, x, y, carry: loop.Carry, last: jax.Array
+) -> loop.Carry:
     """Up to ``log_every`` Newton steps from the carry's parameters (fewer once ``tol`` or
     step ``last`` is reached); a no-op for a run that has converged."""
     budget = jnp.clip(jnp.minimum(static.log_every, last - carry.step), 0)
@@ -255,29 +207,9 @@ def _newton_chunk(
         params0=(carry.params.weights, carry.params.bias),
     )
     active = (carry.diverged_at < 0) & ~carry.converged
-    params = _select(active, Params(result.weights, result.bias), carry.params)
+    params = loop.select(active, Params(result.weights, result.bias), carry.params)
     step = carry.step + jnp.where(active, result.steps_taken, 0)
     return carry._replace(params=params, step=step)
-
-
-def _train_step(total_steps: jax.Array, problem: _Problem, batch, carry: _Carry, _):
-    """One optimizer step; a no-op once the run has diverged or taken ``total_steps``.
-
-    A step whose loss (at the point where the gradient is taken) or new parameters are not
-    finite is not applied: the run keeps its last finite parameters and records the step.
-    """
-    x, y = batch(carry.step)
-    value_and_grad = functools.partial(jax.value_and_grad(problem.objective), x=x, y=y)
-    params, opt_state, value = problem.optimizer.step(carry.params, carry.opt_state, value_and_grad)
-    active = (carry.diverged_at < 0) & (carry.step < total_steps) & ~carry.converged
-    finite = jnp.isfinite(value) & _tree_all_finite(params)
-    failed_at = jnp.where(jnp.isfinite(value), carry.step + 1, carry.step)
-    diverged_at = jnp.where(active & ~finite, failed_at, carry.diverged_at)
-    params, opt_state = _select(
-        active & finite, (params, opt_state), (carry.params, carry.opt_state)
-    )
-    step = carry.step + (active & finite).astype(jnp.int32)
-    return _Carry(params, opt_state, step, diverged_at, carry.converged), None
 
 
 def _evaluate(problem: _Problem, splits, params: Params) -> dict[str, dict[str, jax.Array]]:
@@ -308,15 +240,6 @@ def _scaled_norm(x: jax.Array) -> jax.Array:
     return safe * jnp.sqrt(jnp.sum(jnp.square(x / safe)))
 
 
-def _tree_all_finite(tree) -> jax.Array:
-    leaves = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]
-    return functools.reduce(jnp.logical_and, leaves)
-
-
-def _select(pred: jax.Array, on_true, on_false):
-    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
-
-
 def _batcher(batch_size: int | None, x: jax.Array, y: jax.Array, key: jax.Array):
     """``batch(step) -> (x, y)``: the full batch, or minibatches without replacement.
 
@@ -337,43 +260,26 @@ def _batcher(batch_size: int | None, x: jax.Array, y: jax.Array, key: jax.Array)
     return batch
 
 
-def to_outcome(static: RunStatic, output: RunOutput) -> Outcome:
-    """One member's output on the host as an :class:`~experiments.contract.Outcome`."""
-    steps = logged_steps(static.steps, static.log_every)
-    diverged_at = int(output.diverged_at)
-    keep = np.arange(len(steps)) < int(output.logged)  # a converged run stopped early
-    if diverged_at >= 0:
-        # Keep what was logged before the run diverged (step 0 always) and the record
-        # made at the end of the chunk in which it diverged: it holds the metrics of the
-        # last finite parameters, the ones returned, so it is labelled diverged_at.
-        keep = (steps < diverged_at) | (steps == 0)
-        last = int(np.argmax(steps >= diverged_at))
-        if diverged_at > 0:
-            keep[last] = True
-            steps = steps.copy()
-            steps[last] = diverged_at
-    history = {
-        split: {metric: np.asarray(values, np.float64)[keep] for metric, values in metrics.items()}
-        for split, metrics in output.history.items()
-    }
-    if static.base is not None:
-        for metrics in history.values():
-            metrics["ce"] = metrics["ce"] / math.log(static.base)
-    return Outcome(
-        status="diverged" if diverged_at >= 0 else "ok",
-        diverged_at=diverged_at if diverged_at >= 0 else None,
-        steps=steps[keep],
-        history=history,
-        params={
-            "weights": np.asarray(output.params.weights),
-            "bias": np.asarray(output.params.bias),
-        },
+def to_outcome(static: RunStatic, output: loop.Output) -> Outcome:
+    """One member's output on the host as an :class:`~experiments.contract.Outcome`; ``ce`` in
+    the run's ``base``."""
+    weights = np.asarray(output.params.weights)
+    outcome = loop.to_outcome(
+        output,
+        static.steps,
+        static.log_every,
+        {"weights": weights, "bias": np.asarray(output.params.bias)},
         extra={
             "steps_taken": int(output.steps_taken),
             "converged": bool(output.converged) and static.has_tol,
-            **_group_shares(static.feature_groups, np.asarray(output.params.weights)),
+            **_group_shares(static.feature_groups, weights),
         },
+        keep_last_finite=True,
     )
+    if static.base is not None:
+        for metrics in outcome.history.values():
+            metrics["ce"] = metrics["ce"] / math.log(static.base)
+    return outcome
 
 
 def _group_shares(groups: tuple[tuple[int, ...], ...], weights: np.ndarray) -> dict[str, list]:

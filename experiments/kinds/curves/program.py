@@ -8,7 +8,6 @@ hyperparameters; its kind, the grid size and the base are static. There is no da
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 from experiments.contract import Outcome, Program
 from experiments.kinds.curves.functions import FACTS, SERIES
 from experiments.kinds.curves.schema import CurveRun
+from experiments.pipeline.hashing import data_sha256
 
 __all__ = ["PROGRAM", "CurveDefinition", "CurveKey"]
 
@@ -63,7 +63,7 @@ class CurveProgram(Program):
             spec.curve.kind,
             spec.curve.model_dump(mode="json"),
             f"{spec.curve.kind} on [{low:g}, {high:g}]",
-            hashlib.sha256(text.encode()).hexdigest(),
+            data_sha256(text),
         )
 
     def check(self, spec: CurveRun, data: CurveDefinition) -> list[str]:

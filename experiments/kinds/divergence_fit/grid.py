@@ -23,13 +23,13 @@ standard deviations, and every component of the mixture lies inside it with marg
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 from typing import Any
 
 import numpy as np
 
 from experiments.kinds.divergence_fit.schema import GaussianMixture, QuadratureConfig
+from experiments.pipeline.hashing import data_sha256
 
 __all__ = [
     "Quadrature",
@@ -140,9 +140,6 @@ def quadrature(target: Any, config: QuadratureConfig) -> Quadrature:
 def _finish(points, log_target, log_cell, axes, dump, description) -> Quadrature:
     points32 = np.asarray(points, np.float32)
     log_target32 = np.asarray(log_target, np.float32)
-    digest = hashlib.sha256()
-    for array in (points32, log_target32, np.float32(log_cell)):
-        digest.update(np.ascontiguousarray(array).tobytes())
     return Quadrature(
         points=points,
         log_target=log_target,
@@ -150,5 +147,5 @@ def _finish(points, log_target, log_cell, axes, dump, description) -> Quadrature
         axes=axes,
         target=dump,
         description=description,
-        sha256=digest.hexdigest(),
+        sha256=data_sha256(points32, log_target32, np.float32(log_cell)),
     )

@@ -10,14 +10,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from experiments.contract import DataError, Outcome, Program
+from experiments.contract import Outcome, Program
 from experiments.kinds.divergence_fit import grid, train
 from experiments.kinds.divergence_fit.families import init_hyperparameters
 from experiments.kinds.divergence_fit.metrics import METRICS
 from experiments.kinds.divergence_fit.schema import GaussianFit, RunSpec
-from experiments.pipeline import execute
+from experiments.pipeline import loop
+from experiments.pipeline.optimizer import optimizer_hyperparameters
 
-__all__ = ["MASS_TOLERANCE", "PROGRAM", "ProgramKey", "fit_run"]
+__all__ = ["MASS_TOLERANCE", "PROGRAM", "ProgramKey"]
 
 MASS_TOLERANCE = 1e-6  # the grid must hold all but this much of p's and the initial q's mass
 
@@ -81,10 +82,7 @@ class DivergenceFitProgram(Program):
         return ProgramKey(static, data.points.shape)
 
     def hyperparameters(self, spec: RunSpec) -> dict[str, np.ndarray]:
-        opt = spec.train.optimizer
-        values = {name: getattr(opt, name) for name in ("learning_rate", "momentum", "b1", "b2")}
-        values["eps"] = opt.eps
-        hyper = {name: np.float32(value) for name, value in values.items()}
+        hyper = optimizer_hyperparameters(spec.train.optimizer)
         n_points = len(getattr(spec.target, "probabilities", ()))
         return {**hyper, **init_hyperparameters(spec.fit, n_points)}
 
@@ -105,7 +103,7 @@ class DivergenceFitProgram(Program):
         """About a dozen float32 values per grid point (q's logits, its softmax and their
         gradients, the divergence's terms) and the metric history."""
         n_points = key.grid_shape[0]
-        n_logs = len(train.logged_steps(key.static.steps, key.static.log_every))
+        n_logs = len(loop.logged_steps(key.static.steps, key.static.log_every))
         return 4 * (12 * n_points + len(METRICS) * n_logs + 64)
 
     def outcome(self, key: ProgramKey, output: Any) -> Outcome:
@@ -137,16 +135,3 @@ class DivergenceFitProgram(Program):
 
 
 PROGRAM = DivergenceFitProgram()
-
-
-def fit_run(spec: RunSpec, *, progress: Callable | None = None) -> Outcome:
-    """Fits one run: the pipeline's one-member case, for scripts and tests.
-
-    Raises:
-        DataError: the grid does not hold the target's or the initial q's mass.
-    """
-    data = PROGRAM.load_data(spec, Path("."))
-    problems = PROGRAM.check(spec, data)
-    if problems:
-        raise DataError(problems)
-    return execute.run_members(PROGRAM, [spec], [data], progress=progress).outcomes[0]

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from experiments.config.fields import Float, Int, RunBase, StrictModel, default_tag
+from experiments.pipeline.optimizer import log_every_at_most_steps, optimizer_config
 
 __all__ = [
     "DIVERGENCES",
@@ -247,15 +248,16 @@ class QuadratureConfig(StrictModel):
     width: Float = Field(8.0, ge=3)
 
 
-class OptimizerConfig(StrictModel):
-    """optax's ``sgd``, ``momentum`` (reads ``momentum``) or ``adam`` (reads b1, b2, eps)."""
-
-    name: Literal["sgd", "momentum", "adam"] = "adam"
-    learning_rate: PositiveFloat = 0.05
-    momentum: Float = Field(0.9, ge=0, lt=1)
-    b1: Float = Field(0.9, ge=0, lt=1)
-    b2: Float = Field(0.999, ge=0, lt=1)
-    eps: PositiveFloat = 1e-8
+OptimizerConfig = optimizer_config(
+    "sgd",
+    "momentum",
+    "adam",
+    default="adam",
+    learning_rate=0.05,
+    settings=("momentum", "b1", "b2", "eps"),
+    doc="""optax's ``sgd``, ``momentum`` (reads ``momentum``) or ``adam`` (reads b1, b2, eps).""",
+    module=__name__,
+)
 
 
 class TrainConfig(StrictModel):
@@ -277,13 +279,7 @@ class TrainConfig(StrictModel):
                 value = {**value, "log_every": max(1, steps // 100)}
         return value
 
-    @field_validator("log_every")
-    @classmethod
-    def _at_most_steps(cls, value: int, info: Any) -> int:
-        steps = info.data.get("steps")
-        if steps is not None and value > steps:
-            raise ValueError(f"must be <= train.steps ({steps}), got {value}")
-        return value
+    _at_most_steps = field_validator("log_every")(log_every_at_most_steps)
 
 
 class RunSpec(RunBase):

@@ -8,7 +8,6 @@ outcome holds them, nested by name, in ``params`` (the layout is the package doc
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from experiments.contract import Outcome, Program
 from experiments.kinds.loss_table import losses
 from experiments.kinds.loss_table.schema import TableRun
 from experiments.kinds.loss_table.table import lines, units
+from experiments.pipeline.hashing import data_sha256
 
 __all__ = ["PROGRAM", "TableKey", "Tables"]
 
@@ -80,7 +80,7 @@ def _tables(spec: TableRun) -> Tables:
         tuple(spec.distributions or ()),
         tuple(len(row) for row in (spec.distributions or {}).values()),
         tuple(spec.pairs),
-        hashlib.sha256(text.encode()).hexdigest(),
+        data_sha256(text),
     )
 
 

@@ -4,7 +4,6 @@ constraint values are traced, the solver is :mod:`experiments.kinds.max_entropy.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -15,9 +14,11 @@ from experiments.contract import Outcome, Program
 from experiments.kinds.max_entropy import solve
 from experiments.kinds.max_entropy.metrics import METRICS
 from experiments.kinds.max_entropy.schema import CONSTRAINTS, RunSpec
-from experiments.pipeline import execute
+from experiments.pipeline import loop
+from experiments.pipeline.hashing import data_sha256
+from experiments.pipeline.optimizer import optimizer_hyperparameters
 
-__all__ = ["PROGRAM", "ProgramKey", "Support", "solve_run"]
+__all__ = ["PROGRAM", "ProgramKey", "Support"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -42,8 +43,7 @@ class MaxEntropyProgram(Program):
     def load_data(self, spec: RunSpec, base_dir: Path) -> Support:
         del base_dir
         points = np.asarray(spec.support, np.float64)
-        digest = hashlib.sha256(points.astype(np.float32).tobytes()).hexdigest()
-        return Support(points, digest)
+        return Support(points, data_sha256(points.astype(np.float32)))
 
     def check(self, spec: RunSpec, data: Support) -> list[str]:
         return []  # the schema checks feasibility
@@ -75,9 +75,9 @@ class MaxEntropyProgram(Program):
             "variance": c.variance if c.variance is not None else 1.0,
             "mean_abs_deviation": c.mean_abs_deviation if c.mean_abs_deviation is not None else 1.0,
             "centre": c.centre if c.centre is not None else (c.mean or 0.0),
-            "learning_rate": spec.train.optimizer.learning_rate,
         }
-        return {name: np.float32(value) for name, value in values.items()}
+        hyper = {name: np.float32(value) for name, value in values.items()}
+        return {**hyper, **optimizer_hyperparameters(spec.train.optimizer)}
 
     def arrays(self, data: Support) -> tuple[np.ndarray, ...]:
         return (np.asarray(data.points, np.float32),)
@@ -89,7 +89,7 @@ class MaxEntropyProgram(Program):
         return key.static.steps
 
     def member_bytes(self, key: ProgramKey, data: Support) -> int:
-        n_logs = len(solve.logged_steps(key.static.steps, key.static.log_every))
+        n_logs = len(loop.logged_steps(key.static.steps, key.static.log_every))
         return 4 * (40 * key.n_points + len(METRICS) * n_logs + 256)
 
     def outcome(self, key: ProgramKey, output: Any) -> Outcome:
@@ -112,9 +112,3 @@ class MaxEntropyProgram(Program):
 
 
 PROGRAM = MaxEntropyProgram()
-
-
-def solve_run(spec: RunSpec) -> Outcome:
-    """Solves one run: the pipeline's one-member case, for scripts and tests."""
-    data = PROGRAM.load_data(spec, Path("."))
-    return execute.run_members(PROGRAM, [spec], [data]).outcomes[0]

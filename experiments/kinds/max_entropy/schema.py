@@ -19,11 +19,12 @@ ends): for the variance, :math:`(m - x_i)(x_{i+1} - m) < v < (m - a)(b - m)`.
 from __future__ import annotations
 
 import itertools
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from experiments.config.fields import Float, Int, RunBase, StrictModel
+from experiments.pipeline.optimizer import log_every_at_most_steps, optimizer_config
 
 __all__ = ["CONSTRAINTS", "Constraints", "OptimizerConfig", "RunSpec", "TrainConfig", "bounds"]
 
@@ -82,12 +83,18 @@ class Constraints(StrictModel):
         return tuple(name for name in CONSTRAINTS if getattr(self, name) is not None)
 
 
-class OptimizerConfig(StrictModel):
-    """The solver of the dual: ``lbfgs`` (optax's L-BFGS with a zoom line search, no
-    learning rate), or gradient descent with ``sgd`` or ``adam`` at ``learning_rate``."""
-
-    name: Literal["lbfgs", "sgd", "adam"] = "lbfgs"
-    learning_rate: PositiveFloat = 1.0
+OptimizerConfig = optimizer_config(
+    "lbfgs",
+    "sgd",
+    "adam",
+    default="lbfgs",
+    learning_rate=1.0,
+    settings=(),
+    doc="""The solver of the dual: ``lbfgs`` (optax's L-BFGS with a zoom line search, no
+    learning rate), or gradient descent with ``sgd`` or ``adam`` (optax's default b1, b2 and eps)
+    at ``learning_rate``.""",
+    module=__name__,
+)
 
 
 class TrainConfig(StrictModel):
@@ -97,13 +104,7 @@ class TrainConfig(StrictModel):
     steps: Int = Field(200, gt=0)
     log_every: Int = Field(5, gt=0)
 
-    @field_validator("log_every")
-    @classmethod
-    def _at_most_steps(cls, value: int, info: Any) -> int:
-        steps = info.data.get("steps")
-        if steps is not None and value > steps:
-            raise ValueError(f"must be <= train.steps ({steps}), got {value}")
-        return value
+    _at_most_steps = field_validator("log_every")(log_every_at_most_steps)
 
 
 class RunSpec(RunBase):

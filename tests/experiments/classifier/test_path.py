@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from experiments.kinds import validate_config
-from experiments.kinds.classifier.program import train_run
+from experiments.kinds.classifier.program import PROGRAM
 from experiments.pipeline import plan as planner
 from experiments.pipeline import run as runner
+from experiments.pipeline.loop import run_member
 
 SCALES = [1.0, 0.03, 10.0, 0.3, 0.1]  # not sorted: the members keep this order
 TOL = 1e-5
@@ -42,7 +43,7 @@ def test_path_members_equal_their_cold_runs_in_the_config_order():
     cold_steps = 0
     for member, outcome in zip(the_plan.members, executed.outcomes, strict=True):
         assert member.spec.train.prior.scale == SCALES[member.index]
-        alone = train_run(member.spec, the_plan.datasets[0])
+        alone = run_member(PROGRAM, member.spec, the_plan.datasets[0])
         assert outcome.extra["converged"] and alone.extra["converged"]
         assert outcome.extra["warm_start"] and "warm_start" not in alone.extra
         # Both meet ‖g‖ ≤ tol, so their objectives J = CE + ‖w‖₁/(s n) are within about
@@ -72,10 +73,8 @@ def test_path_members_equal_their_cold_runs_in_the_config_order():
     assert warm_steps < cold_steps
     # The smallest scale is solved first, from the initial parameters: its own cold run.
     first = int(np.argmin(SCALES))
-    assert (
-        executed.outcomes[first].extra["steps_taken"]
-        == train_run(the_plan.members[first].spec, the_plan.datasets[0]).extra["steps_taken"]
-    )
+    alone = run_member(PROGRAM, the_plan.members[first].spec, the_plan.datasets[0])
+    assert executed.outcomes[first].extra["steps_taken"] == alone.extra["steps_taken"]
 
 
 def test_members_that_differ_in_more_than_the_scale_are_solved_cold():

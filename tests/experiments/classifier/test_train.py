@@ -28,10 +28,11 @@ from experiments.kinds import validate_config
 from experiments.kinds.classifier import optim, train
 from experiments.kinds.classifier.data import Dataset, load_dataset
 from experiments.kinds.classifier.model import Params
-from experiments.kinds.classifier.program import train_run
+from experiments.kinds.classifier.program import PROGRAM
 from experiments.kinds.classifier.schema import RunSpec, SklearnData, SyntheticData
 from experiments.pipeline import plan as planner
 from experiments.pipeline import run as runner
+from experiments.pipeline.loop import run_member
 
 COEFFICIENT_ATOL = 1e-3
 REFERENCE_STEPS = 10_000  # FISTA with step 1/L; about 0.2 s of running per fit
@@ -95,8 +96,8 @@ def _coefficients(result) -> np.ndarray:
 
 def test_gaussian_prior_is_sklearn_l2(breast_cancer):
     scale = 1.0
-    result = train_run(
-        _reference_spec(breast_cancer, {"kind": "gaussian", "scale": scale}), breast_cancer
+    result = run_member(
+        PROGRAM, _reference_spec(breast_cancer, {"kind": "gaussian", "scale": scale}), breast_cancer
     )
     sklearn = LogisticRegression(C=scale**2, solver="lbfgs", tol=1e-10, max_iter=10_000)
     sklearn.fit(breast_cancer.x_train.astype(np.float64), breast_cancer.y_train)
@@ -110,8 +111,8 @@ def test_gaussian_prior_is_sklearn_l2(breast_cancer):
 
 def test_laplace_prior_is_sklearn_l1_with_the_same_zeros(breast_cancer):
     scale = 0.1
-    result = train_run(
-        _reference_spec(breast_cancer, {"kind": "laplace", "scale": scale}), breast_cancer
+    result = run_member(
+        PROGRAM, _reference_spec(breast_cancer, {"kind": "laplace", "scale": scale}), breast_cancer
     )
     sklearn = LogisticRegression(C=scale, l1_ratio=1.0, solver="saga", tol=1e-10, max_iter=100_000)
     sklearn.fit(breast_cancer.x_train.astype(np.float64), breast_cancer.y_train)
@@ -126,7 +127,7 @@ def test_laplace_prior_is_sklearn_l1_with_the_same_zeros(breast_cancer):
 
 
 def test_maximum_likelihood_is_statsmodels_logit(logistic_data):
-    result = train_run(_reference_spec(logistic_data, {"kind": "none"}), logistic_data)
+    result = run_member(PROGRAM, _reference_spec(logistic_data, {"kind": "none"}), logistic_data)
     x = sm.add_constant(logistic_data.x_train.astype(np.float64), prepend=False)
     fit = sm.Logit(logistic_data.y_train, x).fit(method="newton", tol=1e-12, disp=False)
     difference = np.max(np.abs(_coefficients(result) - fit.params))
@@ -138,7 +139,9 @@ def test_maximum_likelihood_is_statsmodels_logit(logistic_data):
 def test_softmax_gaussian_prior_is_sklearn_multinomial_l2():
     data = load_dataset(SklearnData(name="iris", test_fraction=0.0), seed=0)
     scale = 1.0
-    result = train_run(_reference_spec(data, {"kind": "gaussian", "scale": scale}, classes=3), data)
+    result = run_member(
+        PROGRAM, _reference_spec(data, {"kind": "gaussian", "scale": scale}, classes=3), data
+    )
     sklearn = LogisticRegression(C=scale**2, solver="lbfgs", tol=1e-10, max_iter=10_000)
     sklearn.fit(data.x_train.astype(np.float64), data.y_train)
     assert result.params["weights"].shape == (4, 3) and result.params["bias"].shape == (3,)
@@ -172,11 +175,8 @@ def test_every_optimizer_reaches_the_lasso_solution(name, learning_rate):
     a = jnp.array([1.0, -0.2, 0.3, -2.0])
     l1 = 0.5
 
-    def value_and_grad(params: Params):
-        def f(p):
-            return 0.5 * jnp.sum(c * jnp.square(p.weights - a)) + 0.5 * jnp.square(p.bias - 1.5)
-
-        return jax.value_and_grad(f)(params)
+    def loss(p: Params):
+        return 0.5 * jnp.sum(c * jnp.square(p.weights - a)) + 0.5 * jnp.square(p.bias - 1.5)
 
     hyper = {
         "learning_rate": learning_rate,
@@ -192,7 +192,7 @@ def test_every_optimizer_reaches_the_lasso_solution(name, learning_rate):
         optimizer = optim.make_optimizer(name, hyper, l1=jnp.float32(l1))
 
         def step(carry, _):
-            params, state, _ = optimizer.step(*carry, value_and_grad)
+            params, state, _ = optimizer.step(*carry, loss)
             return (params, state), None
 
         params = Params(jnp.zeros(4), jnp.zeros(()))
@@ -218,7 +218,8 @@ def test_unknown_optimizer_is_refused():
 
 
 def test_gaussian_prior_with_sgd_gives_no_exact_zeros(breast_cancer):
-    result = train_run(
+    result = run_member(
+        PROGRAM,
         _spec(
             prior={"kind": "gaussian", "scale": 0.1},
             optimizer={"name": "sgd", "learning_rate": 0.1},
@@ -241,7 +242,8 @@ def test_mse_learns_far_slower_than_cross_entropy_from_a_saturated_start(logisti
     saturated = {"kind": "constant", "weights": 0.0, "bias": -8.0}
     optimizer = {"name": "sgd", "learning_rate": 0.5}
     runs = {
-        loss: train_run(
+        loss: run_member(
+            PROGRAM,
             _spec(loss=loss, init=saturated, optimizer=optimizer, steps=200, log_every=10),
             logistic_data,
         )
@@ -280,7 +282,7 @@ def _diverging_spec() -> RunSpec:
 
 
 def test_divergence_is_marked_and_the_history_kept(breast_cancer):
-    result = train_run(_diverging_spec(), breast_cancer)
+    result = run_member(PROGRAM, _diverging_spec(), breast_cancer)
     assert result.status == "diverged"
     assert 10 < result.diverged_at < 100
     # Everything logged before the divergence, then the last finite parameters' metrics.
@@ -302,7 +304,8 @@ def test_a_new_learning_rate_reuses_the_compiled_program(breast_cancer):
         if event == "/jax/core/compile/backend_compile_duration":
             compilations.append(event)
 
-    train_run(
+    run_member(
+        PROGRAM,
         _spec(
             prior={"kind": "gaussian", "scale": 0.1},
             optimizer={"name": "sgd", "learning_rate": 0.1},
@@ -316,7 +319,7 @@ def test_a_new_learning_rate_reuses_the_compiled_program(breast_cancer):
             prior={"kind": "gaussian", "scale": 0.5},
             optimizer={"name": "sgd", "learning_rate": 0.02},
         )
-        result = train_run(other, breast_cancer)
+        result = run_member(PROGRAM, other, breast_cancer)
     finally:
         jax.monitoring.unregister_event_duration_listener(listener)
     assert result.status == "ok"
@@ -348,7 +351,7 @@ def test_run_function_vmaps_over_hyperparameters(breast_cancer):
     run = jax.jit(jax.vmap(train.make_run_fn(static), in_axes=(0, None, None, None, None, None)))
     output = run(stacked, jax.random.key(0), *arrays)
     for i, spec in enumerate(specs):
-        single = train_run(spec, breast_cancer)
+        single = run_member(PROGRAM, spec, breast_cancer)
         expected_diverged = -1 if single.diverged_at is None else single.diverged_at
         assert int(output.diverged_at[i]) == expected_diverged
         np.testing.assert_allclose(
@@ -386,9 +389,9 @@ def test_minibatches_are_deterministic_from_the_seed(logistic_data):
         steps=25,
         log_every=10,
     )
-    first = train_run(spec(seed=1), logistic_data)
-    again = train_run(spec(seed=1), logistic_data)
-    other = train_run(spec(seed=2), logistic_data)
+    first = run_member(PROGRAM, spec(seed=1), logistic_data)
+    again = run_member(PROGRAM, spec(seed=1), logistic_data)
+    other = run_member(PROGRAM, spec(seed=2), logistic_data)
     np.testing.assert_array_equal(first.steps, [0, 10, 20, 25])
     np.testing.assert_array_equal(first.params["weights"], again.params["weights"])
     # zeros init: only the minibatch order differs
@@ -415,15 +418,9 @@ def test_a_progress_bar_follows_each_run_and_closes(monkeypatch, tmp_path):
         assert set(bar.positions) <= {0, 10, 20, 25, 35, 45, 50}
 
 
-def test_logged_steps():
-    np.testing.assert_array_equal(train.logged_steps(30, 10), [0, 10, 20, 30])
-    np.testing.assert_array_equal(train.logged_steps(25, 10), [0, 10, 20, 25])
-    np.testing.assert_array_equal(train.logged_steps(5, 5), [0, 5])
-
-
 def test_class_count_must_match_the_data(breast_cancer):
     with pytest.raises(DataError, match=r"model\.classes: is 3, but .* has 2 classes"):
-        train_run(_spec(classes=3), breast_cancer)
+        run_member(PROGRAM, _spec(classes=3), breast_cancer)
 
 
 # ---------------------------------------------------------------------------
@@ -443,8 +440,8 @@ def test_a_tolerance_stops_each_member_on_its_own(breast_cancer, tmp_path):
         log_every=5,
     )
     loose, tight = (
-        train_run(spec(tol=1e-2), breast_cancer),
-        train_run(spec(tol=1e-9), breast_cancer),
+        run_member(PROGRAM, spec(tol=1e-2), breast_cancer),
+        run_member(PROGRAM, spec(tol=1e-9), breast_cancer),
     )
     assert loose.extra["converged"] and not tight.extra["converged"]
     assert tight.extra["steps_taken"] == 400
@@ -452,7 +449,7 @@ def test_a_tolerance_stops_each_member_on_its_own(breast_cancer, tmp_path):
     first = int(np.argmax(grad <= 1e-2))
     assert loose.extra["steps_taken"] == tight.steps[first] == loose.steps[-1]
     assert grad[first - 1] > 1e-2 >= loose.history["train"]["grad_norm"][-1]
-    untimed = train_run(spec(), breast_cancer)
+    untimed = run_member(PROGRAM, spec(), breast_cancer)
     assert untimed.extra == {"steps_taken": 400, "converged": False}
     raw = {
         "name": "tol_sweep",
@@ -489,7 +486,7 @@ def test_newton_reaches_the_map_solution_in_a_few_steps(breast_cancer, prior):
         log_every=1,
         tol=1e-5,
     )
-    result = train_run(spec, breast_cancer)
+    result = run_member(PROGRAM, spec, breast_cancer)
     assert result.extra["converged"] and result.extra["steps_taken"] <= 15
     c = scale**2 if prior == "gaussian" else scale
     solver = "lbfgs" if prior == "gaussian" else "saga"
@@ -528,7 +525,7 @@ def test_fista_with_restart_reaches_the_tolerance_in_fewer_steps(breast_cancer):
             log_every=10,
             tol=1e-4,
         )
-        result = train_run(spec, breast_cancer)
+        result = run_member(PROGRAM, spec, breast_cancer)
         assert result.extra["converged"]
         return result.extra["steps_taken"]
 

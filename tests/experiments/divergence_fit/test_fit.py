@@ -20,9 +20,10 @@ from scipy import optimize, stats
 import infolib
 from experiments.kinds import load_config, validate_config
 from experiments.kinds.divergence_fit import grid, objective
-from experiments.kinds.divergence_fit.program import PROGRAM, fit_run
+from experiments.kinds.divergence_fit.program import PROGRAM
 from experiments.pipeline import execute
 from experiments.pipeline import run as runner
+from experiments.pipeline.loop import run_member
 
 ROOT = Path(__file__).resolve().parents[3]
 SQRT10 = math.sqrt(10.0)
@@ -181,7 +182,7 @@ def test_a_discrete_fit_reaches_the_target_under_js():
             "train": {"divergence": "js", "optimizer": {"learning_rate": 0.1}, "steps": 800},
         }
     )
-    outcome = fit_run(config.members[0].spec)
+    outcome = run_member(PROGRAM, config.members[0].spec)
     np.testing.assert_allclose(outcome.params["probabilities"], [0.1, 0.2, 0.3, 0.4], atol=1e-4)
     assert outcome.history["train"]["divergence"][-1] < 1e-7
     entropy = outcome.history["train"]["entropy"]
@@ -202,7 +203,7 @@ def test_forward_kl_in_2d_matches_the_mixture_moments():
         "train": {"optimizer": {"learning_rate": 0.1}, "steps": 800},
     }
     spec = validate_config(raw).members[0].spec
-    outcome = fit_run(spec)
+    outcome = run_member(PROGRAM, spec)
     mean, covariance = grid.mixture_moments(spec.target.model_dump())
     np.testing.assert_allclose(outcome.params["mean"], mean, atol=1e-3)
     np.testing.assert_allclose(outcome.params["covariance"], covariance, atol=2e-3)
