@@ -68,7 +68,8 @@ def evidence_figure(runs: list[dict[str, Any]], base: float | None = None) -> Fi
         evidence = _values(curve["log_evidence"]) * per_nat
         _curve(axes[0], scales, evidence, look)
         value = float(run["log_evidence"]) * per_nat
-        _mark(axes[0], chosen, value, look, f"σ̂ = {chosen:.3g}", offset=(8, -26))
+        # Stacked labels: several runs' maxima lie close together.
+        _mark(axes[0], chosen, value, look, f"σ̂ = {chosen:.3g}", offset=(8, -26 - 11 * index))
         if has_test:
             test_ce = _values(curve["test_ce"])
             _curve(axes[1], scales, test_ce, look)

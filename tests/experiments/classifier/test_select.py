@@ -84,7 +84,7 @@ def mixed(tmp_path_factory) -> tuple[dict, dict[str, dict]]:
     ]
     out = tmp_path_factory.mktemp("mixed") / "run"
     experiments.run(config, out=out)
-    return config, _summary(out)
+    return config, _summary(out), out
 
 
 GRID = 81  # points of every grid of evidences computed here (one compiled program)
@@ -114,7 +114,7 @@ SELECT_KEYS = {"evidence_solves", "evidence_converged", "evidence_curve"}
 
 
 def test_only_gaussian_newton_cross_entropy_fits_write_their_evidence(mixed):
-    _, runs = mixed
+    _, runs, _ = mixed
     for name in ("gaussian", "softmax"):
         assert set(runs[name]) >= EVIDENCE_KEYS and not SELECT_KEYS & set(runs[name]), name
     assert set(runs["evidence"]) >= EVIDENCE_KEYS | SELECT_KEYS
@@ -134,7 +134,7 @@ def test_only_gaussian_newton_cross_entropy_fits_write_their_evidence(mixed):
 
 @pytest.mark.parametrize("variant, index", [("gaussian", 0), ("evidence", 1), ("softmax", 2)])
 def test_summary_evidence_is_the_evidence_of_the_training_split(mixed, variant, index):
-    config, runs = mixed
+    config, runs, _ = mixed
     run = runs[variant]
     (expected,) = _evidences(_training_split(config, index), [run["prior_scale"]])
     # The run's final parameters are the MAP at that scale: the evidence at them is the
@@ -143,7 +143,7 @@ def test_summary_evidence_is_the_evidence_of_the_training_split(mixed, variant, 
 
 
 def test_select_evidence_lands_on_the_argmax_of_a_dense_grid(mixed):
-    config, runs = mixed
+    config, runs, _ = mixed
     run = runs["evidence"]
     data = _training_split(config, 1)
     chosen = run["prior_scale"]
@@ -165,6 +165,20 @@ def test_select_evidence_lands_on_the_argmax_of_a_dense_grid(mixed):
     assert test_ce.shape == (121,) and np.all(np.isfinite(test_ce))
     at = int(np.argmin(np.abs(np.log(scales / chosen))))
     assert abs(test_ce[at] - run["final"]["test"]["ce"]) < 0.01  # nats: the fit at σ̂
+
+
+def test_evidence_figure_marks_the_chosen_scale_on_both_panels(mixed):
+    _, runs, out = mixed
+    drawn = figures.draw(read_record(out))
+    assert "evidence" in drawn and "ard" not in drawn
+    figure = drawn["evidence"]()
+    evidence_ax, test_ax = figure.axes
+    chosen = runs["evidence"]["prior_scale"]
+    for ax in (evidence_ax, test_ax):
+        assert ax.get_xscale() == "log"
+        assert any(np.allclose(line.get_xdata(), chosen) for line in ax.lines)  # σ̂'s line
+        assert any(f"σ̂ = {chosen:.3g}" in text.get_text() for text in ax.texts)
+    assert "(nats)" in evidence_ax.get_ylabel() and "nats" in test_ax.get_ylabel()
 
 
 def test_ard_config_recovers_the_support(tmp_path):
