@@ -20,9 +20,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from experiments.contract import RunRecord
 from experiments.figures import style
 from experiments.figures.canvas import legend_below, new_figure
-from experiments.rundir.read import RunRecord
 
 __all__ = ["ard_figure", "evidence_figure", "figures"]
 

@@ -27,11 +27,12 @@ import yaml
 
 import experiments
 from experiments import cli
+from experiments.api import read_record
 from experiments.config import ConfigError
+from experiments.kinds import validate_config
 from experiments.kinds.classifier import figures
 from experiments.kinds.classifier.data import load_dataset
 from experiments.kinds.classifier.program import PROGRAM
-from experiments.resolve import read_record, validate_config
 
 REPO = Path(__file__).resolve().parents[3]
 SMALL = {"source": "synthetic", "n_samples": 240, "n_features": 6, "n_informative": 3}
