@@ -149,9 +149,14 @@ def _resolve_loc(
 
 
 def _strip_optional(annotation: Any) -> Any:
+    # ``X | None`` is X; a union of scalars and one model (a number or a mapping, such as
+    # a prior scale or its selection) is that model for the keys below it.
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return args[0] if len(args) == 1 else annotation
+        models = [a for a in args if is_model(a)]
+        if len(args) == 1:
+            return args[0]
+        return models[0] if len(models) == 1 else annotation
     return annotation
 
 

@@ -224,9 +224,24 @@ def _metric_columns(run: RunTables, split: str) -> list[str]:
 
 
 def _member_columns(run: RunTables) -> list[str]:
-    """Variant, member (for a sweep), status and the swept keys."""
-    first = [str(c) for c in run.summary.columns if "/" not in str(c)]
+    """Variant, member (for a sweep), status, the swept keys and the kind's scalar extras
+    (a nested or long extra, such as an evidence curve, stays in ``summary.json`` only)."""
+    first = [
+        str(c)
+        for c in run.summary.columns
+        if "/" not in str(c) and not any(map(_bulky, run.summary[c]))
+    ]
     return first if run.config.sweep else [c for c in first if c != "member"]
+
+
+MAX_CELL_ENTRIES = 10
+
+
+def _bulky(value: Any) -> bool:
+    """A mapping, or a list of more than :data:`MAX_CELL_ENTRIES` entries: not a cell."""
+    if isinstance(value, dict):
+        return True
+    return isinstance(value, list | tuple) and len(value) > MAX_CELL_ENTRIES
 
 
 def _final_metrics(run: RunTables) -> Iterator[Block]:

@@ -3,7 +3,9 @@ versus MAP with Gaussian (L2) and Laplace (L1) priors.
 
 ``schema`` (its config sections) · ``data`` (data sets and splits) · ``model`` and
 ``optim`` (objectives and optimizers) · ``train`` (the pure, vmappable run function) ·
-``program`` (what the pipeline calls) · ``figures`` and ``path_figures`` (drawn from a run
+``program`` (what the pipeline calls) · ``newton`` and ``evidence`` (the exact MAP solve, its
+Laplace evidence and hypergradients) · ``selection`` (the evidence in a run, and prior scales
+chosen by it) · ``figures``, ``path_figures`` and ``evidence_figures`` (drawn from a run
 folder's files). Importing this package loads neither jax nor matplotlib.
 """
 

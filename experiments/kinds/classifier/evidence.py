@@ -887,7 +887,7 @@ def select_evidence_ard(
         An :class:`ArdSelection`.
 
     Raises:
-        ValueError: for labels outside {0, 1}.
+        ValueError: for concrete labels outside {0, 1} (traced labels are not checked).
 
     Example:
         >>> import numpy as np
@@ -899,7 +899,8 @@ def select_evidence_ard(
         (True, Array([False, False,  True], dtype=bool))
     """
     x, dtype = steps.as_features(x)
-    if _n_classes(y, None) != 2:
+    # Traced labels (inside jax.jit: a run's member function) are the caller's to check.
+    if not isinstance(y, jax.core.Tracer) and _n_classes(y, None) != 2:
         raise ValueError("y: select_evidence_ard supports two classes (labels 0 and 1) only")
     if log_scale_tol is None:
         log_scale_tol = _ARD_LOG_SCALE_TOL[jnp.dtype(dtype).name]

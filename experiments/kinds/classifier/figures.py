@@ -10,7 +10,10 @@
 - ``weight_norm``: ‖w‖₂ against step, and the number of exact zeros where some variant has
   an L1 (Laplace) prior;
 - ``weights`` (image data, such as digits' 8 × 8 pixels): each variant's weights of each
-  class drawn as an image.
+  class drawn as an image;
+- ``evidence`` and ``ard`` (a run, or sweep, whose prior scale was chosen by its evidence):
+  see :mod:`~experiments.kinds.classifier.evidence_figures`. An ARD variant (one σ per
+  feature) is left out of ``weight_norm``: its history's norm is that of w/σ.
 
 Variants that end exactly where an earlier one did say so in the legend (``b (= a)``); a
 step axis turns symlog where the dynamics are front-loaded.
@@ -31,7 +34,7 @@ from matplotlib.ticker import MaxNLocator
 from experiments.contract import RunRecord
 from experiments.figures import style
 from experiments.figures.canvas import legend_below, log_y, new_figure, positive_y
-from experiments.kinds.classifier import path_figures
+from experiments.kinds.classifier import evidence_figures, path_figures
 from experiments.kinds.classifier.weight_figures import (
     groups_figure,
     image_shape,
@@ -100,17 +103,20 @@ def draw(record: RunRecord) -> dict[str, Callable[[], Figure]]:
     sweep, the figures of what was swept (:mod:`~experiments.kinds.classifier.path_figures`).
     """
     if record.swept:
-        return path_figures.figures(record)
+        return {**path_figures.figures(record), **evidence_figures.figures(record)}
     variants = read_variants(record)
     drawn = {"convergence": functools.partial(convergence_figure, variants)}
     if any(v.prior != "none" for v in variants):
         drawn["sparsity"] = functools.partial(sparsity_figure, variants)
-    drawn["weight_norm"] = functools.partial(weight_norm_figure, variants)
+    ard = {run["variant"] for run in record.runs if "prior_scales" in run}
+    normed = [v for v in variants if v.name not in ard]
+    if normed:
+        drawn["weight_norm"] = functools.partial(weight_norm_figure, normed)
     if variants[0].feature_groups:
         drawn["groups"] = functools.partial(groups_figure, variants)
     if image_shape(variants[0].feature_names) is not None:
         drawn["weights"] = functools.partial(weight_images_figure, variants)
-    return drawn
+    return {**drawn, **evidence_figures.figures(record)}
 
 
 def read_variants(record: RunRecord) -> list[Variant]:

@@ -1,5 +1,7 @@
 """The classifier's :class:`~experiments.contract.Program`: logistic regression trained by
-the pure run function of :mod:`experiments.kinds.classifier.train`."""
+the pure run function of :mod:`experiments.kinds.classifier.train`, with the log evidence
+of a Gaussian-prior newton fit and the prior scales chosen by it
+(:mod:`experiments.kinds.classifier.selection`)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from experiments.contract import DataError, Outcome, Program
-from experiments.kinds.classifier import path, train
+from experiments.kinds.classifier import path, selection, train
 from experiments.kinds.classifier.data import Dataset, check_spec_fits_data, load_dataset
 from experiments.kinds.classifier.metrics import METRICS
 from experiments.kinds.classifier.schema import RunSpec
@@ -21,13 +23,17 @@ __all__ = ["PROGRAM", "ProgramKey"]
 
 
 class ProgramKey(NamedTuple):
-    """What changes the compiled program: the static choices, the data's shapes, and
-    whether the group's members are solved along a path (:meth:`ClassifierProgram.group_key`)."""
+    """What changes the compiled program: the static choices, the data's shapes, whether
+    the group's members are solved along a path (:meth:`ClassifierProgram.group_key`),
+    whether the fit reports its log evidence, and how the prior scale is chosen (None: it
+    is given; ``evidence`` or ``ard``: see :mod:`~experiments.kinds.classifier.selection`)."""
 
     static: train.RunStatic
     train_shape: tuple[int, ...]
     test_shape: tuple[int, ...]
     path: bool = False
+    evidence: bool = False
+    select: str | None = None
 
 
 PATH_PRIORS = ("gaussian", "laplace")
@@ -57,16 +63,30 @@ class ClassifierProgram(Program):
 
     def describe(self, spec: RunSpec, data: Dataset) -> str:
         train_ = spec.train
+        chosen = {"evidence": " (σ by its evidence)", "ard": " (a σ per feature by evidence)"}
         return (
-            f"{train_.loss}, prior {train_.prior.kind}, {train_.optimizer.name}, "
+            f"{train_.loss}, prior {train_.prior.kind}"
+            f"{chosen.get(selection.selection_mode(spec), '')}, {train_.optimizer.name}, "
             f"{train_.steps} steps on {data.description} "
             f"({len(data.y_train)} train, {len(data.y_test)} test)"
         )
 
     def program_key(self, spec: RunSpec, data: Dataset) -> ProgramKey:
-        return ProgramKey(train.run_static(spec, data), data.x_train.shape, data.x_test.shape)
+        static = train.run_static(spec, data)
+        return ProgramKey(
+            static,
+            data.x_train.shape,
+            data.x_test.shape,
+            evidence=selection.has_evidence(static),
+            select=selection.selection_mode(spec),
+        )
 
     def hyperparameters(self, spec: RunSpec) -> dict[str, np.ndarray]:
+        """The trainer's hyperparameters; a scale chosen by the run holds the search's
+        starting σ0 = 1 (the member function replaces it by the choice)."""
+        if selection.selection_mode(spec) is not None:
+            prior = spec.train.prior.model_copy(update={"scale": 1.0})
+            spec = spec.model_copy(update={"train": spec.train.model_copy(update={"prior": prior})})
         return train.run_hyperparameters(spec)
 
     def group_key(self, key: ProgramKey, specs: Sequence[RunSpec]) -> ProgramKey:
@@ -77,7 +97,9 @@ class ClassifierProgram(Program):
         static = key.static
         if static.optimizer != "newton" or static.prior not in PATH_PRIORS or len(specs) < 2:
             return key
-        hypers = [train.run_hyperparameters(spec) for spec in specs]
+        if key.select is not None:  # each member chooses its own scale
+            return key
+        hypers = [self.hyperparameters(spec) for spec in specs]
         scales = {float(h["prior_scale"]) for h in hypers}
         rest = {tuple((k, float(v)) for k, v in h.items() if k != "prior_scale") for h in hypers}
         if len(rest) == 1 and len(scales) == len(specs):
@@ -88,7 +110,12 @@ class ClassifierProgram(Program):
         """The path function of a path group (its members solved together); None for
         members solved one by one (vmapped)."""
         del progress  # a path has several members: no per-step callback
-        return path.make_path_fn(key.static) if key.path else None
+        if not key.path:
+            return None
+        group = path.make_path_fn(key.static)
+        if key.evidence:
+            group = selection.with_path_evidence(group, key.static.n_classes)
+        return group
 
     def arrays(self, data: Dataset) -> tuple[np.ndarray, ...]:
         return (
@@ -99,7 +126,13 @@ class ClassifierProgram(Program):
         )
 
     def member_fn(self, key: ProgramKey, progress: Callable | None) -> Callable[..., Any]:
-        return train.make_run_fn(dataclasses.replace(key.static, progress=progress))
+        run = train.make_run_fn(dataclasses.replace(key.static, progress=progress))
+        n_classes = key.static.n_classes
+        if key.select is not None:
+            return selection.with_selection(run, n_classes, key.select)
+        if key.evidence:
+            return selection.with_evidence(run, n_classes)
+        return run
 
     def steps(self, key: ProgramKey) -> int:
         return key.static.steps
@@ -116,12 +149,19 @@ class ClassifierProgram(Program):
         params = (d + 1) * classes
         n_logs = len(loop.logged_steps(static.steps, static.log_every))
         floats = 6 * params + 2 * len(METRICS) * n_logs + 8 * (n_train + n_test) * classes
+        if key.select is not None:  # the search's Hessians and their derivatives, the grid
+            floats += 8 * params**2 + 2 * params * selection.GRID_POINTS + 2 * n_train * d
         return np.dtype(static.precision).itemsize * floats
 
     def outcome(self, key: ProgramKey, output: Any) -> Outcome:
+        fields = None
+        if key.evidence or key.select is not None:
+            output, fields = output
         outcome = train.to_outcome(key.static, output)
         if key.path:  # its history starts at the previous member's solution
             outcome.extra["warm_start"] = True
+        if fields is not None:
+            outcome.extra.update(selection.extras(fields, key.static.base))
         return outcome
 
     def data_entry(self, data: Dataset) -> dict[str, Any]:
@@ -144,7 +184,10 @@ class ClassifierProgram(Program):
         status = outcome.status
         if outcome.diverged_at is not None:
             status = f"diverged at {outcome.diverged_at}"
-        return f"{status}, {split} ce {ce:.4g}, accuracy {accuracy:.4f}"
+        chosen = ""
+        if "evidence_solves" in outcome.extra and "prior_scale" in outcome.extra:
+            chosen = f", σ {outcome.extra['prior_scale']:.4g} by its evidence"
+        return f"{status}{chosen}, {split} ce {ce:.4g}, accuracy {accuracy:.4f}"
 
 
 def _data_seed(spec: RunSpec) -> int:

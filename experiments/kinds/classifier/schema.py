@@ -7,9 +7,21 @@ tagged choice (``data.source``, ``model.init.kind``, ``train.prior.kind``) defau
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, Strict, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from experiments.config.fields import Bool, Float, Int, RunBase, Seed, default_tag
 from experiments.config.fields import StrictModel as _Strict
@@ -29,6 +41,7 @@ __all__ = [
     "OptimizerConfig",
     "PriorConfig",
     "RunSpec",
+    "ScaleSelection",
     "SklearnData",
     "SyntheticData",
     "TrainConfig",
@@ -193,18 +206,75 @@ class NoPrior(_Strict):
     kind: Literal["none"] = "none"
 
 
+class ScaleSelection(_Strict):
+    """A prior scale the run chooses itself: ``{select: evidence}`` finds the σ of largest
+    Laplace evidence p(D | σ) (:func:`~experiments.kinds.classifier.evidence.select_evidence`),
+    then fits the MAP there; ``per_feature: true`` chooses one σ_j per feature instead
+    (automatic relevance determination, two classes only).
+
+    It needs a Gaussian prior, ``loss: ce``, ``optimizer: newton`` and full batches (checked
+    by :class:`TrainConfig` and :class:`RunSpec`).
+    """
+
+    select: Literal["evidence"]
+    per_feature: Bool = False
+
+
+_POSITIVE = TypeAdapter(Annotated[Float, Field(gt=0)])
+
+
+def _number_or_selection(
+    value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+) -> float | ScaleSelection:
+    """A prior scale: a number > 0, or a mapping read as a :class:`ScaleSelection` (each
+    checked alone, so an error names one of them, not both halves of a union)."""
+    del handler
+    if isinstance(value, ScaleSelection):
+        return value
+    if isinstance(value, Mapping):
+        return ScaleSelection.model_validate(value, context=info.context)
+    return _POSITIVE.validate_python(value, context=info.context)
+
+
+# A number > 0 (as before), or {select: evidence[, per_feature: true]}.
+PriorScale = Annotated[float | ScaleSelection, WrapValidator(_number_or_selection)]
+
+
 class GaussianPrior(_Strict):
-    """MAP with ``w ~ N(0, scale²)``: adds ``‖w‖²/(2·scale²)`` (sklearn's L2 with C = scale²)."""
+    """MAP with ``w ~ N(0, scale²)``: adds ``‖w‖²/(2·scale²)`` (sklearn's L2 with C = scale²).
+
+    ``scale: {select: evidence}`` chooses σ by its evidence (:class:`ScaleSelection`).
+    """
 
     kind: Literal["gaussian"] = "gaussian"
-    scale: Float = Field(gt=0)
+    scale: PriorScale
+
+    @property
+    def selection(self) -> ScaleSelection | None:
+        """The scale's selection, or None for a number."""
+        return self.scale if isinstance(self.scale, ScaleSelection) else None
 
 
 class LaplacePrior(_Strict):
     """MAP with ``w ~ Laplace(0, scale)``: adds ``‖w‖₁/scale`` (sklearn's L1 with C = scale)."""
 
     kind: Literal["laplace"] = "laplace"
-    scale: Float = Field(gt=0)
+    scale: PriorScale
+
+    @field_validator("scale")
+    @classmethod
+    def _a_number(cls, value: float | ScaleSelection) -> float:
+        if isinstance(value, ScaleSelection):
+            raise ValueError(
+                "select: evidence needs a gaussian prior (the Laplace approximation of the "
+                "evidence needs a smooth log posterior, and an L1 prior's is not smooth at "
+                "w = 0); use a gaussian prior, or select: cv (cross-validation, not built yet)"
+            )
+        return value
+
+    @property
+    def selection(self) -> None:
+        return None
 
 
 PriorConfig = Annotated[
@@ -250,6 +320,33 @@ class TrainConfig(_Strict):
     _at_most_steps = field_validator("log_every")(log_every_at_most_steps)
 
     @model_validator(mode="after")
+    def _selection_needs_newton(self) -> TrainConfig:
+        # Before the newton check below, so that its advice is about the selection.
+        selection = getattr(self.prior, "selection", None)
+        if selection is None:
+            return self
+        problems = []
+        if self.loss != "ce":
+            problems.append(
+                f"needs loss: ce (the evidence is that of the cross-entropy likelihood), got "
+                f"loss: {self.loss}; use loss: ce"
+            )
+        if self.optimizer.name != "newton":
+            problems.append(
+                "needs the exact MAP solve and its Hessian, got optimizer: "
+                f"{self.optimizer.name}; use optimizer: newton"
+            )
+        if self.batch_size is not None:
+            problems.append(
+                f"needs full batches, got batch_size: {self.batch_size}; set batch_size: null"
+            )
+        if problems:
+            where = ("prior", self.prior.kind, "scale")
+            given = selection.model_dump()
+            raise _errors([(where, given, f"select: evidence {p}") for p in problems])
+        return self
+
+    @model_validator(mode="after")
     def _newton_needs_a_convex_full_batch(self) -> TrainConfig:
         if self.optimizer.name == "newton" and (self.loss != "ce" or self.batch_size):
             raise ValueError(
@@ -271,3 +368,31 @@ class RunSpec(RunBase):
     # bits. Training always minimises the natural-log objective, so ``grad_norm`` and
     # ``tol`` are in nats whatever the base.
     base: Annotated[Float, Field(gt=1)] | None = None
+
+    @model_validator(mode="after")
+    def _per_feature_is_binary(self) -> RunSpec:
+        selection = getattr(self.train.prior, "selection", None)
+        if selection is not None and selection.per_feature and self.model.classes != 2:
+            where = ("train", "prior", self.train.prior.kind, "scale", "per_feature")
+            message = (
+                f"per_feature (automatic relevance determination) supports two classes, "
+                f"got model.classes: {self.model.classes}; use per_feature: false (one σ "
+                "for every class's weights)"
+            )
+            raise _errors([(where, True, message)])
+        return self
+
+
+def _errors(problems: list[tuple[tuple[str, ...], Any, str]]) -> ValidationError:
+    """A ValidationError at each ``(loc, input, message)``, loc relative to the model being
+    validated, so that a check across fields names the field to change (``train.prior.scale``,
+    not ``train``). Its ``value_error`` entries read like any other config error."""
+    details = [
+        InitErrorDetails(
+            type=PydanticCustomError("value_error", "{error}", {"error": message}),
+            loc=loc,
+            input=value,
+        )
+        for loc, value, message in problems
+    ]
+    return ValidationError.from_exception_data("RunSpec", details)
