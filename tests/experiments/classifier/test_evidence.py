@@ -24,7 +24,7 @@ import scipy.optimize
 from sklearn.datasets import load_breast_cancer, load_iris
 
 from experiments import fit
-from experiments.kinds.classifier import evidence, newton
+from experiments.kinds.classifier import evidence, newton, scale_search
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -451,7 +451,7 @@ def test_select_evidence_lands_on_the_grid_argmax():
     best = int(np.argmax(values))
     assert 0 < best < len(scales) - 1  # an interior maximum
     with jax.enable_x64(True):
-        result = jax.device_get(evidence.select_evidence(x, y, tol=1e-12))
+        result = jax.device_get(scale_search.select_evidence(x, y, tol=1e-12))
     assert bool(result.converged) and int(result.solves) < 10
     assert result.log_evidence >= values[best] - 1e-9
     step = np.log(scales[1] / scales[0])
@@ -469,7 +469,7 @@ def test_mackay_fixed_point_holds_in_numpy():
     x, y = _breast_cancer()
     d = x.shape[1]
     with jax.enable_x64(True):
-        result = jax.device_get(evidence.select_evidence(x, y, method="mackay", tol=1e-12))
+        result = jax.device_get(scale_search.select_evidence(x, y, method="mackay", tol=1e-12))
     assert bool(result.converged)
     theta = np.r_[result.weights, result.bias]
     scale = float(result.scale)
@@ -484,7 +484,7 @@ def test_mackay_fixed_point_holds_in_numpy():
 def test_ard_keeps_the_informative_features_and_prunes_the_others():
     x, y = _ard_data()
     with jax.enable_x64(True):
-        result = jax.device_get(evidence.select_evidence_ard(x, y, tol=1e-12))
+        result = jax.device_get(scale_search.select_evidence_ard(x, y, tol=1e-12))
     scales, w = result.scales, result.weights
     assert result.converged and np.all(np.isfinite(scales)) and np.all(np.isfinite(w))
     assert np.all(scales[:5] > 0.5)
@@ -509,4 +509,4 @@ def test_ard_keeps_the_informative_features_and_prunes_the_others():
 def test_ard_refuses_more_than_two_classes():
     x, y = _small(3)
     with pytest.raises(ValueError, match="two classes"):
-        evidence.select_evidence_ard(x, y)
+        scale_search.select_evidence_ard(x, y)
