@@ -2,14 +2,14 @@
 
 1. **resolve**: :func:`experiments.kinds.load_config` validates the config and expands
    its variants and sweep into members, once;
-2. **plan** (:func:`plan`): each member's data is loaded (once per distinct data set) and
-   checked, and members are grouped into compiled programs;
-3. **execute** (:func:`execute`): each group is one vectorised, sharded call (or a few
-   chunks) of its kind's pure member function;
+2. **plan** (:func:`experiments.pipeline.plan.plan`): each member's data is loaded (once
+   per distinct data set) and checked, and members are grouped into compiled programs;
+3. **execute** (:func:`execute`): each planned group is one vectorised, sharded call (or a
+   few calls of one size) of its kind's pure member function;
 4. **record** (:func:`record`): the run's files are written into a staging folder (made
    before anything ran) and moved into place, complete;
-5. **figures** (:func:`experiments.figures.save.draw_run_figures`): the kind draws its figures
-   from those files alone, into a staging folder of their own.
+5. **figures** (:func:`draw_run_figures`): the kind draws its figures from the run's
+   record alone, into a staging folder that the record stage moves into place.
 
 A plain run is a sweep of one member per variant. The command line and the Python API
 call :func:`run`; nothing here knows any particular kind.
