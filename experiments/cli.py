@@ -27,7 +27,7 @@ from experiments.config import ConfigError, dump_config
 from experiments.config.merge import command_line_overrides
 from experiments.contract import DataError
 from experiments.kinds import load_config
-from experiments.pipeline.hosts import HostsError, distributed_settings
+from experiments.pipeline.hosts import DeviceError, HostsError, distributed_settings
 from experiments.rundir.folders import OutputError, WriteError
 from experiments.rundir.manifest import RUN_FILES
 from experiments.rundir.read import RunFilesError
@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _bad_input(f"invalid config{where}:", error.problems)
     except DataError as error:
         return _bad_input("unusable data:", error.problems)
-    except (OutputError, HostsError, RunFilesError, ExportError, _BadInput) as error:
+    except (OutputError, HostsError, DeviceError, RunFilesError, ExportError, _BadInput) as error:
         return _bad_input(str(error), [])
     except FigureError as error:
         print(
@@ -118,12 +118,12 @@ def _overrides(args: argparse.Namespace) -> list[str]:
         raise _BadInput(str(error)) from None
 
 
-def _runner():
-    from experiments.pipeline import (
-        run as runner,  # imported when needed: it loads jax and matplotlib
-    )
+def _runner(args: argparse.Namespace | None = None):
+    from experiments.pipeline import devices  # these load jax: only for the commands that run
+    from experiments.pipeline import run as runner
     from experiments.pipeline.cache import enable_compilation_cache
 
+    devices.choose(getattr(args, "device", None))  # before JAX starts its backends
     enable_compilation_cache()  # a second run of the same programs skips XLA's compilation
     return runner
 
@@ -137,7 +137,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.mlflow:
         require_mlflow()  # before anything runs
     config = load_config(args.config, _overrides(args))
-    run_dir = _runner().run(
+    run_dir = _runner(args).run(
         config,
         args.config.parent,
         overrides=_overrides(args),
@@ -184,7 +184,7 @@ def _command_record(argv: Sequence[str], config: Path) -> dict[str, object]:
 
 def _validate(args: argparse.Namespace, argv: Sequence[str]) -> int:
     config = load_config(args.config, _overrides(args))
-    _runner()  # the compilation cache, before anything compiles
+    _runner(args)  # the device and the compilation cache, before anything compiles
     from experiments.pipeline import plan as planner  # loads jax
 
     plan = planner.plan(config, args.config.parent)
@@ -246,7 +246,7 @@ def _seeds(args: argparse.Namespace, argv: Sequence[str]) -> int:
 def _run_shipped(names: Sequence[str], args: argparse.Namespace, argv: Sequence[str]) -> int:
     folder = configs_folder()
     for name in names:
-        run_dir = _runner().run(
+        run_dir = _runner(args).run(
             load_config(folder / name),
             folder,
             progress=not args.quiet and sys.stderr.isatty(),
@@ -338,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "KEY='linspace(a,b,n)' (repeatable: the grid of every --sweep)",
             )
             sub.add_argument("--multirun", action="store_true", help="accepted, as Hydra's")
+        if config or quiet:
+            sub.add_argument("--device", metavar="cpu|gpu|tpu|N", help="the devices to run on")
         if quiet:
             sub.add_argument("--quiet", action="store_true", help="no progress or summaries")
         return sub

@@ -501,3 +501,26 @@ def test_hydra_style_overrides_make_axes_and_add_keys(capsys):
     assert "  steps: 70\n" in out
     assert cli.main(["show", "mse_vs_ce", "name='a,b'"]) == 2  # quoted: a string, not an axis
     assert "got 'a,b'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("environment", "flag"), [({"JAX_PLATFORMS": "cuda"}, []), ({}, ["--device", "tpu"])]
+)
+def test_an_absent_device_is_one_line_and_exit_2_before_any_work(tmp_path, environment, flag):
+    command = [sys.executable, "-m", "experiments", "run", "entropy_numbers", *flag]
+    command += ["--set", "output.formats=[]", "--out", str(tmp_path / "r")]
+    done = subprocess.run(
+        command, env={**os.environ, **environment}, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "use --device cpu" in done.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_device_a_run_used_is_in_its_manifest(tmp_path):
+    command = [sys.executable, "-m", "experiments", "run", "entropy_numbers", "--device", "cpu"]
+    command += ["--set", "output.formats=[]", "--out", str(tmp_path / "r"), "--quiet"]
+    subprocess.run(command, check=True, capture_output=True)
+    device = json.loads((tmp_path / "r" / "manifest.json").read_text())["device"]
+    assert device["platform"] == "cpu" and device["requested"] == "cpu" and device["count"] >= 1
+    assert cli.main(["validate", "entropy_numbers", "--device", "fast"]) == 2
