@@ -1,6 +1,5 @@
-"""The command line: ``python -m experiments {run,validate,show,plot,list,demo}``.
-
-It parses arguments, calls the pipeline (:mod:`experiments.pipeline.run`) and prints. Exit codes:
+"""The command line, ``infolab COMMAND`` (``python -m experiments``): it parses arguments,
+calls the pipeline (:mod:`experiments.pipeline.run`) and prints. Exit codes:
 
 - 0: success;
 - 2: bad input (a config, an override, a data file, the output folder, a damaged run
@@ -26,7 +25,7 @@ from experiments import interrupts
 from experiments.config import ConfigError, dump_config
 from experiments.config.merge import command_line_overrides
 from experiments.contract import DataError
-from experiments.kinds import load_config
+from experiments.kinds import KINDS, load_config
 from experiments.pipeline.hosts import DeviceError, HostsError, distributed_settings
 from experiments.rundir.folders import OutputError, WriteError
 from experiments.rundir.manifest import RUN_FILES
@@ -264,7 +263,8 @@ def _run_shipped(names: Sequence[str], args: argparse.Namespace, argv: Sequence[
 def _ls(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if not args.folder.is_dir():
         raise _BadInput(f"DIR: {args.folder} is not a folder")
-    print("\n".join(ls_lines(args.folder, _relative)))
+    headlines = {name: kind.headline_metric for name, kind in KINDS.items()}
+    print("\n".join(ls_lines(args.folder, _relative, headlines)))
     return EXIT_OK
 
 
