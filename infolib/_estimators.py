@@ -109,16 +109,22 @@ def _nan_where_nan(h: jax.Array, n: jax.Array) -> jax.Array:
     return jnp.where(jnp.isnan(n), jnp.nan, h)
 
 
+def _xlogx(x: jax.Array) -> jax.Array:
+    """x log x with 0 log 0 = 0 by a double ``where``: its derivative at 0 is taken as 0."""
+    positive = x > 0
+    return jnp.where(positive, x * jnp.log(_safe(positive, x, 1)), 0)
+
+
 @functools.partial(jax.jit, static_argnums=(1,))
 def _jackknife_nats(counts: jax.Array, axis: int) -> jax.Array:
     n = jnp.sum(counts, axis=axis, keepdims=True)
-    s = jnp.sum(_base.xlogy(counts, counts), axis=axis, keepdims=True)  # Σ c log c
+    s = jnp.sum(_xlogx(counts), axis=axis, keepdims=True)  # Σ c log c
     many = n >= 2
     n_safe, m_safe = _safe(many, n, 2), _safe(many, n - 1, 1)
     h = jnp.log(n_safe) - s / n_safe
     # Leaving one observation of bin k out: Σ c log c loses c_k log c_k, gains (c_k−1) log(c_k−1).
     c_less = _safe(counts >= 1, counts - 1, 0)
-    s_out = s - _base.xlogy(counts, counts) + _base.xlogy(c_less, c_less)
+    s_out = s - _xlogx(counts) + _xlogx(c_less)
     h_out = jnp.log(m_safe) - s_out / m_safe
     mean_out = jnp.sum(counts * h_out, axis=axis, keepdims=True) / n_safe
     jackknife = n_safe * h - (n_safe - 1) * mean_out
@@ -141,8 +147,8 @@ def jackknife_entropy(counts: ArrayLike, *, axis: int = -1, base: float | None =
 
     With n = 0 or n = 1 it is 0 (with one observation each leave-one-out estimate is
     empty). Counts are meant to be whole numbers; a count in (0, 1) is left out as a
-    whole. The derivative with respect to a count of exactly 1 is infinite (that of
-    x log x at 0), as the plug-in's is at a count of 0.
+    whole. The gradient is finite everywhere: at a count of exactly 0 or 1, where
+    x log x has an infinite one-sided derivative, the affected term's is taken as 0.
 
     Args:
         counts: non-negative counts along ``axis`` (integers or floats).
