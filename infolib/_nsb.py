@@ -196,7 +196,11 @@ class NSBEstimate(NamedTuple):
 
 
 def nsb_entropy(
-    counts: ArrayLike, *, n_categories: int, axis: int = -1, base: float | None = None
+    counts: ArrayLike,
+    *,
+    n_categories: int | None = None,
+    axis: int = -1,
+    base: float | None = None,
 ) -> NSBEstimate:
     r"""Nemenman–Shafee–Bialek (NSB) entropy estimate: posterior mean and standard deviation.
 
@@ -235,7 +239,8 @@ def nsb_entropy(
         counts: non-negative counts along ``axis`` (whole numbers, as the Dirichlet
             likelihood is written for them; floats are accepted).
         n_categories: K, the number of possible categories, a Python int at least the
-            size of ``axis`` (unobserved categories are empty bins).
+            size of ``axis`` (unobserved categories are empty bins); None (the default)
+            for the size of ``axis``.
         axis: the bin axis.
         base: base of the logarithm: None for nats, 2 for bits, any number > 1.
 
@@ -250,6 +255,8 @@ def nsb_entropy(
     """
     (counts,), out_dtype = _base.as_float(counts)
     axis = _base.check_event_axis(counts, axis, "counts")
+    if n_categories is None:
+        n_categories = counts.shape[axis]
     if not isinstance(n_categories, numbers.Integral) or isinstance(n_categories, bool):
         raise TypeError(f"n_categories must be a Python int, got {n_categories!r}")
     if n_categories < max(counts.shape[axis], 1):
