@@ -30,23 +30,40 @@ from infolib._divergence import kl_divergence_with_logits as kl_divergence_with_
 from infolib._entropy import entropy as entropy
 from infolib._entropy import entropy_with_logits as entropy_with_logits
 from infolib._entropy import self_information as self_information
+from infolib._estimators import chao_shen_entropy as chao_shen_entropy
+from infolib._estimators import grassberger_entropy as grassberger_entropy
+from infolib._estimators import jackknife_entropy as jackknife_entropy
+from infolib._estimators import james_stein_entropy as james_stein_entropy
 from infolib._estimators import miller_madow_entropy as miller_madow_entropy
 from infolib._estimators import plugin_entropy as plugin_entropy
+from infolib._estimators import zhang_entropy as zhang_entropy
 from infolib._joint import conditional_entropy as conditional_entropy
 from infolib._joint import joint_entropy as joint_entropy
 from infolib._joint import mutual_information as mutual_information
+from infolib._mutual_from_counts import (
+    conditional_mutual_information_from_counts as conditional_mutual_information_from_counts,
+)
+from infolib._mutual_from_counts import (
+    mutual_information_from_counts as mutual_information_from_counts,
+)
+from infolib._nsb import nsb_entropy as nsb_entropy
 
 __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "chao_shen_entropy",
     "checked",
     "conditional_entropy",
+    "conditional_mutual_information_from_counts",
     "cross_entropy",
     "cross_entropy_with_logits",
     "entropy",
     "entropy_with_logits",
     "gaussian_entropy",
     "gaussian_kl",
+    "grassberger_entropy",
+    "jackknife_entropy",
+    "james_stein_entropy",
     "joint_entropy",
     "js_divergence",
     "kl_divergence",
@@ -55,9 +72,12 @@ __all__ = [
     "laplace_kl",
     "miller_madow_entropy",
     "mutual_information",
+    "mutual_information_from_counts",
+    "nsb_entropy",
     "plugin_entropy",
     "self_information",
     "sparse_cross_entropy_with_logits",
+    "zhang_entropy",
 ]
 
 try:  # the installed distribution's version, written once, in pyproject.toml

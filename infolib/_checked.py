@@ -11,7 +11,16 @@ import jax
 import jax.numpy as jnp
 from jax.experimental import checkify
 
-from infolib import _closed_form, _cross_entropy, _divergence, _entropy, _estimators, _joint
+from infolib import (
+    _closed_form,
+    _cross_entropy,
+    _divergence,
+    _entropy,
+    _estimators,
+    _joint,
+    _mutual_from_counts,
+    _nsb,
+)
 
 # What each argument holds, by function. The kinds are checked as follows:
 #   distribution  no NaN, no negative entry, sums to 1 along `axis` (within atol)
@@ -58,6 +67,14 @@ _KINDS: Mapping[Callable[..., jax.Array], Mapping[str, str]] = {
     },
     _estimators.plugin_entropy: {"counts": "counts"},
     _estimators.miller_madow_entropy: {"counts": "counts"},
+    _estimators.jackknife_entropy: {"counts": "counts"},
+    _estimators.grassberger_entropy: {"counts": "counts"},
+    _estimators.chao_shen_entropy: {"counts": "counts"},
+    _estimators.zhang_entropy: {"counts": "counts"},
+    _estimators.james_stein_entropy: {"counts": "counts"},
+    _nsb.nsb_entropy: {"counts": "counts"},
+    _mutual_from_counts.mutual_information_from_counts: {"joint_counts": "counts"},
+    _mutual_from_counts.conditional_mutual_information_from_counts: {"counts_xyz": "counts"},
 }
 
 

@@ -121,6 +121,16 @@ def cross_entropy_with_logits(
 _FEW_CLASSES = 256
 
 
+def _all_masked_to_zero(x: jax.Array) -> jax.Array:
+    """0 where ``x`` (a row maximum or log-normaliser, reduced shape) is −inf, else ``x``.
+
+    It is −inf only in a row whose every logit is −inf (all classes masked). Taking it as 0
+    there makes each log q_i = z_i − 0 = −inf, rather than −inf − (−inf) = NaN, in the value
+    and in the derivative; NaN and +inf rows are left as they are.
+    """
+    return jnp.where(x == -jnp.inf, jnp.zeros_like(x), x)
+
+
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
 def _softmax_cross_entropy(p: jax.Array, logits: jax.Array, axis: int) -> jax.Array:
     """−Σ p·log softmax(logits) along ``axis``, 0·(−inf) read as 0.
@@ -143,7 +153,12 @@ def _softmax_cross_entropy(p: jax.Array, logits: jax.Array, axis: int) -> jax.Ar
     def exact() -> jax.Array:
         # m and log s are recomputed here: taken from outside, they would be operands of the
         # cond, and XLA would have to write them out of the fused kernel above.
-        log_q = _base.log_softmax_from(logits, *_base.log_normalizer(logits, axis))
+        # A row whose every class is masked: m = −inf, and (z − m) − log s would be
+        # −inf − (−inf) = NaN; with m = log s = 0 there, every log q_i is −inf, so a row with
+        # no target mass costs 0 (as optax's per-logit mask) and mass there costs +inf.
+        m = _all_masked_to_zero(jnp.max(logits, axis=axis, keepdims=True))
+        log_s = jnp.log(jnp.sum(jnp.exp(logits - m), axis=axis, keepdims=True))
+        log_q = _base.log_softmax_from(logits, m, _all_masked_to_zero(log_s))
         return -jnp.sum(_base.xmul(p, log_q), axis=axis)
 
     return _base.guarded(fast, exact)
@@ -157,13 +172,16 @@ def _softmax_cross_entropy_jvp(axis, primals, tangents):
         # Few classes: the boundary-safe form fuses well, and needs no guard or cond; exp(z − m)
         # is written out once and shared by the sum and the softmax (as optax does).
         pieces = _base.exponentials(logits, axis)
-        log_z = jnp.expand_dims(pieces.log_z, axis)
+        log_z = jnp.expand_dims(_all_masked_to_zero(pieces.log_z), axis)
         out = -jnp.sum(_base.xmul(p, logits - log_z), axis=axis)
-        softmax_times_mass = pieces.e * jnp.expand_dims(mass / pieces.s, axis)
+        # s = 0 only in a row whose every class is masked, where the softmax is taken as 0.
+        s = jnp.where(pieces.s == 0, 1, pieces.s)
+        softmax_times_mass = pieces.e * jnp.expand_dims(mass / s, axis)
     else:
         out = _softmax_cross_entropy(p, logits, axis)
-        m, log_s = _base.log_normalizer(logits, axis)
-        log_z = m + log_s
+        m = _all_masked_to_zero(jnp.max(logits, axis=axis, keepdims=True))
+        log_s = jnp.log(jnp.sum(jnp.exp(logits - m), axis=axis, keepdims=True))
+        log_z = _all_masked_to_zero(m + log_s)
         softmax_times_mass = jnp.exp(logits - log_z) * jnp.expand_dims(mass, axis)
     # ∂/∂z = softmax(z)·Σp − p, one fused elementwise pass; ∂/∂p = −log softmax(z).
     return out, _base.tangent(

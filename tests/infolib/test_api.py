@@ -41,6 +41,8 @@ def _sample_inputs(rng):
     loc_p, loc_q = rng.standard_normal((2, *BATCH, K))
     scale_p, scale_q = rng.uniform(0.5, 2.0, (2, *BATCH, K))
     counts = rng.integers(0, 9, (*BATCH, K)).astype(np.float64)
+    counts_xy = rng.integers(0, 9, (*BATCH, 3, 4)).astype(np.float64)
+    counts_xyz = rng.integers(0, 9, (*BATCH, 2, 3, 2)).astype(np.float64)
     labels = rng.integers(0, K, BATCH).astype(np.int32)
     closed_form_kl = (loc_p, scale_p, loc_q, scale_q)
     return {
@@ -76,6 +78,22 @@ def _sample_inputs(rng):
         "laplace_kl": (infolib.laplace_kl, closed_form_kl, "elementwise"),
         "plugin_entropy": (infolib.plugin_entropy, (counts,), "reduce"),
         "miller_madow_entropy": (infolib.miller_madow_entropy, (counts,), "reduce"),
+        "jackknife_entropy": (infolib.jackknife_entropy, (counts,), "reduce"),
+        "grassberger_entropy": (infolib.grassberger_entropy, (counts,), "reduce"),
+        "chao_shen_entropy": (infolib.chao_shen_entropy, (counts,), "reduce"),
+        "zhang_entropy": (infolib.zhang_entropy, (counts,), "reduce"),
+        "james_stein_entropy": (infolib.james_stein_entropy, (counts,), "reduce"),
+        "nsb_entropy": (infolib.nsb_entropy, (counts,), "reduce"),  # (mean, std)
+        "mutual_information_from_counts": (
+            infolib.mutual_information_from_counts,
+            (counts_xy,),
+            "joint",
+        ),
+        "conditional_mutual_information_from_counts": (
+            infolib.conditional_mutual_information_from_counts,
+            (counts_xyz,),
+            "joint3",
+        ),
     }
 
 
@@ -114,6 +132,14 @@ INTEGER_INPUTS = {
     "laplace_kl": (0, 1, 1, 2),
     "plugin_entropy": ([3, 1, 0, 4],),
     "miller_madow_entropy": ([3, 1, 0, 4],),
+    "jackknife_entropy": ([3, 1, 0, 4],),
+    "grassberger_entropy": ([3, 1, 0, 4],),
+    "chao_shen_entropy": ([3, 1, 0, 4],),
+    "zhang_entropy": ([3, 1, 0, 4],),
+    "james_stein_entropy": ([3, 1, 0, 4],),
+    "nsb_entropy": ([3, 1, 0, 4],),
+    "mutual_information_from_counts": ([[3, 1], [0, 4]],),
+    "conditional_mutual_information_from_counts": ([[[3, 1], [0, 4]]],),
 }
 
 
@@ -141,7 +167,7 @@ def _jit(fn, **static_kwargs):
 
 
 def _expected_shape(kind):
-    return {"reduce": BATCH, "joint": BATCH, "elementwise": (*BATCH, K)}[kind]
+    return {"reduce": BATCH, "joint": BATCH, "joint3": BATCH, "elementwise": (*BATCH, K)}[kind]
 
 
 @functools.cache
@@ -167,10 +193,10 @@ def _results(name):
 
 def test_float32_in_gives_float32_out_with_batch_axes_kept():
     for name, kind in KINDS.items():
-        nats = _results(name)["nats"]
-        assert isinstance(nats, jax.Array), name
-        assert nats.dtype == jnp.float32, name
-        assert nats.shape == _expected_shape(kind), name
+        for nats in jax.tree.leaves(_results(name)["nats"]):  # nsb_entropy: (mean, std)
+            assert isinstance(nats, jax.Array), name
+            assert nats.dtype == jnp.float32, name
+            assert nats.shape == _expected_shape(kind), name
 
 
 @pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16], ids=["bfloat16", "float16"])
@@ -179,9 +205,9 @@ def test_half_precision_in_gives_the_same_dtype_out_with_batch_axes_kept(name, d
     """Checked by tracing (``jax.eval_shape``), which compiles nothing; the values are checked
     for a few functions below."""
     fn, args, kind = _sample_inputs(np.random.default_rng(0))[name]
-    out = jax.eval_shape(fn, *_cast(args, dtype))
-    assert out.dtype == dtype
-    assert out.shape == _expected_shape(kind)
+    for out in jax.tree.leaves(jax.eval_shape(fn, *_cast(args, dtype))):
+        assert out.dtype == dtype
+        assert out.shape == _expected_shape(kind)
 
 
 HALF_PRECISION_VALUES = [
@@ -219,7 +245,8 @@ def test_half_precision_is_computed_in_float32(name, dtype, rtol):
 def test_integer_inputs_are_promoted_to_the_default_float(name):
     """int32 arrays in: float32 out (by tracing, for every function)."""
     ints = [np.asarray(a, np.int32) for a in INTEGER_INPUTS[name]]
-    assert jax.eval_shape(getattr(infolib, name), *ints).dtype == jnp.float32
+    for out in jax.tree.leaves(jax.eval_shape(getattr(infolib, name), *ints)):
+        assert out.dtype == jnp.float32
 
 
 @pytest.mark.parametrize(

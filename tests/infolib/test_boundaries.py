@@ -224,6 +224,33 @@ def test_cross_entropy_with_logits_is_inf_for_label_mass_on_a_masked_class():
     assert call(infolib.cross_entropy_with_logits, p, logits) == INF
 
 
+@pytest.mark.parametrize("n_classes", [3, 300])  # the few- and the many-class kernels
+def test_cross_entropy_with_logits_per_logit_mask_all_masked_row_is_zero(n_classes):
+    """The regression of issue 27, as optax's ``test_per_logit_mask``: a row whose every class
+    is masked (logits all -inf) and whose target mass is 0 costs 0, not NaN (-inf - (-inf) in
+    the log-softmax), and its gradient is finite (0) with respect to the logits."""
+    ys = np.full((2, n_classes), -INF, np.float32)
+    ys[:, :3] = [[10.0, 1.0, -2.0], [1.0, 4.0, 0.2]]
+    ts = np.zeros((2, n_classes), np.float32)
+    ts[:, :3] = [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
+    where = np.zeros((2, n_classes), bool)
+    where[0, 0] = True  # optax's per_logit_mask: row 0 keeps class 0, row 1 keeps none
+    logits, labels = np.where(where, ys, -INF), np.where(where, ts, 0.0)
+    value, grad = value_and_grad(infolib.cross_entropy_with_logits, labels, logits, argnums=1)
+    np.testing.assert_array_equal(value, [0.0, 0.0])
+    np.testing.assert_array_equal(grad, 0.0)
+    _, grad_p = value_and_grad(infolib.cross_entropy_with_logits, labels, logits, argnums=0)
+    assert grad_p[0, 0] == 0.0  # -log q = 0 for the one live class; +inf on the masked ones
+    np.testing.assert_array_equal(grad_p[1], INF)
+    eager = np.asarray(infolib.cross_entropy_with_logits(labels, logits, label_smoothing=0.1))
+    np.testing.assert_array_equal(eager, [0.0, 0.0])
+    # Target mass on a row with every class masked still costs +inf, and NaN still propagates.
+    labels[1, 0] = 1.0
+    assert call(infolib.cross_entropy_with_logits, labels, logits)[1] == INF
+    logits[1, 1] = np.nan
+    assert np.isnan(call(infolib.cross_entropy_with_logits, labels, logits)[1])
+
+
 def test_sparse_cross_entropy_masked_equals_sliced():
     """Guards against gathering from a full log-softmax, with 0 * -inf in its gradient."""
     labels = np.asarray([0, 4, 2])  # classes 0, 2, 4 are live; after slicing they are 0, 1, 2
