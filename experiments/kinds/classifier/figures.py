@@ -50,6 +50,7 @@ __all__ = [
     "groups_figure",
     "image_shape",
     "meaningful_names",
+    "output_figure",
     "read_variants",
     "sparsity_figure",
     "weight_images_figure",
@@ -79,6 +80,8 @@ def draw(record: RunRecord) -> dict[str, Callable[[], Figure]]:
     normed = [v for v in variants if v.name not in ard]
     if normed:
         drawn["weight_norm"] = functools.partial(weight_norm_figure, normed)
+    if _single_neuron(variants):
+        drawn["output"] = functools.partial(output_figure, variants)
     if variants[0].feature_groups:
         drawn["groups"] = functools.partial(groups_figure, variants)
     if image_shape(variants[0].feature_names) is not None:
@@ -233,6 +236,44 @@ def _legend(
             Line2D([], [], color="0.35", marker="x", linestyle="", mew=1.8, label="diverged")
         )
     legend_below(figure, handles)
+
+
+# ---------------------------------------------------------------------------
+# A single neuron's output
+# ---------------------------------------------------------------------------
+
+
+def _single_neuron(variants: list[Variant]) -> bool:
+    """One input and two classes (a single sigmoid neuron, as in Nielsen's ch. 3), with
+    its output logged."""
+    return all(
+        np.shape(v.weights) == (1,) and "output" in v.history.get("train", {}) for v in variants
+    )
+
+
+def output_figure(variants: list[Variant]) -> Figure:
+    """The neuron's output a = σ(wx + b) (its mean over the training examples) against
+    step, as Nielsen draws it; the final a is in each label."""
+    figure = new_figure(1, 1, (5.2, 3.4))
+    (ax,) = figure.axes
+    labels = []
+    for index, variant in enumerate(variants):
+        steps, values = variant.history["train"]["output"]
+        line = variant.look.line(index=index, count=len(variants))
+        line["linestyle"] = style.LINESTYLES[index % len(style.LINESTYLES)]
+        ax.plot(steps, values, **line)
+        labels.append(f"{variant.name}: a = {values[0]:.3f} → {values[-1]:.3f}")
+    ax.set(xlabel="epoch (gradient step)", ylabel="output a = σ(wx + b) (probability)")
+    ax.set_ylim(0, 1)
+    ax.set_title("The neuron's output a(t)")
+    handles = []
+    for index, (variant, label) in enumerate(zip(variants, labels, strict=True)):
+        line = variant.look.line(index=index, count=len(variants))
+        line.pop("markevery", None)
+        line["linestyle"] = style.LINESTYLES[index % len(style.LINESTYLES)]
+        handles.append(Line2D([], [], label=label, **line))
+    legend_below(figure, handles)
+    return figure
 
 
 # ---------------------------------------------------------------------------
