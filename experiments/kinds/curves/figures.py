@@ -243,11 +243,12 @@ def _prior_densities(curve: Curve, settings: Curve) -> Figure:
                  label=laplace)  # fmt: skip
     _mark(density, at["x"], at["normal"], OKABE_ITO["blue"], lambda x, y: f"{y:.3g}")
     _mark(density, at["x"], at["laplace"], OKABE_ITO["red"], lambda x, y: f"{y:.3g}")
-    density.set(xlabel="weight θ (no unit)", ylabel="prior density p(θ) (per unit of θ)", ylim=(0, None))
+    density.set(xlabel="weight θ (no unit)", ylabel="prior density p(θ) (per unit of θ)")
+    density.set_ylim(0, None)
     density.set_title("the two priors: Laplace is peaked at 0")
     density.legend(loc="upper left", fontsize=7)
     penalty.plot(grid["x"], grid["normal_penalty"], color=OKABE_ITO["blue"],
-                 label=rf"$\theta^2/2\sigma^2$ (L2)")  # fmt: skip
+                 label=r"$\theta^2/2\sigma^2$ (L2)")  # fmt: skip
     penalty.plot(grid["x"], grid["laplace_penalty"], color=OKABE_ITO["red"], linestyle="--",
                  label=r"$|\theta|/b$ (L1)")  # fmt: skip
     penalty.set(xlabel="weight θ (no unit)", ylabel="−ln p(θ) + constant (nats)", ylim=(0, None))

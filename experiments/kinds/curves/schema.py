@@ -195,7 +195,12 @@ class PriorDensities(_Curve):
 
 
 CurveConfig = Annotated[
-    SelfInformation | BinaryEntropy | KlAgainstQ | Sigmoid | LossGradients | Jensen
+    SelfInformation
+    | BinaryEntropy
+    | KlAgainstQ
+    | Sigmoid
+    | LossGradients
+    | Jensen
     | PriorDensities,
     Field(discriminator="kind"),
     default_tag("kind", "self_information"),
