@@ -8,7 +8,10 @@
   axis, the true weights for synthetic data, and a histogram of the nonzero magnitudes;
   the count of exact zeros is in the legend;
 - ``weight_norm``: ‖w‖₂ against step, and the number of exact zeros where some variant has
-  an L1 (Laplace) prior;
+  an L1 (Laplace) prior (not for a single neuron, whose one |w| dips to 0 where w changes
+  sign);
+- ``output`` (a single neuron: one input, two classes): its output a = σ(wx + b) against
+  step, as Nielsen draws it;
 - ``weights`` (image data, such as digits' 8 × 8 pixels): each variant's weights of each
   class drawn as an image;
 - ``evidence`` and ``ard`` (a run, or sweep, whose prior scale was chosen by its evidence):
@@ -78,7 +81,9 @@ def draw(record: RunRecord) -> dict[str, Callable[[], Figure]]:
         drawn["sparsity"] = functools.partial(sparsity_figure, variants)
     ard = {run["variant"] for run in record.runs if "prior_scales" in run}
     normed = [v for v in variants if v.name not in ard]
-    if normed:
+    # One weight's norm is |w|: its dips to 0 are only w changing sign. The output figure
+    # shows a single neuron instead.
+    if normed and not _single_neuron(variants):
         drawn["weight_norm"] = functools.partial(weight_norm_figure, normed)
     if _single_neuron(variants):
         drawn["output"] = functools.partial(output_figure, variants)
