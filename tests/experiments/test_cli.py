@@ -25,6 +25,7 @@ METRICS = {
     "weight_grad_norm",
     "weight_norm",
     "zero_weights",
+    "output",
 }
 
 # Three compiled programs: binary sgd (mle, blowup), binary fista (lasso), softmax (iris).
@@ -304,7 +305,7 @@ def test_metrics_csv_is_tidy_and_ordered(tiny_run):
     assert [r[0] for r in rows[:2]] == ["mle", "mle"]
     mle = [r for r in rows if r[0] == "mle"]
     assert {r[1] for r in mle} == {"0", "5", "10", "15", "20"}
-    assert [r[3] for r in mle[:7]] == [
+    assert [r[3] for r in mle[:8]] == [
         "ce",
         "mse",
         "accuracy",
@@ -312,8 +313,9 @@ def test_metrics_csv_is_tidy_and_ordered(tiny_run):
         "weight_grad_norm",
         "weight_norm",
         "zero_weights",
+        "output",
     ]
-    assert [r[2] for r in mle[:14:7]] == ["train", "test"]
+    assert [r[2] for r in mle[:16:8]] == ["train", "test"]
     order = list(dict.fromkeys(r[0] for r in rows))
     assert order == ["mle", "lasso", "blowup", "iris"]
 

@@ -8,7 +8,10 @@
   axis, the true weights for synthetic data, and a histogram of the nonzero magnitudes;
   the count of exact zeros is in the legend;
 - ``weight_norm``: ‖w‖₂ against step, and the number of exact zeros where some variant has
-  an L1 (Laplace) prior;
+  an L1 (Laplace) prior (not for a single neuron, whose one |w| dips to 0 where w changes
+  sign);
+- ``output`` (a single neuron: one input, two classes): its output a = σ(wx + b) against
+  step, as Nielsen draws it;
 - ``weights`` (image data, such as digits' 8 × 8 pixels): each variant's weights of each
   class drawn as an image;
 - ``evidence`` and ``ard`` (a run, or sweep, whose prior scale was chosen by its evidence):
@@ -50,6 +53,7 @@ __all__ = [
     "groups_figure",
     "image_shape",
     "meaningful_names",
+    "output_figure",
     "read_variants",
     "sparsity_figure",
     "weight_images_figure",
@@ -77,8 +81,12 @@ def draw(record: RunRecord) -> dict[str, Callable[[], Figure]]:
         drawn["sparsity"] = functools.partial(sparsity_figure, variants)
     ard = {run["variant"] for run in record.runs if "prior_scales" in run}
     normed = [v for v in variants if v.name not in ard]
-    if normed:
+    # One weight's norm is |w|: its dips to 0 are only w changing sign. The output figure
+    # shows a single neuron instead.
+    if normed and not _single_neuron(variants):
         drawn["weight_norm"] = functools.partial(weight_norm_figure, normed)
+    if _single_neuron(variants):
+        drawn["output"] = functools.partial(output_figure, variants)
     if variants[0].feature_groups:
         drawn["groups"] = functools.partial(groups_figure, variants)
     if image_shape(variants[0].feature_names) is not None:
@@ -233,6 +241,44 @@ def _legend(
             Line2D([], [], color="0.35", marker="x", linestyle="", mew=1.8, label="diverged")
         )
     legend_below(figure, handles)
+
+
+# ---------------------------------------------------------------------------
+# A single neuron's output
+# ---------------------------------------------------------------------------
+
+
+def _single_neuron(variants: list[Variant]) -> bool:
+    """One input and two classes (a single sigmoid neuron, as in Nielsen's ch. 3), with
+    its output logged."""
+    return all(
+        np.shape(v.weights) == (1,) and "output" in v.history.get("train", {}) for v in variants
+    )
+
+
+def output_figure(variants: list[Variant]) -> Figure:
+    """The neuron's output a = σ(wx + b) (its mean over the training examples) against
+    step, as Nielsen draws it; the final a is in each label."""
+    figure = new_figure(1, 1, (5.2, 3.4))
+    (ax,) = figure.axes
+    labels = []
+    for index, variant in enumerate(variants):
+        steps, values = variant.history["train"]["output"]
+        line = variant.look.line(index=index, count=len(variants))
+        line["linestyle"] = style.LINESTYLES[index % len(style.LINESTYLES)]
+        ax.plot(steps, values, **line)
+        labels.append(f"{variant.name}: a = {values[0]:.3f} → {values[-1]:.3f}")
+    ax.set(xlabel="epoch (gradient step)", ylabel="output a = σ(wx + b) (probability)")
+    ax.set_ylim(0, 1)
+    ax.set_title("The neuron's output a(t)")
+    handles = []
+    for index, (variant, label) in enumerate(zip(variants, labels, strict=True)):
+        line = variant.look.line(index=index, count=len(variants))
+        line.pop("markevery", None)
+        line["linestyle"] = style.LINESTYLES[index % len(style.LINESTYLES)]
+        handles.append(Line2D([], [], label=label, **line))
+    legend_below(figure, handles)
+    return figure
 
 
 # ---------------------------------------------------------------------------

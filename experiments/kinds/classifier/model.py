@@ -128,6 +128,15 @@ def _squared_error(z: jax.Array, y: jax.Array) -> jax.Array:
     return jnp.mean(0.5 * jnp.sum(jnp.square(jax.nn.softmax(z) - one_hot), axis=-1))
 
 
+def mean_output(z: jax.Array) -> jax.Array:
+    """The mean predicted probability of the last class: for two classes the mean of σ(z),
+    a single sigmoid neuron's output a (Nielsen's, NNDL ch. 3); for more, of softmax(z)'s
+    last entry."""
+    if z.ndim == 1:
+        return jnp.mean(jax.nn.sigmoid(z))
+    return jnp.mean(jax.nn.softmax(z)[..., -1])
+
+
 def accuracy(params: Params, x: jax.Array, y: jax.Array) -> jax.Array:
     """Fraction of examples whose most probable class (z > 0 for two classes) is the label."""
     return _accuracy(logits(params, x), y)
@@ -195,10 +204,12 @@ def objective_and_metrics(
     n: int,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """:func:`smooth_objective` and, from the same logits, the mean cross-entropy, squared
-    error and accuracy (``ce``, ``mse``, ``accuracy``): one pass over ``x`` for all of them,
-    for ``jax.value_and_grad(..., has_aux=True)``."""
+    error, accuracy and output (``ce``, ``mse``, ``accuracy``, ``output``: see
+    :func:`mean_output`): one pass over ``x`` for all of them, for
+    ``jax.value_and_grad(..., has_aux=True)``."""
     z = logits(params, x)
     metrics = {"ce": _cross_entropy(z, y), "mse": _squared_error(z, y), "accuracy": _accuracy(z, y)}
+    metrics["output"] = mean_output(z)
     smooth_prior = "gaussian" if prior == "gaussian" else "none"
     penalty = prior_penalty(smooth_prior, params.weights, prior_scale, n)
     return metrics[loss] + penalty, metrics

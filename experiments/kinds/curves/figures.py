@@ -205,10 +205,64 @@ def _loss_gradients(curve: Curve, settings: Curve) -> Figure:
     return figure
 
 
+def _jensen(curve: Curve, settings: Curve) -> Figure:
+    figure = new_figure(1, 1, (4.2, 3.0))
+    (ax,) = figure.axes
+    grid, facts, base = curve["grid"], curve["facts"], curve["base"]
+    unit, log = _unit(base), _log(base)
+    values = np.asarray(settings["values"], float)
+    weights = np.asarray(settings["probabilities"], float)
+    f = -np.log(values) / np.log(base)
+    ax.plot(grid["x"], grid["f"], color=OKABE_ITO["blue"], label=rf"convex $f(x) = -{log}\,x$")
+    order = np.argsort(values)
+    ax.plot(values[order], f[order], color=OKABE_ITO["orange"], linestyle="--",
+            label="chord between the values of X")  # fmt: skip
+    ax.plot(values, f, "o", color=OKABE_ITO["orange"], markeredgecolor="black", markersize=4.5)
+    mean = facts["mean"]
+    ax.axvline(mean, color="grey", linestyle=":", linewidth=1)
+    ax.plot([mean], [facts["mean_of_f"]], "s", color=OKABE_ITO["red"], markeredgecolor="black",
+            label=f"E[f(X)] = {facts['mean_of_f']:.4g} {unit}")  # fmt: skip
+    ax.plot([mean], [facts["f_of_mean"]], "D", color=OKABE_ITO["sky"], markeredgecolor="black",
+            label=f"f(E[X]) = {facts['f_of_mean']:.4g} {unit}")  # fmt: skip
+    shown = ", ".join(f"{v:.3g} (p {w:g})" for v, w in zip(values, weights, strict=True))
+    ax.set(xlabel=f"x   [X = {shown}; E[X] = {mean:.3g}]", ylabel=f"f(x) ({unit})")
+    ax.set(xlim=(grid["x"][0], grid["x"][-1]))
+    ax.set_title(f"E[X] = {mean:.4g}; f convex, so E[f(X)] ≥ f(E[X])")
+    ax.legend(loc="upper right", fontsize=7)
+    return figure
+
+
+def _prior_densities(curve: Curve, settings: Curve) -> Figure:
+    figure = new_figure(1, 2, (7.2, 2.8))
+    density, penalty = figure.axes
+    grid, at = curve["grid"], curve["at"]
+    sigma, b = settings["normal_std"], settings["laplace_scale"]
+    normal, laplace = f"normal N(0, {sigma:g}²)", f"Laplace(0, {b:g})"
+    density.plot(grid["x"], grid["normal"], color=OKABE_ITO["blue"], label=normal)
+    density.plot(grid["x"], grid["laplace"], color=OKABE_ITO["red"], linestyle="--",
+                 label=laplace)  # fmt: skip
+    _mark(density, at["x"], at["normal"], OKABE_ITO["blue"], lambda x, y: f"{y:.3g}")
+    _mark(density, at["x"], at["laplace"], OKABE_ITO["red"], lambda x, y: f"{y:.3g}")
+    density.set(xlabel="weight θ (no unit)", ylabel="prior density p(θ) (per unit of θ)")
+    density.set_ylim(0, None)
+    density.set_title("the two priors: Laplace is peaked at 0")
+    density.legend(loc="upper left", fontsize=7)
+    penalty.plot(grid["x"], grid["normal_penalty"], color=OKABE_ITO["blue"],
+                 label=r"$\theta^2/2\sigma^2$ (L2)")  # fmt: skip
+    penalty.plot(grid["x"], grid["laplace_penalty"], color=OKABE_ITO["red"], linestyle="--",
+                 label=r"$|\theta|/b$ (L1)")  # fmt: skip
+    penalty.set(xlabel="weight θ (no unit)", ylabel="−ln p(θ) + constant (nats)", ylim=(0, None))
+    penalty.set_title("their penalties: −ln p(θ) up to a constant")
+    penalty.legend(loc="upper center", fontsize=7)
+    return figure
+
+
 DRAW: dict[str, Callable[[Curve, Curve], Figure]] = {
     "self_information": _self_information,
     "binary_entropy": _binary_entropy,
     "kl_against_q": _kl_against_q,
     "sigmoid": _sigmoid,
     "loss_gradients": _loss_gradients,
+    "jensen": _jensen,
+    "prior_densities": _prior_densities,
 }

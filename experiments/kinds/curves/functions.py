@@ -14,7 +14,12 @@ Each curve maps its x values (and its settings) to named series of the same shap
 - ``loss_gradients``: for one sample (x, y) and z = θx, the magnitudes of
   :math:`\partial_\theta \tfrac12(\sigma(\theta x) - y)^2 = (\sigma - y)\,\sigma'\,x` and of
   :math:`\partial_\theta H(y, \sigma(\theta x)) = (\sigma - y)\,x` (cross-entropy in nats,
-  whose derivative is the material's). At x = 2, y = 0, z = 4: 0.0347 and 1.964.
+  whose derivative is the material's). At x = 2, y = 0, z = 4: 0.0347 and 1.964;
+- ``jensen``: the convex :math:`f(x) = -\log_b x`, and for X taking ``values`` with
+  ``probabilities``, :math:`E[f(X)] \ge f(E[X])` (facts ``mean``, ``f_of_mean``,
+  ``mean_of_f``);
+- ``prior_densities``: the normal and Laplace densities and their negative logarithms less
+  the constant, :math:`\theta^2/2\sigma^2` and :math:`|\theta|/b` (nats).
 """
 
 from __future__ import annotations
@@ -74,12 +79,42 @@ def loss_gradients(z: jax.Array, settings: dict[str, Any], base: float | None) -
     }
 
 
+def jensen(x: jax.Array, settings: dict[str, Any], base: float | None) -> Series:
+    return {"f": infolib.self_information(x, base=base)}  # −log_b x, for x > 0
+
+
+def prior_densities(theta: jax.Array, settings: dict[str, Any], base: float | None) -> Series:
+    sigma, b = settings["normal_std"], settings["laplace_scale"]
+    return {
+        "normal": jnp.exp(-0.5 * jnp.square(theta / sigma)) / (jnp.sqrt(2 * jnp.pi) * sigma),
+        "laplace": jnp.exp(-jnp.abs(theta) / b) / (2 * b),
+        "normal_penalty": 0.5 * jnp.square(theta / sigma),
+        "laplace_penalty": jnp.abs(theta) / b,
+    }
+
+
+def _jensen_facts(x: jax.Array, values: Series, settings: dict[str, Any]) -> dict[str, jax.Array]:
+    # The base is not in the settings, but f = −log_b x on the grid: the scale 1/ln b is
+    # f/−ln x at the grid point farthest from x = 1.
+    far = jnp.argmax(jnp.abs(jnp.log(x)))
+    scale = values["f"][far] / -jnp.log(x[far])
+    v, p = settings["values"], settings["probabilities"]
+    mean = jnp.sum(p * v)
+    return {
+        "mean": mean,
+        "f_of_mean": -jnp.log(mean) * scale,
+        "mean_of_f": jnp.sum(p * -jnp.log(v)) * scale,
+    }
+
+
 SERIES: dict[str, Callable[[jax.Array, dict[str, Any], float | None], Series]] = {
     "self_information": self_information,
     "binary_entropy": binary_entropy,
     "kl_against_q": kl_against_q,
     "sigmoid": sigmoid,
     "loss_gradients": loss_gradients,
+    "jensen": jensen,
+    "prior_densities": prior_densities,
 }
 """Each curve's series: ``f(x, settings, base) -> {name: values}``."""
 
@@ -102,6 +137,7 @@ FACTS: dict[str, Callable[..., dict[str, jax.Array]]] = {
     "binary_entropy": _peak("entropy", jnp.argmax, "maximum"),
     "kl_against_q": _peak("kl_divergence", jnp.argmin, "minimum"),
     "sigmoid": _flat,
+    "jensen": _jensen_facts,
 }
 """What a curve's claim rests on, read off its grid: ``f(x, series, settings) -> {name:
 scalar}`` (a maximum and where, a bound beyond a point)."""

@@ -26,6 +26,8 @@ SETTINGS = {
     "kl_against_q": ("p",),
     "sigmoid": ("flat_beyond",),
     "loss_gradients": ("x", "y"),
+    "jensen": ("values", "probabilities"),
+    "prior_densities": ("normal_std", "laplace_scale"),
 }
 """The settings each curve's functions read, beyond its domain and ``at`` points."""
 

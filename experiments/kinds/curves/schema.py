@@ -23,8 +23,10 @@ __all__ = [
     "BinaryEntropy",
     "CurveConfig",
     "CurveRun",
+    "Jensen",
     "KlAgainstQ",
     "LossGradients",
+    "PriorDensities",
     "SelfInformation",
     "Sigmoid",
 ]
@@ -139,8 +141,67 @@ class LossGradients(_Curve):
         return self
 
 
+class Jensen(_Curve):
+    """Jensen's inequality for the convex f(x) = −log_b x on [x_min, x_max]: a random X
+    taking ``values`` with ``probabilities`` has E[f(X)] ≥ f(E[X]) (the chord between the
+    points lies above the curve). The defaults are the material's KL proof for
+    P = (¾, ¼), Q = (½, ½): X = Q/P = (⅔, 2) with P's weights, E[X] = ΣQ = 1, so
+    f(E[X]) = 0 and E[f(X)] = D(P‖Q) = 0.1887 bits."""
+
+    kind: Literal["jensen"] = "jensen"
+    x_min: Float = Field(0.1, gt=0)
+    x_max: Float = 3.0
+    values: list[Annotated[Float, Field(gt=0)]] = Field(
+        default_factory=lambda: [2 / 3, 2.0], min_length=2
+    )
+    probabilities: list[Annotated[Float, Field(ge=0, le=1)]] = Field(
+        default_factory=lambda: [0.75, 0.25], min_length=2
+    )
+
+    def domain(self) -> tuple[float, float]:
+        return self.x_min, self.x_max
+
+    @model_validator(mode="after")
+    def _a_distribution_in_the_domain(self) -> Jensen:
+        if self.x_max <= self.x_min:
+            message = f"must be > x_min ({self.x_min:g}), got {self.x_max:g}"
+            raise _problem(type(self).__name__, ("x_max",), self.x_max, message)
+        if len(self.probabilities) != len(self.values):
+            message = f"has {len(self.probabilities)} entries but values has {len(self.values)}"
+            raise _problem(type(self).__name__, ("probabilities",), self.probabilities, message)
+        if abs(sum(self.probabilities) - 1.0) > 1e-6:
+            message = f"must sum to 1 (within 1e-06), got {sum(self.probabilities):.6g}"
+            raise _problem(type(self).__name__, ("probabilities",), self.probabilities, message)
+        for index, value in enumerate(self.values):
+            if not self.x_min <= value <= self.x_max:
+                message = f"{value:g} is outside [x_min, x_max] = [{self.x_min:g}, {self.x_max:g}]"
+                raise _problem(type(self).__name__, ("values", index), value, message)
+        return self
+
+
+class PriorDensities(_Curve):
+    """The two priors of the MAP material side by side, on θ ∈ [−theta_max, theta_max]: the
+    normal N(0, normal_std²) and the Laplace(0, laplace_scale) densities, and their negative
+    logarithms less the constant, θ²/(2σ²) (L2) and |θ|/b (L1), in nats."""
+
+    kind: Literal["prior_densities"] = "prior_densities"
+    normal_std: Float = Field(1.0, gt=0)
+    laplace_scale: Float = Field(1.0, gt=0)
+    theta_max: Float = Field(4.0, gt=0)
+    at: list[Float] = Field(default_factory=lambda: [0.0, 1.0])
+
+    def domain(self) -> tuple[float, float]:
+        return -self.theta_max, self.theta_max
+
+
 CurveConfig = Annotated[
-    SelfInformation | BinaryEntropy | KlAgainstQ | Sigmoid | LossGradients,
+    SelfInformation
+    | BinaryEntropy
+    | KlAgainstQ
+    | Sigmoid
+    | LossGradients
+    | Jensen
+    | PriorDensities,
     Field(discriminator="kind"),
     default_tag("kind", "self_information"),
 ]

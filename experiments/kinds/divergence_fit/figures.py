@@ -3,8 +3,8 @@
 - ``fit``: the target density with each variant's fitted q over it (1-D curves; contours,
   a panel per variant, in 2-D; bars and markers for a discrete target); the initial q is
   dotted. For a sweep, the distinct fits found.
-- ``divergence``: the minimised divergence against step, per variant (for a sweep, every
-  member, thin).
+- ``divergence``: the minimised divergence against step, from step 0 (a symmetric-log step
+  axis), per variant (for a sweep, every member, thin).
 - ``optima`` (a sweep of a 1-D fit): the final mean and divergence against the swept
   initial value: one optimum for forward KL, several local ones for reverse KL.
 
@@ -139,15 +139,16 @@ def divergence_figure(fits: list[Fit], swept: bool) -> Figure:
     labelled: set[str] = set()
     positive = True
     for fit in fits:
-        later = fit.steps > 0  # a log step axis: step 0 is left out
-        steps, values = fit.steps[later], fit.history["divergence"][later]
+        steps, values = fit.steps, fit.history["divergence"]  # step 0 included
         positive &= bool(np.all(values > 0))
         label = None if fit.run["variant"] in labelled else fit.label
         labelled.add(fit.run["variant"])
         width, alpha = (0.8, 0.5) if swept else (2.0, 1.0)
         ax.plot(steps, values, color=fit.color, ls=fit.linestyle, lw=width, alpha=alpha,
                 label=label)  # fmt: skip
-    ax.set(xlabel="optimizer step", ylabel="minimised divergence (nats)", xscale="log")
+    ax.set(xlabel="optimizer step (linear to 10, then log)", ylabel="minimised divergence (nats)")
+    ax.set_xscale("symlog", linthresh=10)  # step 0 stays on the axis
+    ax.set_xlim(left=0)
     if positive:
         ax.set_yscale("log")
     ax.set_title("The divergence each variant minimises, against step")

@@ -65,11 +65,16 @@ def dual(multipliers: jax.Array, phi: jax.Array) -> jax.Array:
 
 
 def metrics(
-    multipliers: jax.Array, phi: jax.Array, support: jax.Array, centre: jax.Array
+    multipliers: jax.Array,
+    phi: jax.Array,
+    support: jax.Array,
+    centre: jax.Array,
+    centre_given: jax.Array | float = 1.0,
 ) -> dict[str, jax.Array]:
     """What is logged: the dual, the entropy of p_λ (nats), the largest constraint error
     (in the constraint's units) and p_λ's mean, variance and mean absolute deviation about
-    ``centre``."""
+    ``centre`` (about p_λ's own mean where ``centre_given`` is 0: no centre or mean was
+    set)."""
     logits = phi @ multipliers
     p = jax.nn.softmax(logits)
     mean = p @ support
@@ -79,7 +84,7 @@ def metrics(
         "constraint_error": jnp.max(jnp.abs(p @ phi) * scales(support)),
         "mean": mean,
         "variance": p @ jnp.square(support - mean),
-        "mean_abs_deviation": p @ jnp.abs(support - centre),
+        "mean_abs_deviation": p @ jnp.abs(support - jnp.where(centre_given > 0, centre, mean)),
     }
 
 

@@ -75,6 +75,8 @@ class MaxEntropyProgram(Program):
             "variance": c.variance if c.variance is not None else 1.0,
             "mean_abs_deviation": c.mean_abs_deviation if c.mean_abs_deviation is not None else 1.0,
             "centre": c.centre if c.centre is not None else (c.mean or 0.0),
+            # Neither set: the mean absolute deviation is measured about p's own mean.
+            "centre_given": float(c.centre is not None or c.mean is not None),
         }
         hyper = {name: np.float32(value) for name, value in values.items()}
         return {**hyper, **optimizer_hyperparameters(spec.train.optimizer)}

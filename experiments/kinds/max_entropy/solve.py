@@ -49,7 +49,13 @@ def make_run_fn(static: SolveStatic) -> Callable[..., loop.Output]:
         del key
         phi = dual.features(support, hyper)
         objective = functools.partial(dual.dual, phi=phi)
-        evaluate = functools.partial(dual.metrics, phi=phi, support=support, centre=hyper["centre"])
+        evaluate = functools.partial(
+            dual.metrics,
+            phi=phi,
+            support=support,
+            centre=hyper["centre"],
+            centre_given=hyper["centre_given"],
+        )
         optimizer = loop.OPTIMIZERS[static.optimizer](hyper)
         start = jnp.zeros((len(dual.FEATURES),), support.dtype)
         output = loop.train(

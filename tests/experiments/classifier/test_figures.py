@@ -37,6 +37,7 @@ def _history(steps: np.ndarray, splits=("train", "test"), seed: int = 0):
         "weight_grad_norm": 1e-6 + 0.9 * decay,
         "weight_norm": 3.0 * (1 - decay),
         "zero_weights": np.where(steps > 0, 3.0, 10.0),
+        "output": 0.1 + 0.8 * decay,
     }
     return {
         split: {m: values[m] * (1 + 0.01 * rng.random(len(steps))) for m in METRICS}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import experiments
@@ -31,13 +32,45 @@ def test_the_materials_one_sample_gradients():
     assert math.isfinite(_step0(run, "mse", "grad_norm"))
 
 
-def test_nielsens_neuron_after_300_epochs():
+def _nielsen(w: float, b: float, rate: float, loss: str, epochs: int = 300) -> list[float]:
+    """Nielsen's neuron by hand (x = 1, y = 0): a after every epoch, from epoch 0."""
+    outputs = []
+    for _ in range(epochs + 1):
+        a = 1 / (1 + math.exp(-(w + b)))
+        outputs.append(a)
+        gradient = a * a * (1 - a) if loss == "mse" else a  # ∂C/∂z; x = 1, so ∂C/∂w = ∂C/∂b
+        w, b = w - rate * gradient, b - rate * gradient
+    return outputs
+
+
+def test_nielsens_neuron_writes_its_output_from_both_starts_at_his_rates():
     run = experiments.run(CONFIGS / "nielsen_neuron.yaml")
-    final = run.summary.set_index("variant")["train/mse"]
-    # The output a = σ(z) for y = 0: mse = ½a².
-    activation = {variant: math.sqrt(2 * value) for variant, value in final.items()}
-    assert round(activation["quadratic"], 2) == 0.20
-    assert round(activation["cross_entropy"], 3) == 0.012
+    final = run.summary.set_index("variant")["train/output"]
+    # The output a itself, not recovered from the squared error.
+    assert round(final["quadratic_fast_start"], 3) == 0.094  # w = 0.6, b = 0.9: fast
+    assert round(final["quadratic"], 2) == 0.20  # w = b = 2: the saturated start
+    assert round(final["cross_entropy_same_rate"], 3) == 0.012
+    assert round(final["cross_entropy_fast_start"], 3) == 0.418  # Nielsen's rate 0.005
+    assert round(final["cross_entropy"], 3) == 0.780
+    expected = {
+        "quadratic_fast_start": (0.6, 0.9, 0.15, "mse"),
+        "cross_entropy_fast_start": (0.6, 0.9, 0.005, "ce"),
+        "quadratic": (2.0, 2.0, 0.15, "mse"),
+        "cross_entropy": (2.0, 2.0, 0.005, "ce"),
+        "cross_entropy_same_rate": (2.0, 2.0, 0.15, "ce"),
+    }
+    rows = run.metrics[(run.metrics.metric == "output") & (run.metrics.split == "train")]
+    for variant, settings in expected.items():
+        logged = rows[rows.variant == variant].sort_values("step")
+        assert list(logged.step) == list(range(0, 301, 5))
+        by_hand = _nielsen(*settings)
+        np.testing.assert_allclose(logged.value, by_hand[::5], atol=2e-5, err_msg=variant)
+    # The plateau: from w = b = 2 the quadratic cost's a has moved less than 0.01 after 50
+    # epochs, while from w = 0.6, b = 0.9 it has halved.
+    early = rows[rows.step == 50].set_index("variant").value
+    assert 0.982 - early["quadratic"] < 0.01 and early["quadratic_fast_start"] < 0.818 / 2
+    figures = {p.name for p in (run.path / "figures").iterdir()}
+    assert figures == {"convergence.png", "output.png"}  # no |w| of one weight
 
 
 def test_one_example_needs_no_split_but_a_split_says_why():

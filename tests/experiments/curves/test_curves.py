@@ -21,7 +21,16 @@ from experiments.pipeline import run as runner
 
 ROOT = Path(__file__).resolve().parents[3]
 CURVES = ROOT / "configs" / "curves.yaml"
-FIGURES = ("self_information", "binary_entropy", "kl_terms", "sigmoid", "loss_gradients")
+FIGURES = (
+    "self_information",
+    "binary_entropy",
+    "kl_terms",
+    "sigmoid",
+    "loss_gradients",
+    "jensen",
+    "expected_value",
+    "prior_densities",
+)
 
 
 def arrays(params: dict) -> dict:
@@ -182,8 +191,17 @@ def problems(raw: dict) -> list[str]:
         (
             {"kind": "parabola"},
             "curve.kind: 'parabola' is not one of self_information, binary_entropy, "
-            "kl_against_q, sigmoid, loss_gradients",
+            "kl_against_q, sigmoid, loss_gradients, jensen, prior_densities",
         ),
+        (
+            {"kind": "jensen", "probabilities": [0.5, 0.4]},
+            "curve.probabilities: must sum to 1 (within 1e-06), got 0.9",
+        ),
+        (
+            {"kind": "jensen", "values": [0.5, 4.0]},
+            "curve.values[1]: 4 is outside [x_min, x_max] = [0.1, 3]",
+        ),
+        ({"kind": "prior_densities", "normal_std": 0.0}, "curve.normal_std: must be > 0, got 0.0"),
     ],
 )
 def test_bad_curves_name_their_field(curve, expected):

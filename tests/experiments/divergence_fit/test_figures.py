@@ -103,3 +103,16 @@ def test_a_discrete_target_and_equal_fits_are_labelled(tmp_path):
         "fit.png",
         "divergence.png",
     ]
+
+
+def test_the_divergence_figure_keeps_step_0(tmp_path):
+    # A log step axis would drop step 0 (where forward KL starts at 4.31 nats in
+    # kl_direction); the symmetric-log axis keeps it.
+    config = load_config(ROOT / "configs" / "kl_direction_2d.yaml", ["output.formats=[png]"])
+    wide = {"mean": np.zeros(2), "covariance": np.array([[10.0, 3.0], [3.0, 2.0]])}
+    run = _write(tmp_path, config, [_outcome(wide), _outcome(wide)])
+    figure = figures.divergence_figure(read_fits(read_record(run)), swept=False)
+    (ax,) = figure.axes
+    assert ax.get_xscale() == "symlog" and ax.get_xlim()[0] == 0
+    for line in ax.get_lines():
+        assert line.get_xdata()[0] == 0 and abs(line.get_ydata()[0] - (1.5 - np.exp(-5))) < 1e-6

@@ -37,8 +37,10 @@ def _problems(**changes) -> list[str]:
 
 def test_the_issue_config_runs_as_written_with_visible_defaults():
     config = load_config(ROOT / "configs" / "kl_direction.yaml")
-    forward, reverse = (m.spec for m in config.members)
+    forward, reverse, broad = (m.spec for m in config.members)
     assert (forward.train.divergence, reverse.train.divergence) == ("forward_kl", "reverse_kl")
+    assert broad.train.divergence == "reverse_kl" and broad.fit.mean == 1.0
+    assert reverse.fit.mean == 2.0  # the start from which Adam reaches a mode
     assert forward.train.log_every == 40  # steps // 100, written out
     assert (forward.fit.mean, forward.fit.std) == (1.0, 1.0)
     assert forward.quadrature.points == 201 and forward.target.dim == 1

@@ -104,6 +104,9 @@ def test_the_binary_pair(tmp_path):
     assert round(sets["model_1"]["cross_entropy"], 3) == 0.737  # −log₂ 0.6
     assert round(sets["model_2"]["cross_entropy"], 3) == 0.322  # −log₂ 0.8
     assert sets["model_1"]["error"] == sets["model_2"]["error"] == 0
+    # Material 004's two samples, each with the same loss.
+    per_sample = [[round(v, 3) for v in sets[m]["per_sample"]["cross_entropy"]] for m in sets]
+    assert per_sample == [[0.737, 0.737], [0.322, 0.322]]
 
 
 def test_the_entropies_and_both_kl_directions(tmp_path):

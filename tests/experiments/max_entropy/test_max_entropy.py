@@ -125,6 +125,13 @@ def test_no_constraint_is_uniform(run):
     none = run[1]["none"]
     np.testing.assert_allclose(none["params"]["probabilities"], np.full(11, 1 / 11), atol=1e-7)
     assert none["final"]["train"]["entropy"] == pytest.approx(math.log(11), abs=1e-6)
+    # With no centre and no mean set, the mean absolute deviation is about p's own mean
+    # (5): 30/11 = 2.727 for the uniform on 0..10, not 5.0 (about 0).
+    assert round(none["final"]["train"]["mean_abs_deviation"], 3) == 2.727
+    # A mean alone: about that mean.
+    mean = run[1]["mean"]
+    p, k = np.array(mean["params"]["probabilities"]), np.arange(11)
+    assert mean["final"]["train"]["mean_abs_deviation"] == pytest.approx(p @ abs(k - 3), abs=1e-5)
 
 
 def test_a_mean_gives_the_gibbs_distribution(run):
