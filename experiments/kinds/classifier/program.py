@@ -10,10 +10,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import jax
 import numpy as np
 
 from experiments.contract import DataError, Outcome, Program
-from experiments.kinds.classifier import path, selection, train
+from experiments.kinds.classifier import cv, path, selection, train
 from experiments.kinds.classifier.data import Dataset, check_spec_fits_data, load_dataset
 from experiments.kinds.classifier.metrics import METRICS
 from experiments.kinds.classifier.schema import RunSpec
@@ -25,8 +26,10 @@ __all__ = ["PROGRAM", "ProgramKey"]
 class ProgramKey(NamedTuple):
     """What changes the compiled program: the static choices, the data's shapes, whether
     the group's members are solved along a path (:meth:`ClassifierProgram.group_key`),
-    whether the fit reports its log evidence, and how the prior scale is chosen (None: it
-    is given; ``evidence`` or ``ard``: see :mod:`~experiments.kinds.classifier.selection`)."""
+    whether the fit reports its log evidence, how the prior scale is chosen (None: it
+    is given; ``evidence`` or ``ard``: see :mod:`~experiments.kinds.classifier.selection`;
+    ``cv``: :mod:`~experiments.kinds.classifier.cv`), the number of cross-validation folds
+    (0: none) and, for ``select: cv``, its grid and rule."""
 
     static: train.RunStatic
     train_shape: tuple[int, ...]
@@ -34,6 +37,9 @@ class ProgramKey(NamedTuple):
     path: bool = False
     evidence: bool = False
     select: str | None = None
+    cv: int = 0
+    grid: tuple[float, ...] = ()
+    rule: str = "min"
 
 
 PATH_PRIORS = ("gaussian", "laplace")
@@ -63,22 +69,32 @@ class ClassifierProgram(Program):
 
     def describe(self, spec: RunSpec, data: Dataset) -> str:
         train_ = spec.train
-        chosen = {"evidence": " (σ by its evidence)", "ard": " (a σ per feature by evidence)"}
+        chosen = {
+            "evidence": " (σ by its evidence)",
+            "ard": " (a σ per feature by evidence)",
+            "cv": " (scale by cross-validation)",
+        }
+        folds = f", {spec.data.cv_folds}-fold CV" if spec.data.cv_folds else ""
         return (
             f"{train_.loss}, prior {train_.prior.kind}"
             f"{chosen.get(selection.selection_mode(spec), '')}, {train_.optimizer.name}, "
             f"{train_.steps} steps on {data.description} "
-            f"({len(data.y_train)} train, {len(data.y_test)} test)"
+            f"({len(data.y_train)} train, {len(data.y_test)} test{folds})"
         )
 
     def program_key(self, spec: RunSpec, data: Dataset) -> ProgramKey:
         static = train.run_static(spec, data)
+        select = selection.selection_mode(spec)
+        chosen = spec.train.prior.selection if select == "cv" else None
         return ProgramKey(
             static,
             data.x_train.shape,
             data.x_test.shape,
             evidence=selection.has_evidence(static),
-            select=selection.selection_mode(spec),
+            select=select,
+            cv=spec.data.cv_folds or 0,
+            grid=chosen.grid if chosen is not None else (),
+            rule=chosen.rule if chosen is not None else "min",
         )
 
     def hyperparameters(self, spec: RunSpec) -> dict[str, np.ndarray]:
@@ -115,6 +131,8 @@ class ClassifierProgram(Program):
         group = path.make_path_fn(key.static)
         if key.evidence:
             group = selection.with_path_evidence(group, key.static.n_classes)
+        if key.cv:
+            group = cv.with_folds(group, grouped=True)
         return group
 
     def arrays(self, data: Dataset) -> tuple[np.ndarray, ...]:
@@ -123,16 +141,26 @@ class ClassifierProgram(Program):
             np.asarray(data.y_train, np.int32),
             np.asarray(data.x_test),
             np.asarray(data.y_test, np.int32),
+            *(array for fold in data.folds for array in fold),  # data.cv_folds: 4 a fold
         )
 
     def member_fn(self, key: ProgramKey, progress: Callable | None) -> Callable[..., Any]:
         run = train.make_run_fn(dataclasses.replace(key.static, progress=progress))
-        n_classes = key.static.n_classes
+        static, n_classes = key.static, key.static.n_classes
+        if key.select == "cv":
+            if static.optimizer == "newton" and static.prior in PATH_PRIORS:
+                grid_fit = path.make_path_fn(dataclasses.replace(static, progress=None))
+            else:
+                grid_fit = jax.vmap(run, in_axes=(0, 0, None, None, None, None))
+            evidence = selection.evidence_of(n_classes) if key.evidence else None
+            return cv.with_cv_selection(run, grid_fit, key.grid, key.rule, evidence=evidence)
         if key.select is not None:
-            return selection.with_selection(run, n_classes, key.select)
-        if key.evidence:
-            return selection.with_evidence(run, n_classes)
-        return run
+            member = selection.with_selection(run, n_classes, key.select)
+        elif key.evidence:
+            member = selection.with_evidence(run, n_classes)
+        else:
+            member = run
+        return cv.with_folds(member, grouped=False) if key.cv else member
 
     def steps(self, key: ProgramKey) -> int:
         return key.static.steps
@@ -151,17 +179,27 @@ class ClassifierProgram(Program):
         floats = 6 * params + 2 * len(METRICS) * n_logs + 8 * (n_train + n_test) * classes
         if key.select is not None:  # the search's Hessians and their derivatives, the grid
             floats += 8 * params**2 + 2 * params * selection.GRID_POINTS + 2 * n_train * d
+        if key.cv:  # the folds' fits, one after another (the grid's side by side)
+            floats += (len(key.grid) or 1) * (6 * params + 8 * n_train * classes)
         return np.dtype(static.precision).itemsize * floats
 
     def outcome(self, key: ProgramKey, output: Any) -> Outcome:
-        fields = None
+        fields, scores, base = None, None, key.static.base
+        if key.cv:
+            output, scores = output
         if key.evidence or key.select is not None:
             output, fields = output
         outcome = train.to_outcome(key.static, output)
         if key.path:  # its history starts at the previous member's solution
             outcome.extra["warm_start"] = True
         if fields is not None:
-            outcome.extra.update(selection.extras(fields, key.static.base))
+            curve = fields.pop("cv_curve", None)
+            outcome.extra.update(selection.extras(fields, base))
+            if curve is not None:
+                outcome.extra["cv_rule"] = key.rule
+                outcome.extra["cv_curve"] = cv.curve_entry(curve, base)
+        if scores is not None:
+            outcome.extra["cv"] = cv.cv_entry(scores, base)
         return outcome
 
     def data_entry(self, data: Dataset) -> dict[str, Any]:
@@ -187,6 +225,9 @@ class ClassifierProgram(Program):
         chosen = ""
         if "evidence_solves" in outcome.extra and "prior_scale" in outcome.extra:
             chosen = f", σ {outcome.extra['prior_scale']:.4g} by its evidence"
+        elif "cv_curve" in outcome.extra:
+            extra = outcome.extra
+            chosen = f", scale {extra['prior_scale']:.4g} by CV ({extra['cv_rule']})"
         return f"{status}{chosen}, {split} ce {ce:.4g}, accuracy {accuracy:.4f}"
 
 

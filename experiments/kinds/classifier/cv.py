@@ -1,0 +1,192 @@
+"""Cross-validation inside the member function (``data.cv_folds``), and the prior scale
+chosen by it (``train.prior.scale: {select: cv}``).
+
+**The fold axis.** The folds are data, not members: :func:`~experiments.kinds.classifier.
+data.cv_folds` cuts them on the host (scikit-learn's ``StratifiedKFold``, each fold
+standardised by its fitting part), and the program takes them as extra shared arrays after
+the four of the split. The wrappers here call the member's own fit (or a path group's
+function) once on the whole training split and once on each fold, inside the one jitted
+program: the members stay on the ``vmap`` axis (or on the warm-started ``lax.scan`` of a
+path group, each fold's path warm-started along the scales as the main one is), while the
+k folds are unrolled in the trace. Folds differ in size by a row or so, so they cannot be
+stacked on an axis of their own without row weights that every loss, metric and Newton
+step would have to carry; unrolled, each fold is exactly a fit on its own rows, which is
+what ``cross_validate`` computes.
+
+**Scores.** Each fold's fit is scored on its held-out rows by :data:`HELD_OUT` (the
+cross-entropy in nats, the squared error and the accuracy of the final parameters). On the
+host, :func:`cv_entry` makes ``runs[].cv`` of them: ``{folds: k, mean: {...}, std:
+{...}}``, the std over folds the sample std (ddof = 1), ``ce`` in the run's ``base``.
+
+**``{select: cv}``.** Every scale of the grid is fitted on every fold (a warm-started path
+for ``newton``, vmapped cold fits otherwise), the mean held-out cross-entropy chooses the
+scale (:func:`choose`: glmnet's ``lambda.min`` or ``lambda.1se``), and the run is fitted at
+that scale on the whole training split. It records ``prior_scale``, ``cv_rule`` and
+``cv_curve: {scales, mean, std}``; its ``cv`` is that of the chosen scale.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments.kinds.classifier import model
+from experiments.pipeline import loop
+
+__all__ = [
+    "HELD_OUT",
+    "choose",
+    "curve_entry",
+    "cv_entry",
+    "fold_scores",
+    "with_cv_selection",
+    "with_folds",
+]
+
+HELD_OUT = ("ce", "mse", "accuracy")
+
+
+def held_out_metrics(params: model.Params, x: jax.Array, y: jax.Array) -> dict[str, jax.Array]:
+    """The mean cross-entropy (nats), squared error and accuracy of ``params`` on (x, y)."""
+    one = jnp.ones((), x.dtype)
+    _, metrics = model.objective_and_metrics(
+        params, x, y, loss="ce", prior="none", prior_scale=one, n=x.shape[0]
+    )
+    return {name: metrics[name] for name in HELD_OUT}
+
+
+def _output(result: Any) -> loop.Output:
+    """The trainer's output of a fit that may also return fields: ``(Output, fields)``."""
+    return result if isinstance(result, loop.Output) else result[0]
+
+
+def fold_scores(
+    fit: Callable[..., Any], hyper: Any, key: Any, folds: Sequence[jax.Array], *, grouped: bool
+) -> dict[str, jax.Array]:
+    """``fit`` on each fold's fitting rows, scored on its held-out rows.
+
+    Args:
+        fit: ``fit(hyper, key, x_train, y_train, x_test, y_test)``, returning the trainer's
+            output (or ``(output, fields)``); called with no test rows.
+        hyper: its hyperparameters (with a leading member axis when ``grouped``).
+        key: its PRNG key (or keys).
+        folds: the folds' arrays, four a fold, flat (as the program takes them).
+        grouped: whether ``fit`` takes and returns a leading member axis.
+
+    Returns:
+        ``{metric: [..., k]}``: each of :data:`HELD_OUT` per fold (after any member axis).
+    """
+    score = jax.vmap(held_out_metrics, in_axes=(0, None, None)) if grouped else held_out_metrics
+    per_fold = []
+    for i in range(0, len(folds), 4):
+        x_fit, y_fit, x_held, y_held = folds[i : i + 4]
+        params = _output(fit(hyper, key, x_fit, y_fit, x_fit[:0], y_fit[:0])).params
+        per_fold.append(score(params, x_held, y_held))
+    return jax.tree.map(lambda *values: jnp.stack(values, axis=-1), *per_fold)
+
+
+def with_folds(fit: Callable[..., Any], *, grouped: bool) -> Callable[..., Any]:
+    """``member(hyper, key, x_train, y_train, x_test, y_test, *folds) -> (fit(...), scores)``:
+    ``fit`` on the whole training split as before, and its :func:`fold_scores`."""
+
+    def member(hyper, key, x_train, y_train, x_test, y_test, *folds):
+        result = fit(hyper, key, x_train, y_train, x_test, y_test)
+        return result, fold_scores(fit, hyper, key, folds, grouped=grouped)
+
+    return member
+
+
+def choose(mean: jax.Array, std: jax.Array, folds: int, rule: str) -> jax.Array:
+    """The index of the chosen scale of an ascending grid, from the CV mean and std.
+
+    ``min``: the smallest mean; ``1se``: the smallest scale (the strongest prior) whose mean
+    is at most the smallest mean plus its standard error, std/√k. Non-finite means are
+    never chosen.
+    """
+    finite = jnp.isfinite(mean)
+    safe = jnp.where(finite, mean, jnp.inf)
+    best = jnp.argmin(safe)
+    if rule == "min":
+        return best
+    within = finite & (mean <= safe[best] + std[best] / math.sqrt(folds))
+    return jnp.argmax(within)  # the first: the smallest scale
+
+
+def with_cv_selection(
+    run: Callable[..., loop.Output],
+    grid_fit: Callable[..., Any],
+    grid: tuple[float, ...],
+    rule: str,
+    *,
+    evidence: Callable[..., jax.Array] | None = None,
+) -> Callable[..., Any]:
+    """``member(hyper, key, *split, *folds) -> ((output, fields), scores)`` for ``{select:
+    cv}`` (see the module docstring).
+
+    Args:
+        run: the trainer's member function.
+        grid_fit: ``run`` over a leading axis of members (a path group's function).
+        grid: the scales, ascending.
+        rule: ``min`` or ``1se`` (:func:`choose`).
+        evidence: ``evidence(x, y, params, scale)``, the log evidence of the final fit, for
+            a fit that has one (None: not recorded).
+    """
+
+    def member(hyper, key, x_train, y_train, x_test, y_test, *folds):
+        scales = jnp.asarray(grid, x_train.dtype)
+        size = len(grid)
+        along = jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (size, *leaf.shape)), hyper)
+        keys = jnp.broadcast_to(key, (size, *key.shape))
+        scores = fold_scores(grid_fit, {**along, "prior_scale": scales}, keys, folds, grouped=True)
+        mean, std = jnp.mean(scores["ce"], axis=-1), jnp.std(scores["ce"], axis=-1, ddof=1)
+        index = choose(mean, std, len(folds) // 4, rule)
+        scale = scales[index]
+        output = run({**hyper, "prior_scale": scale}, key, x_train, y_train, x_test, y_test)
+        fields = {"prior_scale": scale, "cv_curve": {"scales": scales, "mean": mean, "std": std}}
+        if evidence is not None:
+            fields["log_evidence"] = evidence(x_train, y_train, output.params, scale)
+        return (output, fields), jax.tree.map(lambda values: values[index], scores)
+
+    return member
+
+
+# ---------------------------------------------------------------------------
+# On the host: summary.json fields
+# ---------------------------------------------------------------------------
+
+
+def _per_nat(metric: str, base: float | None) -> float:
+    return 1.0 / math.log(base) if metric == "ce" and base is not None else 1.0
+
+
+def cv_entry(scores: dict[str, np.ndarray], base: float | None) -> dict[str, Any]:
+    """``runs[].cv``: ``{folds, mean, std}`` of one member's fold scores ([k] each), in
+    float64, the sample std (ddof = 1), ``ce`` in ``base``; NaN as None."""
+    values = {m: np.asarray(scores[m], np.float64) * _per_nat(m, base) for m in HELD_OUT}
+    folds = len(values["ce"])
+    return {
+        "folds": folds,
+        "mean": {m: _number(np.mean(v)) for m, v in values.items()},
+        "std": {m: _number(np.std(v, ddof=1)) for m, v in values.items()},
+    }
+
+
+def curve_entry(curve: dict[str, np.ndarray], base: float | None) -> dict[str, list]:
+    """``cv_curve``: the grid's scales and the CV mean and std of the held-out cross-entropy
+    at each (in ``base``)."""
+    scale = _per_nat("ce", base)
+    return {
+        "scales": [_number(v) for v in np.asarray(curve["scales"], np.float64)],
+        "mean": [_number(v * scale) for v in np.asarray(curve["mean"], np.float64)],
+        "std": [_number(v * scale) for v in np.asarray(curve["std"], np.float64)],
+    }
+
+
+def _number(value: float) -> float | None:
+    number = float(value)
+    return number if math.isfinite(number) else None
