@@ -8,7 +8,9 @@ the four of the split. The wrappers here call the member's own fit (or a path gr
 function) once on the whole training split and once on each fold, inside the one jitted
 program: the members stay on the ``vmap`` axis (or on the warm-started ``lax.scan`` of a
 path group, each fold's path warm-started along the scales as the main one is), while the
-k folds are unrolled in the trace. Folds differ in size by a row or so, so they cannot be
+k folds are unrolled in the trace. For ``newton`` a fold's fit is the Newton solve alone
+(:func:`newton_fold_solve`: the same MAP to the run's ``tol``, a lighter program than the
+trainer with its history). Folds differ in size by a row or so, so they cannot be
 stacked on an axis of their own without row weights that every loss, metric and Newton
 step would have to carry; unrolled, each fold is exactly a fit on its own rows, which is
 what ``cross_validate`` computes.
@@ -18,11 +20,12 @@ cross-entropy in nats, the squared error and the accuracy of the final parameter
 host, :func:`cv_entry` makes ``runs[].cv`` of them: ``{folds: k, mean: {...}, std:
 {...}}``, the std over folds the sample std (ddof = 1), ``ce`` in the run's ``base``.
 
-**``{select: cv}``.** Every scale of the grid is fitted on every fold (a warm-started path
-for ``newton``, vmapped cold fits otherwise), the mean held-out cross-entropy chooses the
-scale (:func:`choose`: glmnet's ``lambda.min`` or ``lambda.1se``), and the run is fitted at
-that scale on the whole training split. It records ``prior_scale``, ``cv_rule`` and
-``cv_curve: {scales, mean, std}``; its ``cv`` is that of the chosen scale.
+**``{select: cv}``.** Every scale of the grid is fitted on every fold (a warm-started Newton
+path for ``newton``, vmapped cold fits of the trainer otherwise), the mean held-out
+cross-entropy chooses the scale (:func:`choose`: glmnet's ``lambda.min`` or
+``lambda.1se``), and the run is fitted at that scale on the whole training split. It
+records ``prior_scale``, ``cv_rule`` and ``cv_curve: {scales, mean, std}``; its ``cv`` is
+that of the chosen scale.
 """
 
 from __future__ import annotations
@@ -35,15 +38,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.kinds.classifier import model
+from experiments.kinds.classifier import model, newton
 from experiments.pipeline import loop
 
 __all__ = [
     "HELD_OUT",
+    "RULES",
     "choose",
     "curve_entry",
     "cv_entry",
     "fold_scores",
+    "newton_fold_solve",
+    "newton_grid",
+    "vmapped_grid",
     "with_cv_selection",
     "with_folds",
 ]
@@ -66,17 +73,17 @@ def _output(result: Any) -> loop.Output:
 
 
 def fold_scores(
-    fit: Callable[..., Any], hyper: Any, key: Any, folds: Sequence[jax.Array], *, grouped: bool
+    solve: Callable[[jax.Array, jax.Array], model.Params],
+    folds: Sequence[jax.Array],
+    *,
+    grouped: bool,
 ) -> dict[str, jax.Array]:
-    """``fit`` on each fold's fitting rows, scored on its held-out rows.
+    """A fit on each fold's fitting rows, scored on its held-out rows.
 
     Args:
-        fit: ``fit(hyper, key, x_train, y_train, x_test, y_test)``, returning the trainer's
-            output (or ``(output, fields)``); called with no test rows.
-        hyper: its hyperparameters (with a leading member axis when ``grouped``).
-        key: its PRNG key (or keys).
+        solve: ``solve(x_fit, y_fit) -> params``, the member's (or members') fit.
         folds: the folds' arrays, four a fold, flat (as the program takes them).
-        grouped: whether ``fit`` takes and returns a leading member axis.
+        grouped: whether the parameters have a leading member axis.
 
     Returns:
         ``{metric: [..., k]}``: each of :data:`HELD_OUT` per fold (after any member axis).
@@ -85,74 +92,153 @@ def fold_scores(
     per_fold = []
     for i in range(0, len(folds), 4):
         x_fit, y_fit, x_held, y_held = folds[i : i + 4]
-        params = _output(fit(hyper, key, x_fit, y_fit, x_fit[:0], y_fit[:0])).params
-        per_fold.append(score(params, x_held, y_held))
+        per_fold.append(score(solve(x_fit, y_fit), x_held, y_held))
     return jax.tree.map(lambda *values: jnp.stack(values, axis=-1), *per_fold)
 
 
-def with_folds(fit: Callable[..., Any], *, grouped: bool) -> Callable[..., Any]:
+def with_folds(
+    fit: Callable[..., Any],
+    *,
+    grouped: bool,
+    solve: Callable[..., model.Params] | None = None,
+) -> Callable[..., Any]:
     """``member(hyper, key, x_train, y_train, x_test, y_test, *folds) -> (fit(...), scores)``:
-    ``fit`` on the whole training split as before, and its :func:`fold_scores`."""
+    ``fit`` on the whole training split as before, and its :func:`fold_scores`.
+
+    Args:
+        fit: returns the trainer's output, or ``(output, fields)``.
+        grouped: ``fit`` takes and returns a leading member axis (a path group's function).
+        solve: ``solve(hyper, key, x, y) -> params``, the same fit's parameters by a
+            lighter program (the Newton solve alone, for ``newton``); None: ``fit`` itself
+            on each fold, with no test rows.
+    """
 
     def member(hyper, key, x_train, y_train, x_test, y_test, *folds):
+        def on_fold(x_fit, y_fit):
+            if solve is not None:
+                return solve(hyper, key, x_fit, y_fit)
+            return _output(fit(hyper, key, x_fit, y_fit, x_fit[:0], y_fit[:0])).params
+
         result = fit(hyper, key, x_train, y_train, x_test, y_test)
-        return result, fold_scores(fit, hyper, key, folds, grouped=grouped)
+        return result, fold_scores(on_fold, folds, grouped=grouped)
 
     return member
 
 
-def choose(mean: jax.Array, std: jax.Array, folds: int, rule: str) -> jax.Array:
+RULES = ("min", "1se")
+
+
+def choose(mean: jax.Array, std: jax.Array, folds: int, one_se: jax.Array | bool) -> jax.Array:
     """The index of the chosen scale of an ascending grid, from the CV mean and std.
 
-    ``min``: the smallest mean; ``1se``: the smallest scale (the strongest prior) whose mean
-    is at most the smallest mean plus its standard error, std/√k. Non-finite means are
-    never chosen.
+    Rule ``min`` (``one_se`` false): the smallest mean; ``1se``: the smallest scale (the
+    strongest prior) whose mean is at most the smallest mean plus its standard error,
+    std/√k. Non-finite means are never chosen.
     """
     finite = jnp.isfinite(mean)
     safe = jnp.where(finite, mean, jnp.inf)
     best = jnp.argmin(safe)
-    if rule == "min":
-        return best
     within = finite & (mean <= safe[best] + std[best] / math.sqrt(folds))
-    return jnp.argmax(within)  # the first: the smallest scale
+    return jnp.where(one_se, jnp.argmax(within), best)  # argmax: the first, the smallest
 
 
 def with_cv_selection(
     run: Callable[..., loop.Output],
-    grid_fit: Callable[..., Any],
+    grid_solve: Callable[..., model.Params],
     grid: tuple[float, ...],
-    rule: str,
     *,
     evidence: Callable[..., jax.Array] | None = None,
 ) -> Callable[..., Any]:
     """``member(hyper, key, *split, *folds) -> ((output, fields), scores)`` for ``{select:
-    cv}`` (see the module docstring).
+    cv}`` (see the module docstring); ``hyper["cv_rule"]`` is the index of its rule in
+    :data:`RULES` (traced, so members of either rule share a program).
 
     Args:
         run: the trainer's member function.
-        grid_fit: ``run`` over a leading axis of members (a path group's function).
+        grid_solve: ``grid_solve(hyper, key, scales, x, y) -> params`` with a leading axis
+            over the scales (a warm-started path for ``newton``).
         grid: the scales, ascending.
-        rule: ``min`` or ``1se`` (:func:`choose`).
         evidence: ``evidence(x, y, params, scale)``, the log evidence of the final fit, for
             a fit that has one (None: not recorded).
     """
 
     def member(hyper, key, x_train, y_train, x_test, y_test, *folds):
         scales = jnp.asarray(grid, x_train.dtype)
-        size = len(grid)
-        along = jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, (size, *leaf.shape)), hyper)
-        keys = jnp.broadcast_to(key, (size, *key.shape))
-        scores = fold_scores(grid_fit, {**along, "prior_scale": scales}, keys, folds, grouped=True)
+
+        def solve(x_fit, y_fit):
+            return grid_solve(hyper, key, scales, x_fit, y_fit)
+
+        scores = fold_scores(solve, folds, grouped=True)
         mean, std = jnp.mean(scores["ce"], axis=-1), jnp.std(scores["ce"], axis=-1, ddof=1)
-        index = choose(mean, std, len(folds) // 4, rule)
+        index = choose(mean, std, len(folds) // 4, hyper["cv_rule"] > 0)
         scale = scales[index]
         output = run({**hyper, "prior_scale": scale}, key, x_train, y_train, x_test, y_test)
-        fields = {"prior_scale": scale, "cv_curve": {"scales": scales, "mean": mean, "std": std}}
+        fields = {
+            "prior_scale": scale,
+            "cv_rule": hyper["cv_rule"],
+            "cv_curve": {"scales": scales, "mean": mean, "std": std},
+        }
         if evidence is not None:
             fields["log_evidence"] = evidence(x_train, y_train, output.params, scale)
         return (output, fields), jax.tree.map(lambda values: values[index], scores)
 
     return member
+
+
+def newton_grid(n_classes: int, prior: str, max_steps: int) -> Callable[..., model.Params]:
+    """``solve(hyper, key, scales, x, y) -> params`` for ``newton``: the fits at ``scales``
+    (ascending) as one warm-started Newton path
+    (:func:`~experiments.kinds.classifier.newton.newton_path`) to the run's ``tol``."""
+
+    def solve(hyper, key, scales, x, y):
+        del key
+        tol = jnp.maximum(hyper["tol"], 0.0)
+        path = newton.newton_path(
+            x, y, scales, n_classes=n_classes, prior=prior, tol=tol, max_steps=max_steps
+        )
+        return model.Params(path.weights, path.bias)
+
+    return solve
+
+
+def newton_fold_solve(
+    n_classes: int, prior: str, max_steps: int, *, grouped: bool
+) -> Callable[..., model.Params]:
+    """``solve(hyper, key, x, y) -> params`` for a fold of ``newton`` members: one member's
+    Newton solve, or a path group's members as a warm-started path along their sorted
+    scales (returned in the members' order)."""
+    path = newton_grid(n_classes, prior, max_steps)
+
+    def solve(hyper, key, x, y):
+        if not grouped:
+            tol = jnp.maximum(hyper["tol"], 0.0)
+            result = newton.newton_solve(
+                x,
+                y,
+                n_classes=n_classes,
+                prior=prior,
+                prior_scale=hyper["prior_scale"],
+                tol=tol,
+                max_steps=max_steps,
+            )
+            return model.Params(result.weights, result.bias)
+        order = jnp.argsort(hyper["prior_scale"], stable=True)
+        first = jax.tree.map(lambda leaf: leaf[0], hyper)  # tol: one for the whole group
+        params = path(first, key, hyper["prior_scale"][order], x, y)
+        return jax.tree.map(lambda leaf: leaf[jnp.argsort(order)], params)
+
+    return solve
+
+
+def vmapped_grid(run: Callable[..., loop.Output]) -> Callable[..., model.Params]:
+    """``grid_solve`` for a first-order optimizer: the trainer at every scale, side by side."""
+    fits = jax.vmap(run, in_axes=(0, None, None, None, None, None))
+
+    def solve(hyper, key, scales, x, y):
+        along = jax.tree.map(lambda leaf: jnp.broadcast_to(leaf, scales.shape), hyper)
+        return fits({**along, "prior_scale": scales}, key, x, y, x[:0], y[:0]).params
+
+    return solve
 
 
 # ---------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import jax
 import numpy as np
 
 from experiments.contract import DataError, Outcome, Program
@@ -29,7 +28,7 @@ class ProgramKey(NamedTuple):
     whether the fit reports its log evidence, how the prior scale is chosen (None: it
     is given; ``evidence`` or ``ard``: see :mod:`~experiments.kinds.classifier.selection`;
     ``cv``: :mod:`~experiments.kinds.classifier.cv`), the number of cross-validation folds
-    (0: none) and, for ``select: cv``, its grid and rule."""
+    (0: none) and, for ``select: cv``, its grid (its rule is a hyperparameter)."""
 
     static: train.RunStatic
     train_shape: tuple[int, ...]
@@ -39,7 +38,6 @@ class ProgramKey(NamedTuple):
     select: str | None = None
     cv: int = 0
     grid: tuple[float, ...] = ()
-    rule: str = "min"
 
 
 PATH_PRIORS = ("gaussian", "laplace")
@@ -94,16 +92,21 @@ class ClassifierProgram(Program):
             select=select,
             cv=spec.data.cv_folds or 0,
             grid=chosen.grid if chosen is not None else (),
-            rule=chosen.rule if chosen is not None else "min",
         )
 
     def hyperparameters(self, spec: RunSpec) -> dict[str, np.ndarray]:
         """The trainer's hyperparameters; a scale chosen by the run holds the search's
-        starting σ0 = 1 (the member function replaces it by the choice)."""
-        if selection.selection_mode(spec) is not None:
+        starting σ0 = 1 (the member function replaces it by the choice), and ``select: cv``
+        adds ``cv_rule``, the index of its rule in :data:`~experiments.kinds.classifier.cv.
+        RULES`."""
+        chosen = spec.train.prior.selection if spec.train.prior.kind != "none" else None
+        if chosen is not None:
             prior = spec.train.prior.model_copy(update={"scale": 1.0})
             spec = spec.model_copy(update={"train": spec.train.model_copy(update={"prior": prior})})
-        return train.run_hyperparameters(spec)
+        hyper = train.run_hyperparameters(spec)
+        if chosen is not None and chosen.select == "cv":
+            hyper["cv_rule"] = np.dtype(spec.precision).type(cv.RULES.index(chosen.rule))
+        return hyper
 
     def group_key(self, key: ProgramKey, specs: Sequence[RunSpec]) -> ProgramKey:
         """A group of ``newton`` members with a prior that differ only in their prior scales
@@ -132,7 +135,9 @@ class ClassifierProgram(Program):
         if key.evidence:
             group = selection.with_path_evidence(group, key.static.n_classes)
         if key.cv:
-            group = cv.with_folds(group, grouped=True)
+            static = key.static
+            solve = cv.newton_fold_solve(static.n_classes, static.prior, static.steps, grouped=True)
+            group = cv.with_folds(group, grouped=True, solve=solve)
         return group
 
     def arrays(self, data: Dataset) -> tuple[np.ndarray, ...]:
@@ -148,19 +153,24 @@ class ClassifierProgram(Program):
         run = train.make_run_fn(dataclasses.replace(key.static, progress=progress))
         static, n_classes = key.static, key.static.n_classes
         if key.select == "cv":
-            if static.optimizer == "newton" and static.prior in PATH_PRIORS:
-                grid_fit = path.make_path_fn(dataclasses.replace(static, progress=None))
+            if static.optimizer == "newton":
+                grid = cv.newton_grid(n_classes, static.prior, static.steps)
             else:
-                grid_fit = jax.vmap(run, in_axes=(0, 0, None, None, None, None))
+                grid = cv.vmapped_grid(train.make_run_fn(static))
             evidence = selection.evidence_of(n_classes) if key.evidence else None
-            return cv.with_cv_selection(run, grid_fit, key.grid, key.rule, evidence=evidence)
+            return cv.with_cv_selection(run, grid, key.grid, evidence=evidence)
         if key.select is not None:
             member = selection.with_selection(run, n_classes, key.select)
         elif key.evidence:
             member = selection.with_evidence(run, n_classes)
         else:
             member = run
-        return cv.with_folds(member, grouped=False) if key.cv else member
+        if not key.cv:
+            return member
+        solve = None
+        if static.optimizer == "newton" and key.select is None:
+            solve = cv.newton_fold_solve(n_classes, static.prior, static.steps, grouped=False)
+        return cv.with_folds(member, grouped=False, solve=solve)
 
     def steps(self, key: ProgramKey) -> int:
         return key.static.steps
@@ -193,10 +203,10 @@ class ClassifierProgram(Program):
         if key.path:  # its history starts at the previous member's solution
             outcome.extra["warm_start"] = True
         if fields is not None:
-            curve = fields.pop("cv_curve", None)
+            curve, rule = fields.pop("cv_curve", None), fields.pop("cv_rule", None)
             outcome.extra.update(selection.extras(fields, base))
             if curve is not None:
-                outcome.extra["cv_rule"] = key.rule
+                outcome.extra["cv_rule"] = cv.RULES[int(rule)]
                 outcome.extra["cv_curve"] = cv.curve_entry(curve, base)
         if scores is not None:
             outcome.extra["cv"] = cv.cv_entry(scores, base)
