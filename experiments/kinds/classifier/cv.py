@@ -25,7 +25,8 @@ path for ``newton``, vmapped cold fits of the trainer otherwise), the mean held-
 cross-entropy chooses the scale (:func:`choose`: glmnet's ``lambda.min`` or
 ``lambda.1se``), and the run is fitted at that scale on the whole training split. It
 records ``prior_scale``, ``cv_rule`` and ``cv_curve: {scales, mean, std}``; its ``cv`` is
-that of the chosen scale.
+that of the chosen scale, and with a test split the curve also has ``test_ce``, the test
+cross-entropy of the fit at each scale on the whole training split (for the figure only).
 """
 
 from __future__ import annotations
@@ -173,11 +174,12 @@ def with_cv_selection(
         index = choose(mean, std, len(folds) // 4, hyper["cv_rule"] > 0)
         scale = scales[index]
         output = run({**hyper, "prior_scale": scale}, key, x_train, y_train, x_test, y_test)
-        fields = {
-            "prior_scale": scale,
-            "cv_rule": hyper["cv_rule"],
-            "cv_curve": {"scales": scales, "mean": mean, "std": std},
-        }
+        curve = {"scales": scales, "mean": mean, "std": std}
+        if x_test.shape[0] > 0:  # the test split's curve beside it, for the figure only
+            params = solve(x_train, y_train)
+            held_out = jax.vmap(held_out_metrics, in_axes=(0, None, None))
+            curve["test_ce"] = held_out(params, x_test, y_test)["ce"]
+        fields = {"prior_scale": scale, "cv_rule": hyper["cv_rule"], "cv_curve": curve}
         if evidence is not None:
             fields["log_evidence"] = evidence(x_train, y_train, output.params, scale)
         return (output, fields), jax.tree.map(lambda values: values[index], scores)
@@ -263,14 +265,15 @@ def cv_entry(scores: dict[str, np.ndarray], base: float | None) -> dict[str, Any
 
 
 def curve_entry(curve: dict[str, np.ndarray], base: float | None) -> dict[str, list]:
-    """``cv_curve``: the grid's scales and the CV mean and std of the held-out cross-entropy
-    at each (in ``base``)."""
-    scale = _per_nat("ce", base)
-    return {
-        "scales": [_number(v) for v in np.asarray(curve["scales"], np.float64)],
-        "mean": [_number(v * scale) for v in np.asarray(curve["mean"], np.float64)],
-        "std": [_number(v * scale) for v in np.asarray(curve["std"], np.float64)],
-    }
+    """``cv_curve``: the grid's scales, the CV mean and std of the held-out cross-entropy at
+    each and, where there is a test split, ``test_ce``: the test cross-entropy of the fit
+    on the whole training split at each (never used to choose); in ``base``."""
+    entry = {"scales": [_number(v) for v in np.asarray(curve["scales"], np.float64)]}
+    for name in ("mean", "std", "test_ce"):
+        if name in curve:
+            values = np.asarray(curve[name], np.float64) * _per_nat("ce", base)
+            entry[name] = [_number(v) for v in values]
+    return entry
 
 
 def _number(value: float) -> float | None:
