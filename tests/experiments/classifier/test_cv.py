@@ -7,7 +7,8 @@ cv``):
 - a sweep's ``best`` is chosen by the CV mean of the headline metric and says so;
 - ``select: cv`` applies its rule (``min``, ``1se``) to the ``cv_curve`` it records, for
   both priors, and its curve is scikit-learn's; its final fit is at the chosen scale;
-- bad input exits 2 before any work, naming the field.
+- bad input exits 2 before any work, naming the field;
+- the ``cv`` figure marks each prior's chosen scale.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from sklearn.preprocessing import StandardScaler
 
 import experiments
 from experiments import cli
+from experiments.api import read_record
 from experiments.config import ConfigError
 from experiments.kinds import validate_config
+from experiments.kinds.classifier import evidence_figures
 from experiments.kinds.classifier.data import load_dataset
 
 SMALL = {"source": "synthetic", "n_samples": 160, "n_features": 5, "n_informative": 3}
@@ -95,7 +98,7 @@ def selected(tmp_path_factory) -> tuple[dict, dict[str, dict]]:
     out = tmp_path_factory.mktemp("selected") / "run"
     experiments.run(config, out=out)
     runs = json.loads((out / "summary.json").read_text())["runs"]
-    return config, {run["variant"]: run for run in runs}
+    return config, {run["variant"]: run for run in runs}, out
 
 
 def _raw_training_split(config: dict):
@@ -176,7 +179,7 @@ def _chosen_by_hand(curve: dict, rule: str) -> float:
 
 @pytest.mark.parametrize("variant", ["gaussian_min", "gaussian_1se", "laplace_min"])
 def test_select_cv_applies_its_rule_to_its_curve(selected, variant):
-    _, runs = selected
+    _, runs, _ = selected
     run = runs[variant]
     rule = variant.split("_")[1]
     curve = run["cv_curve"]
@@ -189,12 +192,12 @@ def test_select_cv_applies_its_rule_to_its_curve(selected, variant):
 
 
 def test_the_rules_differ_where_the_curve_is_flat(selected):
-    _, runs = selected
+    _, runs, _ = selected
     assert runs["gaussian_1se"]["prior_scale"] <= runs["gaussian_min"]["prior_scale"]
 
 
 def test_select_cv_curve_matches_sklearn_for_both_priors(selected):
-    config, runs = selected
+    config, runs, _ = selected
     for variant, penalty, c_of in [("gaussian_min", "l2", np.square), ("laplace_min", "l1", float)]:
         curve = runs[variant]["cv_curve"]
         for scale, mean, std in list(
@@ -207,7 +210,7 @@ def test_select_cv_curve_matches_sklearn_for_both_priors(selected):
 
 
 def test_select_cv_final_fit_is_at_the_chosen_scale(selected):
-    config, runs = selected
+    config, runs, _ = selected
     run = runs["gaussian_min"]
     data = _raw_training_split(config)
     x = StandardScaler().fit_transform(data.x_train)
@@ -262,3 +265,16 @@ def test_laplace_evidence_points_to_select_cv():
         validate_config(config)
     assert "or select: cv (cross-validation)" in str(raised.value)
     assert "not built yet" not in str(raised.value)
+
+
+def test_cv_figure_marks_the_chosen_scale_of_each_prior(selected):
+    _, runs, out = selected
+    drawn = evidence_figures.figures(read_record(out))
+    figure = drawn["cv"]()
+    assert len(figure.axes) == len(runs)
+    for ax, run in zip(figure.axes, runs.values(), strict=True):
+        assert ax.get_xscale() == "log"
+        texts = " ".join(t.get_text() for t in ax.texts)
+        assert f"chosen ({run['cv_rule']}): {run['prior_scale']:.3g}" in texts
+        assert len(ax.lines) >= 3  # the CV mean, the test curve, the chosen scale
+    assert "s (w ~ Laplace(0, s))" in figure.axes[-1].get_xlabel()
