@@ -1,19 +1,19 @@
 """Cross-validation inside the member function (``data.cv_folds``), and the prior scale
 chosen by it (``train.prior.scale: {select: cv}``).
 
-**The fold axis.** The folds are data, not members: :func:`~experiments.kinds.classifier.
-data.cv_folds` cuts them on the host (scikit-learn's ``StratifiedKFold``, each fold
-standardised by its fitting part), and the program takes them as extra shared arrays after
-the four of the split. The wrappers here call the member's own fit (or a path group's
-function) once on the whole training split and once on each fold, inside the one jitted
-program: the members stay on the ``vmap`` axis (or on the warm-started ``lax.scan`` of a
-path group, each fold's path warm-started along the scales as the main one is), while the
-k folds are unrolled in the trace. For ``newton`` a fold's fit is the Newton solve alone
-(:func:`newton_fold_solve`: the same MAP to the run's ``tol``, a lighter program than the
-trainer with its history). Folds differ in size by a row or so, so they cannot be
-stacked on an axis of their own without row weights that every loss, metric and Newton
-step would have to carry; unrolled, each fold is exactly a fit on its own rows, which is
-what ``cross_validate`` computes.
+**The fold axis.** The folds are data, not members:
+:func:`~experiments.kinds.classifier.data.cv_folds` cuts them on the host (scikit-learn's
+``StratifiedKFold``, each fold standardised by its fitting part), and the program takes them
+as extra shared arrays after the four of the split. The wrappers here call the member's own
+fit (or a path group's function) once on the whole training split and once on each fold,
+inside the one jitted program: the members stay on the ``vmap`` axis (or on the warm-started
+``lax.scan`` of a path group, each fold's path warm-started along the scales as the main one
+is), while the k folds are unrolled in the trace. For ``newton`` a fold's fit is the Newton
+solve alone (:func:`newton_fold_solve`: the same MAP to the run's ``tol``, a lighter program
+than the trainer with its history). Folds differ in size by a row or so, so they cannot be
+stacked on an axis of their own without row weights that every loss, metric and Newton step
+would have to carry; unrolled, each fold is exactly a fit on its own rows, which is what
+``cross_validate`` computes.
 
 **Scores.** Each fold's fit is scored on its held-out rows by :data:`HELD_OUT` (the
 cross-entropy in nats, the squared error and the accuracy of the final parameters). On the

@@ -97,8 +97,8 @@ class ClassifierProgram(Program):
     def hyperparameters(self, spec: RunSpec) -> dict[str, np.ndarray]:
         """The trainer's hyperparameters; a scale chosen by the run holds the search's
         starting σ0 = 1 (the member function replaces it by the choice), and ``select: cv``
-        adds ``cv_rule``, the index of its rule in :data:`~experiments.kinds.classifier.cv.
-        RULES`."""
+        adds ``cv_rule``, the index of its rule in
+        :data:`~experiments.kinds.classifier.cv.RULES`."""
         chosen = spec.train.prior.selection if spec.train.prior.kind != "none" else None
         if chosen is not None:
             prior = spec.train.prior.model_copy(update={"scale": 1.0})
