@@ -58,7 +58,7 @@ def format_path(segments: Iterable[str | int]) -> str:
 
 
 _FIRST = ("name", "description", "kind", "source")
-_LAST = ("test_fraction", "standardize", "variants", "output", "sweep")
+_LAST = ("test_fraction", "standardize", "cv_folds", "variants", "output", "sweep")
 
 
 def readable_order(value: Any) -> Any:

@@ -27,6 +27,8 @@ A parameter that is a mapping (of arrays, or of mappings) is written as a JSON o
 ``member`` and ``sweep`` (the swept keys and their values) are present when the config has
 a sweep, and the CSV then has a ``member`` column; ``diverged_at`` only for a diverged
 member; ``test`` only when there is test data. A metric that was NaN or inf is ``null``.
+A sweep's ``best`` names, per variant, the member of best headline metric: on the test
+split, or by its cross-validation mean where the members were cross-validated (``by``).
 
 ``data.json``::
 
@@ -187,14 +189,19 @@ def summary(
 
 def _with_best(document: dict[str, Any], kind: Any, swept: bool) -> dict[str, Any]:
     """A sweep's summary gains ``best``: for each variant, the member with the best final
-    value of the kind's headline metric (test split where there is one)."""
+    value of the kind's headline metric (test split where there is one). Members that were
+    cross-validated (a ``cv`` entry) are chosen by the CV mean of the metric instead, never
+    by the test split: their ``best`` has ``split: "cv"`` and ``by: "cv mean <metric>"``."""
     metric = kind.headline_metric
     if not swept or metric is None:
         return document
     best: dict[str, dict[str, Any]] = {}
     for entry in document["runs"]:
-        split = "test" if "test" in entry["final"] else "train"
-        value = (entry["final"].get(split) or {}).get(metric)
+        if "cv" in entry:
+            split, value = "cv", entry["cv"]["mean"].get(metric)
+        else:
+            split = "test" if "test" in entry["final"] else "train"
+            value = (entry["final"].get(split) or {}).get(metric)
         if value is None:
             continue
         sign = -1.0 if metric in kind.higher_is_better else 1.0
@@ -206,6 +213,7 @@ def _with_best(document: dict[str, Any], kind: Any, swept: bool) -> dict[str, An
                 "metric": metric,
                 "value": value,
                 "sweep": entry["sweep"],
+                **({"by": f"cv mean {metric}"} if split == "cv" else {}),
             }
     return {**document, "best": best}
 

@@ -33,7 +33,14 @@ from experiments.kinds.classifier.schema import (
 )
 from experiments.pipeline.hashing import data_sha256
 
-__all__ = ["DataError", "Dataset", "check_spec_fits_data", "load_dataset", "split_indices"]
+__all__ = [
+    "DataError",
+    "Dataset",
+    "check_spec_fits_data",
+    "cv_folds",
+    "load_dataset",
+    "split_indices",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,7 +52,9 @@ class Dataset:
     ``true_weights`` (synthetic data only) are the generating weights ``[d]``, in the units
     of the unstandardized features; ``feature_groups`` lists the indices of each correlated
     group (synthetic data with ``group_size`` > 1; otherwise empty).
-    ``sha256`` digests the arrays and the class count.
+    ``sha256`` digests the arrays and the class count. ``folds`` (with ``data.cv_folds``)
+    holds each cross-validation fold's ``(x_fit, y_fit, x_held_out, y_held_out)``, cut
+    from the training split (see :func:`cv_folds`).
     """
 
     x_train: np.ndarray
@@ -59,6 +68,7 @@ class Dataset:
     class_names: list[str] = field(default_factory=list)
     description: str = ""
     feature_groups: list[list[int]] = field(default_factory=list)
+    folds: tuple[tuple[np.ndarray, ...], ...] = ()
 
     @property
     def n_features(self) -> int:
@@ -121,6 +131,11 @@ def load_dataset(
         )
         raise DataError([message])
     x_train, x_test = raw.x[train], raw.x[test]
+    folds = (
+        cv_folds(x_train, y[train], data, seed, precision, len(class_names))
+        if data.cv_folds
+        else ()
+    )
     if data.standardize:
         x_train, x_test = _standardize(x_train, x_test)
     arrays = {
@@ -138,7 +153,64 @@ def load_dataset(
         class_names=class_names,
         description=raw.description,
         feature_groups=raw.feature_groups,
+        folds=folds,
     )
+
+
+def cv_folds(
+    x: np.ndarray, y: np.ndarray, data: DataConfig, seed: int, precision: str, n_classes: int
+) -> tuple[tuple[np.ndarray, ...], ...]:
+    """The ``data.cv_folds`` folds of a training split, as scikit-learn would cut them.
+
+    ``StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)`` over the rows in
+    file order; with ``data.standardize`` each fold is standardised by its fitting part
+    alone, as ``Pipeline(StandardScaler(), ...)`` in ``cross_validate`` would be.
+
+    Args:
+        x: the training split's features, not standardised (float64 [n, d]).
+        y: its class indices [n].
+        data: the ``data`` section (``cv_folds``, ``standardize``).
+        seed: the data's seed (``random_state``).
+        precision: the dtype of the features returned.
+        n_classes: the number of classes (a class without training rows counts).
+
+    Returns:
+        Per fold, ``(x_fit, y_fit, x_held_out, y_held_out)``.
+
+    Raises:
+        DataError: naming ``data.cv_folds``, where a class has fewer training rows than folds.
+    """
+    from sklearn.model_selection import StratifiedKFold  # a slow import, made only when needed
+
+    k = data.cv_folds
+    smallest = int(np.bincount(y, minlength=n_classes).min())
+    if smallest < k:
+        advice = (
+            f"use data.cv_folds: {smallest} or fewer, or more data"
+            if smallest >= 2
+            else "there is nothing to split; set data.cv_folds: null"
+        )
+        raise DataError(
+            [
+                f"data.cv_folds: {k} folds need at least {k} training rows of every class, but "
+                f"the training split has {len(y)} rows, {smallest} in its smallest class; " + advice
+            ]
+        )
+    folds = []
+    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    for fit, held_out in splitter.split(x, y):
+        x_fit, x_held = x[fit], x[held_out]
+        if data.standardize:
+            x_fit, x_held = _standardize(x_fit, x_held)
+        folds.append(
+            (
+                np.ascontiguousarray(x_fit, dtype=precision),
+                np.ascontiguousarray(y[fit], dtype=np.int32),
+                np.ascontiguousarray(x_held, dtype=precision),
+                np.ascontiguousarray(y[held_out], dtype=np.int32),
+            )
+        )
+    return tuple(folds)
 
 
 def _class_indices(labels: Sequence[Any], classes: int) -> tuple[np.ndarray, list[str]]:

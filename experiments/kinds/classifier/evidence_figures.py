@@ -6,7 +6,10 @@ and ``data.json``):
   against σ (left) and the held-out (test split) cross-entropy against σ (right), over the
   run's grid ``evidence_curve``, the chosen σ marked on both with its value;
 - ``ard`` (``{select: evidence, per_feature: true}``): the learned σ_j of each feature
-  (log scale), the true support of synthetic data marked.
+  (log scale), the true support of synthetic data marked;
+- ``cv`` (``{select: cv}``, :mod:`~experiments.kinds.classifier.cv`): per run, the CV mean
+  ± std of the held-out cross-entropy against the prior scale, the chosen scale marked, and
+  the test split's curve alongside (never used to choose).
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ from matplotlib.lines import Line2D
 
 from experiments.contract import RunRecord
 from experiments.figures import style
-from experiments.figures.canvas import legend_below, new_figure
+from experiments.figures.canvas import legend_below, log_y, new_figure
 
-__all__ = ["ard_figure", "evidence_figure", "figures"]
+__all__ = ["ard_figure", "cv_figure", "evidence_figure", "figures"]
 
 PRUNED = 1e-4  # a σ_j at most this is drawn as pruned (the search's floor is 1e-5)
 
@@ -40,6 +43,10 @@ def figures(record: RunRecord) -> dict[str, Callable[[], Figure]]:
     if ard:
         truths = {run["member"]: record.data[run["member"]].get("true_weights") for run in ard}
         drawn["ard"] = lambda: ard_figure(ard, truths)
+    chosen = [run for run in record.runs if "cv_curve" in run]
+    if chosen:
+        priors = [record.config.members[run["member"]].spec.train.prior.kind for run in chosen]
+        drawn["cv"] = lambda: cv_figure(chosen, priors, base)
     return drawn
 
 
@@ -126,6 +133,54 @@ def _mark(ax: Axes, x: float, y: float, look: style.Look, text: str, offset=(10,
         fontsize="small", bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0},
         zorder=7,
     )  # fmt: skip
+
+
+SCALE_NAMES = {"gaussian": "σ (w ~ N(0, σ²))", "laplace": "s (w ~ Laplace(0, s))"}
+
+
+def cv_figure(runs: list[dict[str, Any]], priors: list[str], base: float | None = None) -> Figure:
+    """Per run, the CV mean ± std of the held-out cross-entropy against the prior scale, the
+    chosen scale marked with its value, and the test split's curve (dashed, never used)."""
+    unit = style.log_unit(base)
+    figure = new_figure(1, len(runs), (4.6 * len(runs), 4.2))
+    test_color = style.OKABE_ITO[-1]  # black: the test split, in every panel
+    for index, (ax, run, prior) in enumerate(zip(figure.axes, runs, priors, strict=True)):
+        look = style.look(index)
+        curve = run["cv_curve"]
+        scales = np.asarray(curve["scales"], dtype=float)
+        mean, std = _values(curve["mean"]), _values(curve["std"])
+        ax.fill_between(scales, mean - std, mean + std, color=look.color, alpha=0.18, lw=0)
+        ax.plot(scales, mean, color=look.color, linewidth=1.4)
+        if "test_ce" in curve:
+            ax.plot(scales, _values(curve["test_ce"]), color=test_color, linestyle="--",
+                    linewidth=1.1)  # fmt: skip
+        chosen = float(run["prior_scale"])
+        at = float(run["cv"]["mean"]["ce"])
+        _mark(ax, chosen, at, look, f"chosen ({run['cv_rule']}): {chosen:.3g}")
+        folds = run["cv"]["folds"]
+        label = _label(run)
+        ax.set(
+            title=f"{prior} prior" if label == prior else f"{label}: {prior} prior",
+            xlabel=f"prior scale {SCALE_NAMES.get(prior, 'scale')}",
+        )
+        if index == 0:
+            ax.set_ylabel(f"held-out cross-entropy ({unit} per example)")
+        ax.set_xscale("log")
+        log_y(ax)
+        ax.text(0.02, 0.97, f"{folds}-fold CV mean ± std", transform=ax.transAxes, va="top",
+                fontsize="small", color=look.color)  # fmt: skip
+    handles = [
+        Line2D([], [], color="0.3", linewidth=1.3, label="CV mean (band: ± std over folds)"),
+        Line2D([], [], color="0.3", marker="o", linestyle=":", label="the scale CV chose"),
+    ]
+    if any("test_ce" in run["cv_curve"] for run in runs):
+        handles.append(
+            Line2D([], [], color=test_color, linestyle="--",
+                   label="test split, fit on the whole training split (not used to choose)")
+        )  # fmt: skip
+    legend_below(figure, handles)
+    figure.suptitle("Choosing the prior scale by cross-validation on the training split")
+    return figure
 
 
 def ard_figure(runs: list[dict[str, Any]], truths: dict[int, Any]) -> Figure:

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from experiments.contract import DataError, Outcome, Program
-from experiments.kinds.classifier import path, selection, train
+from experiments.kinds.classifier import cv, path, selection, train
 from experiments.kinds.classifier.data import Dataset, check_spec_fits_data, load_dataset
 from experiments.kinds.classifier.metrics import METRICS
 from experiments.kinds.classifier.schema import RunSpec
@@ -25,8 +25,10 @@ __all__ = ["PROGRAM", "ProgramKey"]
 class ProgramKey(NamedTuple):
     """What changes the compiled program: the static choices, the data's shapes, whether
     the group's members are solved along a path (:meth:`ClassifierProgram.group_key`),
-    whether the fit reports its log evidence, and how the prior scale is chosen (None: it
-    is given; ``evidence`` or ``ard``: see :mod:`~experiments.kinds.classifier.selection`)."""
+    whether the fit reports its log evidence, how the prior scale is chosen (None: it
+    is given; ``evidence`` or ``ard``: see :mod:`~experiments.kinds.classifier.selection`;
+    ``cv``: :mod:`~experiments.kinds.classifier.cv`), the number of cross-validation folds
+    (0: none) and, for ``select: cv``, its grid (its rule is a hyperparameter)."""
 
     static: train.RunStatic
     train_shape: tuple[int, ...]
@@ -34,6 +36,8 @@ class ProgramKey(NamedTuple):
     path: bool = False
     evidence: bool = False
     select: str | None = None
+    cv: int = 0
+    grid: tuple[float, ...] = ()
 
 
 PATH_PRIORS = ("gaussian", "laplace")
@@ -63,31 +67,46 @@ class ClassifierProgram(Program):
 
     def describe(self, spec: RunSpec, data: Dataset) -> str:
         train_ = spec.train
-        chosen = {"evidence": " (σ by its evidence)", "ard": " (a σ per feature by evidence)"}
+        chosen = {
+            "evidence": " (σ by its evidence)",
+            "ard": " (a σ per feature by evidence)",
+            "cv": " (scale by cross-validation)",
+        }
+        folds = f", {spec.data.cv_folds}-fold CV" if spec.data.cv_folds else ""
         return (
             f"{train_.loss}, prior {train_.prior.kind}"
             f"{chosen.get(selection.selection_mode(spec), '')}, {train_.optimizer.name}, "
             f"{train_.steps} steps on {data.description} "
-            f"({len(data.y_train)} train, {len(data.y_test)} test)"
+            f"({len(data.y_train)} train, {len(data.y_test)} test{folds})"
         )
 
     def program_key(self, spec: RunSpec, data: Dataset) -> ProgramKey:
         static = train.run_static(spec, data)
+        select = selection.selection_mode(spec)
+        chosen = spec.train.prior.selection if select == "cv" else None
         return ProgramKey(
             static,
             data.x_train.shape,
             data.x_test.shape,
             evidence=selection.has_evidence(static),
-            select=selection.selection_mode(spec),
+            select=select,
+            cv=spec.data.cv_folds or 0,
+            grid=chosen.grid if chosen is not None else (),
         )
 
     def hyperparameters(self, spec: RunSpec) -> dict[str, np.ndarray]:
         """The trainer's hyperparameters; a scale chosen by the run holds the search's
-        starting σ0 = 1 (the member function replaces it by the choice)."""
-        if selection.selection_mode(spec) is not None:
+        starting σ0 = 1 (the member function replaces it by the choice), and ``select: cv``
+        adds ``cv_rule``, the index of its rule in
+        :data:`~experiments.kinds.classifier.cv.RULES`."""
+        chosen = spec.train.prior.selection if spec.train.prior.kind != "none" else None
+        if chosen is not None:
             prior = spec.train.prior.model_copy(update={"scale": 1.0})
             spec = spec.model_copy(update={"train": spec.train.model_copy(update={"prior": prior})})
-        return train.run_hyperparameters(spec)
+        hyper = train.run_hyperparameters(spec)
+        if chosen is not None and chosen.select == "cv":
+            hyper["cv_rule"] = np.dtype(spec.precision).type(cv.RULES.index(chosen.rule))
+        return hyper
 
     def group_key(self, key: ProgramKey, specs: Sequence[RunSpec]) -> ProgramKey:
         """A group of ``newton`` members with a prior that differ only in their prior scales
@@ -115,6 +134,10 @@ class ClassifierProgram(Program):
         group = path.make_path_fn(key.static)
         if key.evidence:
             group = selection.with_path_evidence(group, key.static.n_classes)
+        if key.cv:
+            static = key.static
+            solve = cv.newton_fold_solve(static.n_classes, static.prior, static.steps, grouped=True)
+            group = cv.with_folds(group, grouped=True, solve=solve)
         return group
 
     def arrays(self, data: Dataset) -> tuple[np.ndarray, ...]:
@@ -123,16 +146,31 @@ class ClassifierProgram(Program):
             np.asarray(data.y_train, np.int32),
             np.asarray(data.x_test),
             np.asarray(data.y_test, np.int32),
+            *(array for fold in data.folds for array in fold),  # data.cv_folds: 4 a fold
         )
 
     def member_fn(self, key: ProgramKey, progress: Callable | None) -> Callable[..., Any]:
         run = train.make_run_fn(dataclasses.replace(key.static, progress=progress))
-        n_classes = key.static.n_classes
+        static, n_classes = key.static, key.static.n_classes
+        if key.select == "cv":
+            if static.optimizer == "newton":
+                grid = cv.newton_grid(n_classes, static.prior, static.steps)
+            else:
+                grid = cv.vmapped_grid(train.make_run_fn(static))
+            evidence = selection.evidence_of(n_classes) if key.evidence else None
+            return cv.with_cv_selection(run, grid, key.grid, evidence=evidence)
         if key.select is not None:
-            return selection.with_selection(run, n_classes, key.select)
-        if key.evidence:
-            return selection.with_evidence(run, n_classes)
-        return run
+            member = selection.with_selection(run, n_classes, key.select)
+        elif key.evidence:
+            member = selection.with_evidence(run, n_classes)
+        else:
+            member = run
+        if not key.cv:
+            return member
+        solve = None
+        if static.optimizer == "newton" and key.select is None:
+            solve = cv.newton_fold_solve(n_classes, static.prior, static.steps, grouped=False)
+        return cv.with_folds(member, grouped=False, solve=solve)
 
     def steps(self, key: ProgramKey) -> int:
         return key.static.steps
@@ -151,17 +189,27 @@ class ClassifierProgram(Program):
         floats = 6 * params + 2 * len(METRICS) * n_logs + 8 * (n_train + n_test) * classes
         if key.select is not None:  # the search's Hessians and their derivatives, the grid
             floats += 8 * params**2 + 2 * params * selection.GRID_POINTS + 2 * n_train * d
+        if key.cv:  # the folds' fits, one after another (the grid's side by side)
+            floats += (len(key.grid) or 1) * (6 * params + 8 * n_train * classes)
         return np.dtype(static.precision).itemsize * floats
 
     def outcome(self, key: ProgramKey, output: Any) -> Outcome:
-        fields = None
+        fields, scores, base = None, None, key.static.base
+        if key.cv:
+            output, scores = output
         if key.evidence or key.select is not None:
             output, fields = output
         outcome = train.to_outcome(key.static, output)
         if key.path:  # its history starts at the previous member's solution
             outcome.extra["warm_start"] = True
         if fields is not None:
-            outcome.extra.update(selection.extras(fields, key.static.base))
+            curve, rule = fields.pop("cv_curve", None), fields.pop("cv_rule", None)
+            outcome.extra.update(selection.extras(fields, base))
+            if curve is not None:
+                outcome.extra["cv_rule"] = cv.RULES[int(rule)]
+                outcome.extra["cv_curve"] = cv.curve_entry(curve, base)
+        if scores is not None:
+            outcome.extra["cv"] = cv.cv_entry(scores, base)
         return outcome
 
     def data_entry(self, data: Dataset) -> dict[str, Any]:
@@ -187,6 +235,9 @@ class ClassifierProgram(Program):
         chosen = ""
         if "evidence_solves" in outcome.extra and "prior_scale" in outcome.extra:
             chosen = f", σ {outcome.extra['prior_scale']:.4g} by its evidence"
+        elif "cv_curve" in outcome.extra:
+            extra = outcome.extra
+            chosen = f", scale {extra['prior_scale']:.4g} by CV ({extra['cv_rule']})"
         return f"{status}{chosen}, {split} ce {ce:.4g}, accuracy {accuracy:.4f}"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import (
     Field,
     Strict,
@@ -30,6 +31,7 @@ from experiments.pipeline.optimizer import log_every_at_most_steps, optimizer_co
 __all__ = [
     "Constant",
     "CsvData",
+    "CvSelection",
     "DataConfig",
     "GaussianPrior",
     "InitConfig",
@@ -59,6 +61,9 @@ class _DataCommon(_Strict):
     seed: Seed | None = None
     test_fraction: Float = Field(0.25, ge=0, lt=1)
     standardize: Bool = True
+    # k-fold cross-validation on the training split (null: none): every run is also fitted
+    # on each of k stratified folds and scored on the held-out part (runs[].cv).
+    cv_folds: Int | None = Field(None, ge=2)
 
 
 class SyntheticData(_DataCommon):
@@ -220,61 +225,105 @@ class ScaleSelection(_Strict):
     per_feature: Bool = False
 
 
+class Logspace(_Strict):
+    """``{logspace: [a, b, n]}``: n scales from 10^a to 10^b, evenly spaced in log."""
+
+    logspace: tuple[Float, Float, Annotated[Int, Field(ge=2)]]
+
+    def values(self) -> tuple[float, ...]:
+        low, high, n = self.logspace
+        return tuple(float(10.0**e) for e in np.linspace(low, high, n))
+
+
+class CvSelection(_Strict):
+    """``{select: cv}``: the prior scale of a given grid with the best mean held-out
+    cross-entropy over the folds of ``data.cv_folds`` (which it needs), then the fit at that
+    scale on the whole training split.
+
+    ``rule: min`` takes the grid's minimum (glmnet's ``lambda.min``); ``1se`` the smallest
+    scale (the strongest prior) whose CV mean is within one standard error (the folds'
+    sample std / √k) of the minimum's (glmnet's ``lambda.1se``). Either prior.
+    """
+
+    select: Literal["cv"]
+    scales: Annotated[list[Annotated[Float, Field(gt=0)]], Field(min_length=2)] | Logspace = (
+        Logspace(logspace=(-3.0, 3.0, 31))
+    )
+    rule: Literal["min", "1se"] = "min"
+
+    @property
+    def grid(self) -> tuple[float, ...]:
+        """The grid's scales, ascending."""
+        values = self.scales.values() if isinstance(self.scales, Logspace) else self.scales
+        return tuple(sorted(float(v) for v in values))
+
+
 _POSITIVE = TypeAdapter(Annotated[Float, Field(gt=0)])
 
 
 def _number_or_selection(
     value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
-) -> float | ScaleSelection:
-    """A prior scale: a number > 0, or a mapping read as a :class:`ScaleSelection` (each
-    checked alone, so an error names one of them, not both halves of a union)."""
+) -> float | ScaleSelection | CvSelection:
+    """A prior scale: a number > 0, or a mapping read as a :class:`CvSelection` (``select:
+    cv``) or a :class:`ScaleSelection` (each checked alone, so an error names one of them,
+    not both halves of a union)."""
     del handler
-    if isinstance(value, ScaleSelection):
+    if isinstance(value, ScaleSelection | CvSelection):
         return value
     if isinstance(value, Mapping):
-        return ScaleSelection.model_validate(value, context=info.context)
+        chosen = CvSelection if value.get("select") == "cv" else ScaleSelection
+        return chosen.model_validate(value, context=info.context)
     return _POSITIVE.validate_python(value, context=info.context)
 
 
-# A number > 0 (as before), or {select: evidence[, per_feature: true]}.
-PriorScale = Annotated[float | ScaleSelection, WrapValidator(_number_or_selection)]
+# A number > 0 (as before), {select: evidence[, per_feature: true]} or {select: cv, ...}.
+PriorScale = Annotated[float | ScaleSelection | CvSelection, WrapValidator(_number_or_selection)]
 
 
 class GaussianPrior(_Strict):
     """MAP with ``w ~ N(0, scale²)``: adds ``‖w‖²/(2·scale²)`` (sklearn's L2 with C = scale²).
 
-    ``scale: {select: evidence}`` chooses σ by its evidence (:class:`ScaleSelection`).
+    ``scale: {select: evidence}`` chooses σ by its evidence (:class:`ScaleSelection`),
+    ``{select: cv}`` by cross-validation (:class:`CvSelection`).
     """
 
     kind: Literal["gaussian"] = "gaussian"
     scale: PriorScale
 
     @property
-    def selection(self) -> ScaleSelection | None:
+    def selection(self) -> ScaleSelection | CvSelection | None:
         """The scale's selection, or None for a number."""
-        return self.scale if isinstance(self.scale, ScaleSelection) else None
+        return _selection(self.scale)
+
+
+def _selection(scale: Any) -> ScaleSelection | CvSelection | None:
+    return scale if isinstance(scale, ScaleSelection | CvSelection) else None
 
 
 class LaplacePrior(_Strict):
-    """MAP with ``w ~ Laplace(0, scale)``: adds ``‖w‖₁/scale`` (sklearn's L1 with C = scale)."""
+    """MAP with ``w ~ Laplace(0, scale)``: adds ``‖w‖₁/scale`` (sklearn's L1 with C = scale).
+
+    ``scale: {select: cv}`` chooses the scale by cross-validation (:class:`CvSelection`).
+    """
 
     kind: Literal["laplace"] = "laplace"
     scale: PriorScale
 
     @field_validator("scale")
     @classmethod
-    def _a_number(cls, value: float | ScaleSelection) -> float:
+    def _not_evidence(cls, value: float | ScaleSelection | CvSelection) -> Any:
         if isinstance(value, ScaleSelection):
             raise ValueError(
                 "select: evidence needs a gaussian prior (the Laplace approximation of the "
                 "evidence needs a smooth log posterior, and an L1 prior's is not smooth at "
-                "w = 0); use a gaussian prior, or select: cv (cross-validation, not built yet)"
+                "w = 0); use a gaussian prior, or select: cv (cross-validation)"
             )
         return value
 
     @property
-    def selection(self) -> None:
-        return None
+    def selection(self) -> CvSelection | None:
+        """The scale's selection, or None for a number."""
+        return _selection(self.scale)
 
 
 PriorConfig = Annotated[
@@ -323,7 +372,7 @@ class TrainConfig(_Strict):
     def _selection_needs_newton(self) -> TrainConfig:
         # Before the newton check below, so that its advice is about the selection.
         selection = getattr(self.prior, "selection", None)
-        if selection is None:
+        if not isinstance(selection, ScaleSelection):
             return self
         problems = []
         if self.loss != "ce":
@@ -370,9 +419,25 @@ class RunSpec(RunBase):
     base: Annotated[Float, Field(gt=1)] | None = None
 
     @model_validator(mode="after")
+    def _cv_needs_folds(self) -> RunSpec:
+        selection = getattr(self.train.prior, "selection", None)
+        if isinstance(selection, CvSelection) and self.data.cv_folds is None:
+            where = ("train", "prior", self.train.prior.kind, "scale", "select")
+            message = (
+                "select: cv needs data.cv_folds (the folds it scores each scale on); set "
+                "data.cv_folds: 5, say"
+            )
+            raise _errors([(where, "cv", message)])
+        return self
+
+    @model_validator(mode="after")
     def _per_feature_is_binary(self) -> RunSpec:
         selection = getattr(self.train.prior, "selection", None)
-        if selection is not None and selection.per_feature and self.model.classes != 2:
+        if (
+            isinstance(selection, ScaleSelection)
+            and selection.per_feature
+            and self.model.classes != 2
+        ):
             where = ("train", "prior", self.train.prior.kind, "scale", "per_feature")
             message = (
                 f"per_feature (automatic relevance determination) supports two classes, "

@@ -48,6 +48,7 @@ __all__ = [
     "GRID_DECADES",
     "GRID_POINTS",
     "evidence_curve",
+    "evidence_of",
     "extras",
     "has_evidence",
     "selection_mode",
@@ -70,10 +71,13 @@ def has_evidence(static: Any) -> bool:
 
 
 def selection_mode(spec: Any) -> str | None:
-    """``"evidence"`` (one σ), ``"ard"`` (one σ per feature), or None (a given scale)."""
+    """``"evidence"`` (one σ), ``"ard"`` (one σ per feature), ``"cv"`` (cross-validation,
+    :mod:`~experiments.kinds.classifier.cv`), or None (a given scale)."""
     selection = getattr(spec.train.prior, "selection", None)
     if selection is None:
         return None
+    if selection.select == "cv":
+        return "cv"
     return "ard" if selection.per_feature else "evidence"
 
 
@@ -147,6 +151,15 @@ def with_selection(run: Callable[..., Any], n_classes: int, mode: str) -> Callab
         }
 
     return member
+
+
+def evidence_of(n_classes: int) -> Callable[..., jax.Array]:
+    """``evidence(x, y, params, scale)``: the log evidence of a fit's final parameters."""
+
+    def evidence_at(x, y, params, scale):
+        return _evidence_at(x, y, params, scale, n_classes)
+
+    return evidence_at
 
 
 def _evidence_at(x, y, params, scale, n_classes: int) -> jax.Array:
