@@ -22,6 +22,7 @@ step axis turns symlog where the dynamics are front-loaded.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -143,7 +144,9 @@ def read_variants(record: RunRecord) -> list[Variant]:
                 history=record.history.get(run["member"], {}),
                 ce_unit=unit,
                 feature_groups=groups[run["member"]],
-                group_shares=list(run.get("group_weight_share") or []),
+                group_shares=[  # null: the group's weights were all zero (NaN)
+                    math.nan if s is None else float(s) for s in run.get("group_weight_share") or []
+                ],
             )
         )
     return variants
