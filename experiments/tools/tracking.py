@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from experiments.config import MemberSpec
 from experiments.rundir.manifest import RUN_FILES
+from experiments.rundir.read import own_file, own_files
 from experiments.tools.catalog import flatten, value_text
 
 if TYPE_CHECKING:
@@ -254,12 +255,14 @@ def _log(client: Any, run_id: str, *, metrics: Sequence[Any] = (), params: Seque
 
 
 def _log_files(client: Any, run_id: str, run_dir: Path) -> None:
-    """The run files, ``figures/`` and a report, if one was written, as artifacts."""
+    """The run files, ``figures/`` and a report, if one was written, as artifacts: only
+    the run's own regular files (a symbolic link, or what resolves outside the run, is
+    never copied), one by one."""
     for name in [*RUN_FILES, "report.html", "report.md"]:
-        if (run_dir / name).is_file():
+        if own_file(run_dir, name):
             client.log_artifact(run_id, os.fspath(run_dir / name))
-    if (run_dir / "figures").is_dir() and any((run_dir / "figures").iterdir()):
-        client.log_artifacts(run_id, os.fspath(run_dir / "figures"), "figures")
+    for path in own_files(run_dir, "figures"):
+        client.log_artifact(run_id, os.fspath(path), "figures")
 
 
 def _milliseconds(moment: Any) -> int:
