@@ -268,8 +268,11 @@ def _run_shipped(names: Sequence[str], args: argparse.Namespace, argv: Sequence[
 def _ls(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if not args.folder.is_dir():
         raise _BadInput(f"DIR: {args.folder} is not a folder")
-    print("\n".join(ls_lines(args.folder, _relative)))
-    return EXIT_OK
+    damaged: list[str] = []
+    print("\n".join(ls_lines(args.folder, _relative, damaged)))
+    for line in damaged:  # the other runs are listed; each damaged one is named
+        print(f"error: damaged run folder: {line}", file=sys.stderr)
+    return EXIT_BAD_INPUT if damaged else EXIT_OK
 
 
 def _compare(args: argparse.Namespace, argv: Sequence[str]) -> int:

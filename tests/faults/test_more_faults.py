@@ -1,0 +1,89 @@
+"""More cases of issue 26: inputs that took quadratic time, and damaged run folders that
+crashed ``ls`` and ``compare``. Each case runs the command line in this process.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from experiments import cli
+
+
+def _bad(argv: list[str], capsys, expected: str, code: int = 2) -> str:
+    assert cli.main(argv) == code
+    err = capsys.readouterr().err
+    assert expected in err, err
+    assert "Traceback" not in err
+    return err
+
+
+def test_a_header_of_a_million_columns_is_checked_in_linear_time(tmp_path, capsys):
+    n = 10**6
+    header = ",".join(f"c{i}" for i in range(n)) + ",c5"
+    (tmp_path / "wide.csv").write_text(header + "\n" + ",".join(["1"] * (n + 1)) + "\n")
+    raw = {
+        "name": "wide",
+        "data": {"source": "csv", "path": "wide.csv", "target": "label"},
+        "output": {"formats": []},
+    }
+    (tmp_path / "wide.yaml").write_text(yaml.safe_dump(raw))
+    begun = time.process_time()  # CPU time: the machine may be shared
+    err = _bad(["validate", str(tmp_path / "wide.yaml")], capsys, "repeats column names: c5")
+    assert time.process_time() - begun < 5
+    assert "column 'label' not found" in err and "(999981 more)" in err
+    assert len(err) < 2000  # the names are not all printed
+
+
+BASE = {
+    "name": "base",
+    "data": {"source": "synthetic", "n_samples": 120, "n_features": 4, "n_informative": 2},
+    "train": {"steps": 20, "log_every": 10},
+    "output": {"formats": []},
+}
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory) -> Path:
+    """A finished run without figures."""
+    folder = tmp_path_factory.mktemp("plain")
+    (folder / "base.yaml").write_text(yaml.safe_dump(BASE, sort_keys=False))
+    assert cli.main(["run", str(folder / "base.yaml"), "--out", str(folder / "run")]) == 0
+    return folder / "run"
+
+
+DAMAGED = {
+    "runs not a list": ("summary.json", '{"runs": 5}', "summary.json: expected {'runs'"),
+    "a run not a mapping": ("summary.json", '{"runs": [5]}', "summary.json: expected {'runs'"),
+    "final not a mapping": (
+        "summary.json",
+        '{"runs": [{"variant": "a", "final": 3}]}',
+        "summary.json: expected {'runs'",
+    ),
+    "bad JSON": ("summary.json", '{"runs": [', "summary.json: not valid JSON"),
+    "not UTF-8": ("summary.json", b"\xff\xfe", "summary.json: not UTF-8 text"),
+    "bad YAML": ("config.yaml", "a: [\n", "config.yaml: invalid YAML"),
+    "YAML not a mapping": ("config.yaml", "- 1\n", "config.yaml: expected a mapping"),
+}
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), DAMAGED.values(), ids=DAMAGED)
+def test_ls_and_compare_name_the_damaged_file(plain, tmp_path, capsys, name, text, expected):
+    shutil.copytree(plain, tmp_path / "runs" / "good")
+    damaged = tmp_path / "runs" / "damaged"
+    shutil.copytree(plain, damaged)
+    if isinstance(text, bytes):
+        (damaged / name).write_bytes(text)
+    else:
+        (damaged / name).write_text(text)
+    _bad(["compare", str(damaged), str(plain)], capsys, expected)
+    _bad(["compare", str(plain), str(damaged)], capsys, expected)
+    if name == "summary.json":  # ls reads no config
+        err = _bad(["ls", str(tmp_path / "runs")], capsys, expected)
+        assert len(err.strip().splitlines()) == 1
+        assert cli.main(["ls", str(tmp_path / "runs")]) == 2
+        assert "runs/good" in capsys.readouterr().out  # the other runs are still listed
