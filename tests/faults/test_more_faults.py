@@ -4,10 +4,12 @@ crashed ``ls`` and ``compare``. Each case runs the command line in this process.
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -87,3 +89,41 @@ def test_ls_and_compare_name_the_damaged_file(plain, tmp_path, capsys, name, tex
         assert len(err.strip().splitlines()) == 1
         assert cli.main(["ls", str(tmp_path / "runs")]) == 2
         assert "runs/good" in capsys.readouterr().out  # the other runs are still listed
+
+
+# ---------------------------------------------------------------------------
+# The Python API refuses what the command line refuses, before any work
+# ---------------------------------------------------------------------------
+
+X = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
+Y = np.arange(20) % 2
+FIT_REFUSED = {
+    "a label of 2**40": (
+        {"y": np.array([0] * 19 + [2**40])},
+        "y: the largest label, 1099511627776",
+    ),
+    "a label of 1e8": ({"y": np.array([0] * 19 + [10**8])}, "more than 2 GiB"),
+    "a million classes": ({"n_classes": 10**6}, "n_classes: 1000000 classes"),
+    "max_steps 2**31": ({"max_steps": 2**31}, "max_steps: must be < 2147483648"),
+    "scale 1e-300 in float32": ({"scale": 1e-300}, "scale: is below float32's smallest normal"),
+    "scale 1e300 in float32": ({"scale": 1e300}, "scale: is beyond float32's range"),
+    "tol 1e-300 in float32": ({"tol": 1e-300}, "tol: is below float32's smallest normal"),
+    "a ragged X": ({"X": [[1.0, 2.0], [3.0]], "y": [0, 1]}, "X: expected a 2-D array"),
+}
+
+
+@pytest.mark.parametrize(("arguments", "expected"), FIT_REFUSED.values(), ids=FIT_REFUSED)
+def test_fit_map_refuses_what_the_device_cannot_hold(arguments, expected):
+    from experiments.fit import fit_map
+
+    arguments = {"X": X, "y": Y, **arguments}
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        fit_map(arguments.pop("X"), arguments.pop("y"), **arguments)
+
+
+def test_fit_path_refuses_a_scale_float32_flushes_to_zero():
+    from experiments.fit import fit_path
+
+    with pytest.raises(ValueError, match=re.escape("scales[1]: is below float32's smallest")):
+        fit_path(X, Y, scales=[1.0, 1e-300])
+    assert fit_path(X, Y, scales=[1.0, 1e-300], precision="float64").converged.shape == (2,)
