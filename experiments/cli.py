@@ -34,7 +34,7 @@ from experiments.rundir.read import RunFilesError
 from experiments.rundir.write import FigureError
 from experiments.tools.catalog import compare_lines, ls_lines
 from experiments.tools.shipped import DEMO_CONFIGS, SEED_CONFIGS, configs_folder, shipped_lines
-from experiments.tools.tracking import ExportError, export_mlflow, require_mlflow
+from experiments.tools.tracking import ExportError, check_uri, export_mlflow, require_mlflow
 
 __all__ = ["main"]
 
@@ -143,8 +143,9 @@ def _log(quiet: bool) -> Callable[[str], None] | None:
 
 def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     hosts = distributed_settings(args.coordinator, args.num_processes, args.process_id)
-    if args.mlflow:
-        require_mlflow()  # before anything runs
+    if args.mlflow is not None:  # before anything runs
+        check_uri(args.mlflow)
+        require_mlflow()
     config = load_config(args.config, _overrides(args))
     run_dir = _runner().run(
         config,
@@ -160,7 +161,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     )
     if run_dir is not None:
         print(run_dir)
-        if args.mlflow:
+        if args.mlflow is not None:
             _export_to(run_dir, args.mlflow, retry=True)
     return EXIT_OK
 

@@ -4,6 +4,7 @@ crashed ``ls`` and ``compare``. Each case runs the command line in this process.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import time
@@ -127,3 +128,27 @@ def test_fit_path_refuses_a_scale_float32_flushes_to_zero():
     with pytest.raises(ValueError, match=re.escape("scales[1]: is below float32's smallest")):
         fit_path(X, Y, scales=[1.0, 1e-300])
     assert fit_path(X, Y, scales=[1.0, 1e-300], precision="float64").converged.shape == (2,)
+
+
+# ---------------------------------------------------------------------------
+# MLflow stores: a closed port answers in seconds, an empty URI is refused
+# ---------------------------------------------------------------------------
+
+
+def test_export_to_a_closed_port_gives_up_within_seconds(plain, capsys, monkeypatch):
+    pytest.importorskip("mlflow")
+    for key in ("MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_MAX_RETRIES"):
+        monkeypatch.delenv(key, raising=False)
+    begun = time.monotonic()
+    _bad(["export", str(plain), "--mlflow", "http://127.0.0.1:9"], capsys, "--mlflow: the store")
+    assert time.monotonic() - begun < 30  # MLflow's defaults: about 250 s
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ  # put back as it was
+
+
+@pytest.mark.parametrize("uri", ["", "  "])
+def test_an_empty_mlflow_uri_is_refused_before_any_work(plain, tmp_path, capsys, monkeypatch, uri):
+    monkeypatch.chdir(tmp_path)
+    _bad(["export", str(plain), "--mlflow", uri], capsys, "--mlflow: expected a tracking URI")
+    config = plain / "config.yaml"
+    _bad(["run", str(config), "--out", "run", "--mlflow", uri], capsys, "expected a tracking URI")
+    assert list(tmp_path.iterdir()) == []  # no mlflow.db, no run
