@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import os
 import re
 import signal
 import sys
@@ -137,6 +138,24 @@ def _runner():
     return runner
 
 
+def _check_devices() -> None:
+    """Refuses, as bad input, a ``JAX_PLATFORMS`` that names no device of this machine
+    (JAX raises a RuntimeError, or a bare AssertionError once it has failed), before any
+    work. Not for a run over many processes: it asks JAX for its devices, which must wait
+    for ``jax.distributed.initialize``."""
+    import jax
+
+    try:
+        jax.devices()
+    except (RuntimeError, AssertionError) as error:
+        platforms = os.environ.get("JAX_PLATFORMS")
+        reason = str(error).split("\n", 1)[0] or "JAX found no device for it"
+        raise _BadInput(
+            f"JAX_PLATFORMS={platforms!r}: no usable device ({reason}); unset it, or set "
+            "JAX_PLATFORMS=cpu (a GPU needs pip install 'infolab[cuda]')"
+        ) from None
+
+
 def _log(quiet: bool) -> Callable[[str], None] | None:
     return None if quiet else lambda line: print(line, file=sys.stderr)
 
@@ -147,7 +166,10 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         check_uri(args.mlflow)
         require_mlflow()
     config = load_config(args.config, _overrides(args))
-    run_dir = _runner().run(
+    runner = _runner()
+    if hosts is None:
+        _check_devices()
+    run_dir = runner.run(
         config,
         args.config.parent,
         overrides=_overrides(args),
@@ -195,6 +217,7 @@ def _command_record(argv: Sequence[str], config: Path) -> dict[str, object]:
 def _validate(args: argparse.Namespace, argv: Sequence[str]) -> int:
     config = load_config(args.config, _overrides(args))
     _runner()  # the compilation cache, before anything compiles
+    _check_devices()
     from experiments.pipeline import plan as planner  # loads jax
 
     plan = planner.plan(config, args.config.parent)
@@ -250,6 +273,8 @@ def _seeds(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 def _run_shipped(names: Sequence[str], args: argparse.Namespace, argv: Sequence[str]) -> int:
     folder = configs_folder()
+    _runner()
+    _check_devices()
     for name in names:
         run_dir = _runner().run(
             load_config(folder / name),

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -152,3 +154,27 @@ def test_an_empty_mlflow_uri_is_refused_before_any_work(plain, tmp_path, capsys,
     config = plain / "config.yaml"
     _bad(["run", str(config), "--out", "run", "--mlflow", uri], capsys, "expected a tracking URI")
     assert list(tmp_path.iterdir()) == []  # no mlflow.db, no run
+
+
+# ---------------------------------------------------------------------------
+# A JAX_PLATFORMS with no device here is bad input
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("platforms", ["junk", "cuda"])
+def test_a_jax_platforms_without_a_device_is_bad_input(tmp_path, platforms):
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(BASE, sort_keys=False))
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "JAX_PLATFORMS": platforms, "PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [sys.executable, "-m", "experiments", "run", "base.yaml", "--out", "run"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**env, "INFOLAB_JAX_CACHE": "off"},
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"error: JAX_PLATFORMS='{platforms}': no usable device" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yaml"]
