@@ -48,7 +48,7 @@ class _BadInput(Exception):
 
 
 def _on_signal(signum: int, frame: object) -> None:
-    interrupts.request(signum)
+    interrupts.request(signum, frame)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

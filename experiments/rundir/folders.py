@@ -182,6 +182,11 @@ def choose_run_folder(
         name = f"{stamp}-{config_hash(config)[:8]}"
         return RunFolder(base / config.name / name, chosen=False)
     path = Path(out)
+    if any(ord(c) < 32 or ord(c) == 127 for c in str(path)):
+        raise OutputError(
+            f"--out: {str(path)!r} holds a control character (a newline, a tab, ...); "
+            "choose a plain name"
+        )
     here = Path.cwd().resolve()
     if path.resolve() == here or path.resolve() in here.parents:
         raise OutputError(f"--out: {path} is the current folder or contains it; choose another")

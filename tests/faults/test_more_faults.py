@@ -178,3 +178,57 @@ def test_a_jax_platforms_without_a_device_is_bad_input(tmp_path, platforms):
     assert f"error: JAX_PLATFORMS='{platforms}': no usable device" in done.stderr
     assert "Traceback" not in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yaml"]
+
+
+# ---------------------------------------------------------------------------
+# The Python API's arguments; --out, sweep keys, a signal inside a GC callback
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (([1, 2, 3],), "config: expected a YAML file's path, a mapping"),
+        (("base.yaml", "train.steps=5"), "overrides: expected a list of 'key.path=value'"),
+        (("base.yaml", [5]), "overrides: expected 'key.path=value' strings, got int 5"),
+    ],
+    ids=["a list as config", "a string as overrides", "a number as an override"],
+)
+def test_the_api_names_a_wrong_argument(tmp_path, monkeypatch, args, expected):
+    import experiments
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(BASE, sort_keys=False))
+    with pytest.raises(experiments.ConfigError, match=re.escape(expected)):
+        experiments.run(*args)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yaml"]
+
+
+def test_an_out_with_a_newline_is_refused(tmp_path, capsys):
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(BASE, sort_keys=False))
+    out = str(tmp_path / "a\nb")
+    _bad(["run", str(tmp_path / "base.yaml"), "--out", out], capsys, "holds a control character")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yaml"]
+
+
+@pytest.mark.parametrize("key", ["name", "output.formats", "kind"])
+def test_a_run_wide_key_cannot_be_swept(tmp_path, capsys, key):
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(BASE, sort_keys=False))
+    values = {"name": "a,b", "output.formats": "[png],[pdf]", "kind": "classifier,curves"}[key]
+    _bad(["show", str(tmp_path / "base.yaml"), "-m", f"{key}={values}"], capsys, f"sweep.{key}: ")
+
+
+def test_a_signal_inside_jaxs_gc_callback_is_raised_at_the_next_safe_point():
+    from experiments import interrupts
+
+    def _xla_gc_callback():  # the name of JAX's callback, where a raise is lost
+        interrupts.request(15, sys._getframe())
+
+    try:
+        _xla_gc_callback()  # recorded, not raised
+        with pytest.raises(interrupts.Interrupted):
+            interrupts.check()
+        with pytest.raises(interrupts.Interrupted):
+            interrupts.request(15, sys._getframe())  # elsewhere: at once
+    finally:
+        interrupts.clear()
