@@ -232,3 +232,22 @@ def test_a_signal_inside_jaxs_gc_callback_is_raised_at_the_next_safe_point():
             interrupts.request(15, sys._getframe())  # elsewhere: at once
     finally:
         interrupts.clear()
+
+
+@pytest.mark.parametrize(
+    ("config", "override", "shown"),
+    [
+        ("kl_direction.yaml", "fit.std=1e-30", "[[0.0]]"),
+        (
+            "kl_direction_2d.yaml",
+            "fit.covariance=[[1.0, 0.9999999999], [0.9999999999, 1.0]]",
+            "[[1.0, 1.0], [1.0, 1.0]]",
+        ),
+    ],
+    ids=["a tiny std", "a correlation of 0.9999999999"],
+)
+def test_an_initial_q_singular_in_float32_is_bad_input(tmp_path, capsys, config, override, shown):
+    root = Path(__file__).resolve().parents[2]
+    argv = ["run", str(root / "configs" / config), "--set", override, "--out", str(tmp_path / "r")]
+    err = _bad(argv, capsys, f"fit: the initial q's covariance {shown} is not positive definite")
+    assert "in float32" in err and list(tmp_path.iterdir()) == []

@@ -55,7 +55,15 @@ class DivergenceFitProgram(Program):
             hyper = init_hyperparameters(spec.fit, len(data.points))
             mean = np.asarray(hyper["init_mean"], np.float64)
             covariance = np.asarray(hyper["init_covariance"], np.float64)
-            log_q = grid.gaussian_log_density(data.points, mean, covariance)
+            try:
+                log_q = grid.gaussian_log_density(data.points, mean, covariance)
+            except np.linalg.LinAlgError:  # positive definite as written, not once stored
+                return [
+                    *problems,
+                    f"fit: the initial q's covariance {covariance.tolist()} is not positive "
+                    "definite in float32, as the device holds it (a tiny fit.std, "
+                    "or a correlation too close to ±1); widen it",
+                ]
             mass = grid.grid_mass(log_q, data.log_cell)
             if abs(mass - 1.0) > MASS_TOLERANCE:
                 problems.append(
