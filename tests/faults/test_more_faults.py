@@ -251,3 +251,11 @@ def test_an_initial_q_singular_in_float32_is_bad_input(tmp_path, capsys, config,
     argv = ["run", str(root / "configs" / config), "--set", override, "--out", str(tmp_path / "r")]
     err = _bad(argv, capsys, f"fit: the initial q's covariance {shown} is not positive definite")
     assert "in float32" in err and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("variant", [3, 4], ids=["sigmoid", "loss_gradients"])
+def test_a_logit_domain_too_wide_to_resolve_is_refused(capsys, variant):
+    root = Path(__file__).resolve().parents[2]
+    override = f"variants[{variant}].curve.z_max=1e38"  # its grid read a peak σ′ of 0
+    argv = ["validate", str(root / "configs" / "curves.yaml"), "--set", override]
+    _bad(argv, capsys, f"variants[{variant}].curve.z_max: must be <= 1000, got 1e+38")
