@@ -259,3 +259,11 @@ def test_a_logit_domain_too_wide_to_resolve_is_refused(capsys, variant):
     override = f"variants[{variant}].curve.z_max=1e38"  # its grid read a peak σ′ of 0
     argv = ["validate", str(root / "configs" / "curves.yaml"), "--set", override]
     _bad(argv, capsys, f"variants[{variant}].curve.z_max: must be <= 1000, got 1e+38")
+
+
+@pytest.mark.parametrize("support", ["[0, 1e-30]", "[-3e38, 3e38]"])
+def test_a_support_whose_variances_do_not_fit_float32_is_refused(capsys, support):
+    root = Path(__file__).resolve().parents[2]
+    argv = ["validate", str(root / "configs" / "max_entropy.yaml"), "--set", f"support={support}"]
+    argv += ["--set", "variants=[{name: none}]"]  # its figures failed: NaN axis limits
+    _bad(argv, capsys, "support: its points must lie at least 1.1e-19 apart and span at most")
