@@ -267,3 +267,11 @@ def test_a_support_whose_variances_do_not_fit_float32_is_refused(capsys, support
     argv = ["validate", str(root / "configs" / "max_entropy.yaml"), "--set", f"support={support}"]
     argv += ["--set", "variants=[{name: none}]"]  # its figures failed: NaN axis limits
     _bad(argv, capsys, "support: its points must lie at least 1.1e-19 apart and span at most")
+
+
+def test_a_target_beyond_float32_is_named_without_numpy_warnings(capsys):
+    root = Path(__file__).resolve().parents[2]
+    argv = ["validate", str(root / "configs" / "kl_direction.yaml")]
+    err = _bad([*argv, "--set", "target.means=[-3e38, 3e38]"], capsys, "target: its grid")
+    assert "beyond float32's range" in err and "Warning" not in err
+    assert len(err.splitlines()) == 2  # one problem, no 37-digit mass
