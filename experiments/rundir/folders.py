@@ -384,6 +384,13 @@ def _move_into_place(staging: Path, folder: RunFolder) -> Path:
     foreign = foreign_entries(target, listed)
     if listed is None or foreign:
         kept = _rename_free(staging, _beside(target))
+        drawing = any(Path(f).parts[0].startswith(".figures.partial-") for f in foreign)
+        if drawing:  # the tool's own, but another process's: a plot still drawing into it
+            raise KeptBeside(
+                f"--out: {target} is having its figures drawn (infolab plot, its "
+                f".figures.partial-* folder); it was left alone and the run was written to {kept}",
+                kept,
+            )
         what = ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else "")
         raise KeptBeside(
             f"--out: {target} holds files this tool did not write ({what or 'not a run folder'})"

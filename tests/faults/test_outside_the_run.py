@@ -137,6 +137,18 @@ def test_force_never_follows_a_symlinked_figures_folder(plain, tmp_path, capsys)
     assert sorted(p.name for p in run.parent.iterdir()) == ["run", "run-new"]  # no .replaced-*
 
 
+def test_force_beside_a_plot_still_drawing_says_so(plain, tmp_path, capsys):
+    run = _copy(plain, tmp_path)
+    drawing = run / ".figures.partial-abc123"
+    drawing.mkdir()
+    (drawing / "losses.png").write_bytes(b"half drawn")
+    config = _config(tmp_path)
+    assert cli.main(["run", str(config), "--out", str(run), "--force", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "is having its figures drawn (infolab plot" in err and "run-new" in err
+    assert (drawing / "losses.png").read_bytes() == b"half drawn"
+
+
 def test_out_as_a_symlink_is_refused_before_any_work(plain, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "empty", target_is_directory=True)
