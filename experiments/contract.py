@@ -192,7 +192,7 @@ class Kind:
             imports jax); :meth:`load_program` imports it.
         figures: where its ``draw(record) -> {name: make}`` is, ``"module:NAME"`` (its
             module imports matplotlib); :meth:`load_figures` imports it. ``record`` is the
-            :class:`~experiments.rundir.RunRecord` of a run folder, ``make()`` returns
+            :class:`RunRecord` of a run folder, ``make()`` returns
             a ``matplotlib.figure.Figure`` (use :func:`experiments.figures.canvas.new_figure`);
             the pipeline saves it in every format of ``output.formats``.
     """

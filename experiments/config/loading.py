@@ -49,7 +49,7 @@ def load_config(
     Args:
       path: the YAML file.
       overrides: ``key.path=value`` strings, applied in order.
-      kinds: the registry a config's ``kind:`` is looked up in (:data:`experiments.kinds.kinds`;
+      kinds: the registry a config's ``kind:`` is looked up in (:data:`experiments.kinds.KINDS`;
         :func:`experiments.load_config` passes it).
 
     Returns:

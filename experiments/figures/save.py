@@ -3,7 +3,7 @@
 Figures are drawn on the Agg canvas without pyplot (no global figure state) inside one
 ``matplotlib.rc_context`` of the house style (:mod:`experiments.figures.style`), at the run's
 ``output.figure_width`` and ``output.dpi``. A kind's figures are drawn from a run's files
-only (:func:`experiments.rundir.write.read_run`), so ``python -m experiments plot`` redraws them
+only (a :class:`~experiments.contract.RunRecord`), so ``python -m experiments plot`` redraws them
 without rerunning.
 
 Each figure is laid out once (constrained layout, at its first format) and saved in every

@@ -2,14 +2,14 @@
 
 1. **resolve**: :func:`experiments.kinds.load_config` validates the config and expands
    its variants and sweep into members, once;
-2. **plan** (:func:`plan`): each member's data is loaded (once per distinct data set) and
-   checked, and members are grouped into compiled programs;
-3. **execute** (:func:`execute`): each group is one vectorised, sharded call (or a few
-   chunks) of its kind's pure member function;
+2. **plan** (:func:`experiments.pipeline.plan.plan`): each member's data is loaded (once
+   per distinct data set) and checked, and members are grouped into compiled programs;
+3. **execute** (:func:`execute`): each planned group is one vectorised, sharded call (or a
+   few calls of one size) of its kind's pure member function;
 4. **record** (:func:`record`): the run's files are written into a staging folder (made
    before anything ran) and moved into place, complete;
-5. **figures** (:func:`experiments.figures.save.draw_run_figures`): the kind draws its figures
-   from those files alone, into a staging folder of their own.
+5. **figures** (:func:`draw_run_figures`): the kind draws its figures from the run's
+   record alone, into a staging folder that the record stage moves into place.
 
 A plain run is a sweep of one member per variant. The command line and the Python API
 call :func:`run`; nothing here knows any particular kind.
@@ -31,6 +31,7 @@ import tqdm
 
 from experiments import interrupts
 from experiments.config import Experiment
+from experiments.pipeline import devices
 from experiments.pipeline import execute as executor
 from experiments.pipeline.plan import Group, Plan, absolute_paths, plan
 from experiments.rundir.folders import KeptBeside, Stage, choose_run_folder, open_stage, staged
@@ -225,6 +226,7 @@ def run(
         coordinator, count, process = hosts
         jax.distributed.initialize(coordinator, num_processes=count, process_id=process)
     formats = list(config.output.formats) if writer else []
+    device = devices.describe()  # DeviceError: bad input, before any work
     _status(status, f"loading data for {config.member_count()} member(s)")
     the_plan = plan(config, base_dir)
     stage = open_stage(folder) if folder is not None else None  # the destination, checked
@@ -242,6 +244,7 @@ def run(
         **(manifest or {}),
         "overrides": list(overrides),
         "start": utc_now(start),
+        "device": device,
         "compile_time_s": compile_seconds(the_plan, executed),
         "train_time_s": seconds,
         "end": utc_now(),

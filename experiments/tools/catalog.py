@@ -91,11 +91,17 @@ def _config_mapping(path: Path) -> dict[str, Any]:
     return config
 
 
-def list_runs(folder: Path, damaged: list[str] | None = None) -> list[dict[str, Any]]:
+def list_runs(
+    folder: Path,
+    headlines: Mapping[str, str | None] | None = None,
+    damaged: list[str] | None = None,
+) -> list[dict[str, Any]]:
     """Every run folder this tool wrote under ``folder``, oldest first: its path, name,
-    kind, start time, member statuses and the best final test (else train) cross-entropy
-    or first metric. A run folder whose ``summary.json`` is damaged is left out, and a
-    line naming the file is added to ``damaged`` (if given)."""
+    kind, start time, member statuses and the best final test (else train) value of its
+    kind's headline metric (``headlines``: kind name to metric; else the first metric),
+    with the unit of a cross-entropy. A run folder whose ``summary.json`` or
+    ``config.yaml`` is damaged is left out, and a line naming the file is added to
+    ``damaged`` (if given)."""
     rows = []
     for manifest_path in sorted(Path(folder).rglob("manifest.json")):
         run_dir = manifest_path.parent
@@ -103,6 +109,7 @@ def list_runs(folder: Path, damaged: list[str] | None = None) -> list[dict[str, 
             continue
         try:
             manifest, runs = _read(manifest_path), _summary_runs(run_dir / "summary.json")
+            unit = log_unit(_config_mapping(run_dir / "config.yaml"))
         except RunFilesError as error:
             if damaged is not None:
                 damaged.append(str(error))
@@ -122,24 +129,40 @@ def list_runs(folder: Path, damaged: list[str] | None = None) -> list[dict[str, 
                 "kind": manifest.get("kind"),
                 "start": str(manifest.get("start", "")),
                 "status": ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())),
-                "headline": _headline(runs),
+                "headline": _headline(runs, (headlines or {}).get(manifest.get("kind")), unit),
             }
         )
     return sorted(rows, key=lambda row: (row["start"], str(row["path"])))
 
 
-def _headline(runs: list[dict[str, Any]]) -> str:
-    """The best final value of the headline metric over the runs, e.g. ``test ce 0.3541``."""
+def log_unit(config: Any) -> str:
+    """The unit of a run's cross-entropies: its config's ``base`` (none: nats; 2: bits).
+
+    >>> [log_unit(c) for c in ({}, {"base": 2}, {"base": 10})]
+    ['nats', 'bits', 'log10 units']
+    """
+    base = config.get("base") if isinstance(config, Mapping) else None
+    if base is None or base == math.e:
+        return "nats"
+    return "bits" if base == 2 else f"log{base:g} units"
+
+
+def _headline(runs: list[dict[str, Any]], metric: str | None, unit: str) -> str:
+    """The best final value of the headline metric over the runs (the lowest, or the
+    highest accuracy), e.g. ``test ce 0.3541 nats``; ``-`` when there is none."""
     best: tuple[float, str] | None = None
     for run in runs:
         final = run.get("final") or {}
         split = "test" if "test" in final else "train"
         metrics = final.get(split) or {}
-        metric = "ce" if "ce" in metrics else next(iter(metrics), None)
-        value = metrics.get(metric) if metric else None
-        finite = isinstance(value, int | float) and math.isfinite(value)
-        if finite and (best is None or value < best[0]):
-            best = (value, f"{split} {metric} {value:.4g}")
+        name = metric if metric in metrics else next(iter(metrics), None)
+        value = metrics.get(name) if name else None
+        if not (isinstance(value, int | float) and math.isfinite(value)):
+            continue
+        key = -value if name == "accuracy" else value
+        if best is None or key < best[0]:
+            units = f" {unit}" if name == "ce" else ""
+            best = (key, f"{split} {name} {value:.4g}{units}")
     return best[1] if best else "-"
 
 
@@ -174,13 +197,16 @@ def config_differences(configs: Sequence[Mapping[str, Any]]) -> list[tuple[Any, 
     return [row for row in rows if any(value != row[1] for value in row[2:])]
 
 
-def compare_runs(a: Path, b: Path) -> tuple[list[tuple[str, Any, Any]], list[tuple]]:
+def compare_runs(
+    a: Path, b: Path
+) -> tuple[list[tuple[str, Any, Any]], list[tuple], tuple[list[str], list[str]]]:
     """The differences between two run folders.
 
     Returns:
-        ``(config, metrics)``: the config keys whose values differ, as (key, in a, in b),
-        and for each member found in both (by variant and swept values), each final metric
-        that differs, as (member label, split/metric, in a, in b).
+        ``(config, metrics, only)``: the config keys whose values differ, as (key, in a, in
+        b); for each member found in both (by variant and swept values), each final metric
+        that differs, as (member label, split/metric, in a, in b); and the members found in
+        only one of them, as (only in a, only in b).
     """
     config_diff = config_differences([_config_mapping(Path(p) / "config.yaml") for p in (a, b)])
     members = [
@@ -195,7 +221,11 @@ def compare_runs(a: Path, b: Path) -> tuple[list[tuple[str, Any, Any]], list[tup
         for column, value in flatten(run.get("final", {})).items():
             if column in theirs and value != theirs[column]:
                 metric_diff.append((label, column.replace(".", "/"), value, theirs[column]))
-    return config_diff, metric_diff
+    only = (
+        [m for m in members[0] if m not in members[1]],
+        [m for m in members[1] if m not in members[0]],
+    )
+    return config_diff, metric_diff, only
 
 
 def _label(run: Mapping[str, Any]) -> str:
@@ -204,25 +234,49 @@ def _label(run: Mapping[str, Any]) -> str:
 
 
 def ls_lines(
-    folder: Path, show: Callable[[Path], str] = str, damaged: list[str] | None = None
+    folder: Path,
+    show: Callable[[Path], str] = str,
+    headlines: Mapping[str, str | None] | None = None,
+    damaged: list[str] | None = None,
 ) -> list[str]:
-    """``infolab ls``: a line per run (path, name, start, statuses, headline metric); a
-    line per damaged run folder goes to ``damaged`` (if given)."""
-    rows = list_runs(folder, damaged)
+    """``infolab ls``: a header, then a line per run (path, name, start, member statuses,
+    the best value of its kind's headline metric, with its unit); a line per damaged run
+    folder goes to ``damaged`` (if given)."""
+    rows = list_runs(folder, headlines, damaged)
     if not rows:
         return [f"no runs under {folder}"]
-    return [
-        f"{show(row['path'])}  {row['name']}  {str(row['start'])[:19].replace('T', ' ')}  "
-        f"{row['status']}  {row['headline']}"
+    table = [("run", "name", "start (UTC)", "members", "best")]
+    table += [
+        (show(row["path"]), str(row["name"]), str(row["start"])[:19].replace("T", " "),
+         row["status"], row["headline"])
         for row in rows
+    ]  # fmt: skip
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
+    return [
+        "  ".join([*(c.ljust(w) for c, w in zip(r, widths, strict=False)), r[-1]]) for r in table
     ]
+
+
+def _delta(left: Any, right: Any) -> str:
+    """``left -> right (+Δ, +r%)`` for two numbers; plainly ``left -> right`` otherwise."""
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (left, right))
+    if not numbers or not (math.isfinite(left) and math.isfinite(right)):
+        return f"{left} -> {right}"
+    relative = f", {(right - left) / abs(left):+.1%}" if left else ""
+    return f"{left:.6g} -> {right:.6g} ({right - left:+.3g}{relative})"
 
 
 def compare_lines(a: Path, b: Path) -> list[str]:
     """``infolab compare``: the config differences, then the final-metric differences."""
-    config, metrics = compare_runs(a, b)
+    config, metrics, (only_a, only_b) = compare_runs(a, b)
+    units = [log_unit(_config_mapping(Path(p) / "config.yaml")) for p in (a, b)]
     lines = [f"config: {len(config)} difference(s) (A = {a}, B = {b})"]
     lines += [f"  {key}: {left!r} -> {right!r}" for key, left, right in config]
-    lines.append(f"final metrics: {len(metrics)} difference(s)")
-    lines += [f"  {label} {column}: {left} -> {right}" for label, column, left, right in metrics]
+    shared = "no member in common" if not metrics and (only_a or only_b) else ""
+    lines.append(f"final metrics: {len(metrics)} difference(s) {shared}".rstrip())
+    for label, column, left, right in metrics:
+        unit = f" [{units[0]}]" if column.endswith("/ce") and units[0] == units[1] else ""
+        lines.append(f"  {label} {column}{unit}: {_delta(left, right)}")
+    lines += [f"only in A: {', '.join(only_a)}"] if only_a else []
+    lines += [f"only in B: {', '.join(only_b)}"] if only_b else []
     return lines

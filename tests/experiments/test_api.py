@@ -81,13 +81,22 @@ def test_a_run_without_out_leaves_nothing_behind():
 def test_ls_and_compare(tmp_path, capsys):
     a = experiments.run(SMALL, out=tmp_path / "a").path
     b = experiments.run(SMALL, ["train.steps=10"], out=tmp_path / "b").path
+    c = experiments.run(SMALL, ["variants=[{name: other}]"], out=tmp_path / "c").path
     assert cli.main(["ls", str(tmp_path)]) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert len(out) == 2 and all("2 ok" in line and "test ce" in line for line in out)
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split() == ["run", "name", "start", "(UTC)", "members", "best"]
+    assert len(rows) == 3 and all("ok" in row and "test ce" in row for row in rows)
+    assert all(row.endswith(" nats") for row in rows)  # the config's base: none
     assert cli.main(["compare", str(a), str(b)]) == 0
     out = capsys.readouterr().out
     assert "config: 1 difference(s)" in out and "train.steps: 20 -> 10" in out
-    assert "mle test/ce:" in out
+    line = next(line for line in out.splitlines() if line.startswith("  mle test/ce [nats]: "))
+    left, right = (float(v) for v in line.split(": ")[1].split(" (")[0].split(" -> "))
+    assert f"({right - left:+.3g}, {(right - left) / abs(left):+.1%})" in line
+    assert cli.main(["compare", str(a), str(c)]) == 0
+    out = capsys.readouterr().out
+    assert "final metrics: 0 difference(s) no member in common" in out
+    assert "only in A: " in out and "only in B: other" in out
 
 
 def test_bare_overrides_and_dotted_swept_keys(tmp_path, capsys):

@@ -286,3 +286,14 @@ def test_the_kind_defaults_to_classifier_and_is_shown():
     config = validate_config(example())
     assert config.kind == "classifier"
     assert "kind: classifier" in dump_config(config).splitlines()[:3]
+
+
+def test_the_readme_example_of_every_kind_validates():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    examples = re.findall(r"```yaml\n# (\w+): .*?\n(.*?)```", readme, re.S)
+    kinds = {kind for kind, _ in examples}
+    assert {"divergence_fit", "max_entropy", "loss_table", "curves"} <= kinds
+    for kind, text in examples:
+        raw = yaml.safe_load(text)
+        if raw.get("kind") == kind:
+            assert validate_config({"name": f"readme_{kind}", **raw}).kind == kind

@@ -22,9 +22,7 @@ step axis turns symlog where the dynamics are front-loaded.
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -36,6 +34,7 @@ from experiments.contract import RunRecord
 from experiments.figures import style
 from experiments.figures.canvas import legend_below, log_y, new_figure, positive_y
 from experiments.kinds.classifier import evidence_figures, path_figures
+from experiments.kinds.classifier.variants import Variant, read_variants
 from experiments.kinds.classifier.weight_figures import (
     groups_figure,
     image_shape,
@@ -66,39 +65,6 @@ PANELS = (  # metric, y label, title, log y
 )
 
 
-@dataclass(frozen=True)
-class Variant:
-    """What the figures need of one variant, read from the run's files."""
-
-    name: str
-    look: style.Look
-    status: str
-    diverged_at: int | None
-    prior: str  # none, gaussian, laplace
-    weights: np.ndarray  # [d] for two classes, [d, C] for more
-    true_weights: np.ndarray | None
-    feature_names: list[str]
-    # history[split][metric] = (steps, values)
-    history: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]
-    ce_unit: str = "nats"  # of the cross-entropy: the config's base
-    feature_groups: list[list[int]] = field(default_factory=list)  # correlated groups
-    group_shares: list[float] = field(default_factory=list)  # largest member's |w| share
-
-    @property
-    def color(self) -> str:
-        return self.look.color
-
-    @property
-    def label(self) -> str:
-        if self.status == "diverged":
-            return f"{self.name} (diverged at step {self.diverged_at})"
-        return self.name
-
-    @property
-    def zeros(self) -> int:
-        return int(np.sum(self.weights == 0))
-
-
 def draw(record: RunRecord) -> dict[str, Callable[[], Figure]]:
     """The figures of a run folder: its variants' training curves and weights, or for a
     sweep, the figures of what was swept (:mod:`~experiments.kinds.classifier.path_figures`).
@@ -118,43 +84,6 @@ def draw(record: RunRecord) -> dict[str, Callable[[], Figure]]:
     if image_shape(variants[0].feature_names) is not None:
         drawn["weights"] = functools.partial(weight_images_figure, variants)
     return {**drawn, **evidence_figures.figures(record)}
-
-
-def read_variants(record: RunRecord) -> list[Variant]:
-    """The variants of a (not swept) run, in the order of ``summary.json``; their priors
-    from the run's resolved config."""
-    config = record.config
-    priors = {m.index: m.spec.train.prior.kind for m in config.members}
-    groups = {m.index: record.data[m.index].get("feature_groups") or [] for m in config.members}
-    unit = path_figures.ce_unit(config)
-    variants = []
-    for index, run in enumerate(record.runs):
-        data = record.data[run["member"]]
-        true = data.get("true_weights")
-        variants.append(
-            Variant(
-                name=run["variant"],
-                look=style.look(index),
-                status=run["status"],
-                diverged_at=run.get("diverged_at"),
-                prior=priors[run["member"]],
-                weights=as_array(run["params"]["weights"]),
-                true_weights=None if true is None else as_array(true).ravel(),
-                feature_names=list(data.get("feature_names") or []),
-                history=record.history.get(run["member"], {}),
-                ce_unit=unit,
-                feature_groups=groups[run["member"]],
-                group_shares=[  # null: the group's weights were all zero (NaN)
-                    math.nan if s is None else float(s) for s in run.get("group_weight_share") or []
-                ],
-            )
-        )
-    return variants
-
-
-def as_array(values) -> np.ndarray:
-    """JSON numbers (null for non-finite) as a float array, null as NaN."""
-    return np.array(values, dtype=float)  # None -> nan
 
 
 # ---------------------------------------------------------------------------

@@ -177,8 +177,8 @@ def smooth_objective(
     """The differentiable part of the MAP objective: the mean loss plus a Gaussian penalty.
 
     The Laplace penalty is left out: it is not differentiable at 0 and is applied by the
-    proximal step of :mod:`experiments.optim`. ``n`` is the number of training examples
-    (not the batch size), so a minibatch estimate is unbiased.
+    proximal step of :mod:`experiments.kinds.classifier.optim`. ``n`` is the number of
+    training examples (not the batch size), so a minibatch estimate is unbiased.
     """
     smooth_prior = "gaussian" if prior == "gaussian" else "none"
     return map_objective(params, x, y, loss=loss, prior=smooth_prior, prior_scale=prior_scale, n=n)

@@ -208,7 +208,7 @@ class NoPrior(_Strict):
 
 class ScaleSelection(_Strict):
     """A prior scale the run chooses itself: ``{select: evidence}`` finds the σ of largest
-    Laplace evidence p(D | σ) (:func:`~experiments.kinds.classifier.evidence.select_evidence`),
+    Laplace evidence p(D | σ) (:func:`~experiments.kinds.classifier.scale_search.select_evidence`),
     then fits the MAP there; ``per_feature: true`` chooses one σ_j per feature instead
     (automatic relevance determination, two classes only).
 

@@ -15,14 +15,14 @@ make_run_fn`), which they call unchanged.
   fixed at 0, its only null direction).
 - **``scale: {select: evidence}``.** The run first finds σ̂ of largest evidence by Newton
   steps on log σ through the implicit MAP solution (each solve warm-started from the last;
-  :func:`~experiments.kinds.classifier.evidence.select_evidence`, from σ0 = 1, MAP solves to
+  :func:`~experiments.kinds.classifier.scale_search.select_evidence`, from σ0 = 1, MAP solves to
   ``DEFAULT_TOL``), then trains the run as configured at σ̂ (its metrics and parameters
   are that MAP), and evaluates the evidence and the test cross-entropy on a dense grid of
   σ (:data:`GRID_POINTS` from 10⁻³ to 10³, widened by whole decades to hold σ̂ and a decade
   either side), solved as one warm-started path, for the figure.
 - **``{select: evidence, per_feature: true}``** (two classes): automatic relevance
   determination, one σ_j per feature by MacKay's updates
-  (:func:`~experiments.kinds.classifier.evidence.select_evidence_ard`, at most
+  (:func:`~experiments.kinds.classifier.scale_search.select_evidence_ard`, at most
   :data:`ARD_MAX_SOLVES` solves). The trainer takes a
   scalar σ, so the final fit runs in whitened coordinates, u_j = w_j/σ_j with features
   x_j σ_j under a N(0, 1) prior (the same MAP, the same logits); the weights returned are
@@ -42,7 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.kinds.classifier import evidence, newton
+from experiments.kinds.classifier import evidence, newton, scale_search
 
 __all__ = [
     "GRID_DECADES",
@@ -118,7 +118,7 @@ def with_selection(run: Callable[..., Any], n_classes: int, mode: str) -> Callab
         tol = jnp.asarray(evidence.DEFAULT_TOL[jnp.dtype(dtype).name], dtype)
         start = hyper["prior_scale"]
         if mode == "ard":
-            ard = evidence.select_evidence_ard(
+            ard = scale_search.select_evidence_ard(
                 x_train, y_train, scale0=start, tol=tol, max_solves=ARD_MAX_SOLVES
             )
             scales = ard.scales
@@ -132,7 +132,7 @@ def with_selection(run: Callable[..., Any], n_classes: int, mode: str) -> Callab
                 "evidence_solves": ard.solves,
                 "evidence_converged": ard.converged,
             }
-        best = evidence.select_evidence(
+        best = scale_search.select_evidence(
             x_train, y_train, scale0=start, tol=tol, n_classes=n_classes
         )
         output = run({**hyper, "prior_scale": best.scale}, key, x_train, y_train, x_test, y_test)

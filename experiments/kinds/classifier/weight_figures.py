@@ -1,5 +1,5 @@
 """The classifier's figures of a run's final weights, drawn from its files only (the
-variants read by :func:`experiments.kinds.classifier.figures.read_variants`):
+variants read by :func:`experiments.kinds.classifier.variants.read_variants`):
 
 - ``sparsity``: each variant's final |w|, by feature name where the data names its
   features, else sorted by magnitude, exact zeros marked on the axis, the true weights for
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.colors import TwoSlopeNorm
@@ -23,9 +22,7 @@ from matplotlib.ticker import MaxNLocator
 
 from experiments.figures import style
 from experiments.figures.canvas import legend_below, log_y, new_figure
-
-if TYPE_CHECKING:
-    from experiments.kinds.classifier.figures import Variant
+from experiments.kinds.classifier.variants import Variant
 
 __all__ = [
     "groups_figure",

@@ -21,32 +21,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.optimize
-from sklearn.datasets import load_breast_cancer, load_iris
 
 from experiments import fit
-from experiments.kinds.classifier import evidence, newton
+from experiments.kinds.classifier import evidence, newton, scale_search
+from tests.experiments.classifier.datasets import breast_cancer, iris
 
 LOG_2PI = math.log(2 * math.pi)
 
 # ---------------------------------------------------------------------------
 # Data
 # ---------------------------------------------------------------------------
-
-
-def _standardize(x: np.ndarray) -> np.ndarray:
-    return (x - x.mean(axis=0)) / x.std(axis=0)
-
-
-@functools.cache
-def _breast_cancer() -> tuple[np.ndarray, np.ndarray]:
-    x, y = load_breast_cancer(return_X_y=True)
-    return _standardize(x), y
-
-
-@functools.cache
-def _iris() -> tuple[np.ndarray, np.ndarray]:
-    x, y = load_iris(return_X_y=True)
-    return _standardize(x), y
 
 
 @functools.cache
@@ -183,7 +167,7 @@ def _theta_and_tangent(prior: str):
 
 
 def _solutions_and_tangents(prior: str, log_scales: np.ndarray):
-    x, y = _breast_cancer()
+    x, y = breast_cancer()
     with jax.enable_x64(True):
         return jax.device_get(_theta_and_tangent(prior)(jnp.asarray(log_scales), x, y))
 
@@ -199,7 +183,7 @@ def test_default_tolerances_are_fit_maps():
 
 @pytest.mark.parametrize("scale", [0.5, 2.0])
 def test_binary_log_evidence_matches_numpy(scale):
-    x, y = _breast_cancer()
+    x, y = breast_cancer()
     reference = _np_log_evidence(_np_map(x, y, 2, scale), x, y, 2, scale)
     with jax.enable_x64(True):
         value = _log_evidence(2)(x, y, jnp.float64(scale))
@@ -211,7 +195,7 @@ def test_softmax_log_evidence_matches_numpy_with_any_reference_intercept():
     """Three classes: the numpy MAP fixes the first class's intercept at 0 and drops that
     coordinate from A; the code drops the last one. The values agree because the full
     Hessian's only null direction (all intercepts shifted together) has equal entries."""
-    x, y = _iris()
+    x, y = iris()
     scale, c, d = 1.0, 3, x.shape[1]
     first = d * c  # θ's flattened (feature, class) order: the first class's intercept
     keep = np.delete(np.arange((d + 1) * c), first)
@@ -231,7 +215,7 @@ def test_softmax_log_evidence_matches_numpy_with_any_reference_intercept():
 
 def test_per_feature_scales_match_numpy():
     """log_evidence_at with one σ_j per feature (ARD's case), including σ_j = 1e-5."""
-    x, y = _breast_cancer()
+    x, y = breast_cancer()
     x, y = x[:, :6], y
     scales = np.array([0.5, 1.0, 2.0, 1e-5, 0.1, 3.0])
     theta = _np_map(x, y, 2, scales)
@@ -279,7 +263,7 @@ def test_laplace_formula_is_exact_for_bayesian_linear_regression():
 
 
 def test_float32_evidence_is_close_to_float64_and_finite_at_extreme_scales():
-    x, y = _breast_cancer()
+    x, y = breast_cancer()
     with jax.enable_x64(True):
         theta = _np_map(x, y, 2, 1.0)
         value64 = _evidence_at(2)(x, y, theta[:-1], theta[-1], scale=1.0)
@@ -331,7 +315,7 @@ def test_hypergradients_match_finite_differences_under_vmap(prior, log_scales):
 def test_hypergradient_is_the_implicit_formula(prior, log_scales):
     """dθ*/d log s = −H_FF⁻¹ ∂(∇J)/∂ log s, by hand in numpy: for a Gaussian prior
     ∂(∇J)/∂ log σ = −2 w/(σ² n); for a Laplace one −λ sign(w) on the support F."""
-    x, y = _breast_cancer()
+    x, y = breast_cancer()
     d = x.shape[1]
     u = np.array(log_scales)
     theta, tangent = _solutions_and_tangents(prior, u)
@@ -403,7 +387,7 @@ def test_gradient_in_the_features_matches_finite_differences():
 def test_evidence_derivatives_in_log_scale_match_finite_differences():
     """The first and second derivatives of log p(D|σ) in log σ (the Newton search's) against
     central differences of the evidence and of its exact first derivative."""
-    x, y = _breast_cancer()
+    x, y = breast_cancer()
     h = 1e-4
     with jax.enable_x64(True):
 
@@ -427,7 +411,7 @@ def test_evidence_derivatives_in_log_scale_match_finite_differences():
 @functools.cache
 def _grid() -> tuple[np.ndarray, np.ndarray]:
     """log p(D|σ) on 400 log-spaced σ in [0.2, 10], breast_cancer, float64."""
-    x, y = _breast_cancer()
+    x, y = breast_cancer()
     scales = np.exp(np.linspace(np.log(0.2), np.log(10.0), 400))
 
     def grid(x, y, scales):
@@ -446,12 +430,12 @@ def _grid() -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_select_evidence_lands_on_the_grid_argmax():
-    x, y = _breast_cancer()
+    x, y = breast_cancer()
     scales, values = _grid()
     best = int(np.argmax(values))
     assert 0 < best < len(scales) - 1  # an interior maximum
     with jax.enable_x64(True):
-        result = jax.device_get(evidence.select_evidence(x, y, tol=1e-12))
+        result = jax.device_get(scale_search.select_evidence(x, y, tol=1e-12))
     assert bool(result.converged) and int(result.solves) < 10
     assert result.log_evidence >= values[best] - 1e-9
     step = np.log(scales[1] / scales[0])
@@ -466,10 +450,10 @@ def test_select_evidence_lands_on_the_grid_argmax():
 def test_mackay_fixed_point_holds_in_numpy():
     """MacKay's γ = d − α tr((A⁻¹)_ww) = α‖w‖² at the result (A, γ recomputed in numpy);
     it drops a third-derivative term, so its evidence is at most the exact maximum's."""
-    x, y = _breast_cancer()
+    x, y = breast_cancer()
     d = x.shape[1]
     with jax.enable_x64(True):
-        result = jax.device_get(evidence.select_evidence(x, y, method="mackay", tol=1e-12))
+        result = jax.device_get(scale_search.select_evidence(x, y, method="mackay", tol=1e-12))
     assert bool(result.converged)
     theta = np.r_[result.weights, result.bias]
     scale = float(result.scale)
@@ -484,7 +468,7 @@ def test_mackay_fixed_point_holds_in_numpy():
 def test_ard_keeps_the_informative_features_and_prunes_the_others():
     x, y = _ard_data()
     with jax.enable_x64(True):
-        result = jax.device_get(evidence.select_evidence_ard(x, y, tol=1e-12))
+        result = jax.device_get(scale_search.select_evidence_ard(x, y, tol=1e-12))
     scales, w = result.scales, result.weights
     assert result.converged and np.all(np.isfinite(scales)) and np.all(np.isfinite(w))
     assert np.all(scales[:5] > 0.5)
@@ -509,4 +493,4 @@ def test_ard_keeps_the_informative_features_and_prunes_the_others():
 def test_ard_refuses_more_than_two_classes():
     x, y = _small(3)
     with pytest.raises(ValueError, match="two classes"):
-        evidence.select_evidence_ard(x, y)
+        scale_search.select_evidence_ard(x, y)

@@ -23,25 +23,15 @@ import numpy as np
 import pytest
 import scipy.optimize
 import statsmodels.api as sm
-from sklearn.datasets import load_breast_cancer
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from experiments.kinds.classifier import newton, newton_steps
+from tests.experiments.classifier.datasets import breast_cancer
 
 # ---------------------------------------------------------------------------
 # Data
 # ---------------------------------------------------------------------------
-
-
-def _standardize(x: np.ndarray) -> np.ndarray:
-    return (x - x.mean(axis=0)) / x.std(axis=0)
-
-
-@functools.cache
-def _breast_cancer() -> tuple[np.ndarray, np.ndarray]:
-    x, y = load_breast_cancer(return_X_y=True)
-    return _standardize(x), y
 
 
 @functools.cache
@@ -232,7 +222,7 @@ SMOOTH_CASES = [
 
 
 def _data(name: str, n_classes: int):
-    return _breast_cancer() if name == "breast_cancer" else _synthetic(n_classes)
+    return breast_cancer() if name == "breast_cancer" else _synthetic(n_classes)
 
 
 @pytest.mark.parametrize(("data", "n_classes", "prior", "scale"), SMOOTH_CASES)
@@ -344,7 +334,7 @@ def test_laplace_zero_pattern_matches_saga(data, n_classes, scale):
 
 
 def test_steps_taken_and_converged_follow_tol_and_max_steps():
-    x, y = _breast_cancer()
+    x, y = breast_cancer()
     full = _solve64(x, y, 2, "gaussian", 1.0, tol=1e-10, max_steps=50)
     assert full.converged and full.grad_norm <= 1e-10
     k = int(full.steps_taken)
@@ -366,7 +356,7 @@ def test_steps_taken_and_converged_follow_tol_and_max_steps():
 def test_vmapped_members_stop_on_their_own():
     """Under vmap each member runs the steps of its own solve, and a member that has
     converged does not move while the others go on."""
-    x, y = _breast_cancer()
+    x, y = breast_cancer()
     tols = np.array([1e-2, 1e-6, 1e-12])
     scales = np.array([0.3, 1.0, 3.0])
     with jax.enable_x64(True):
@@ -476,7 +466,7 @@ def test_float32_programs_hold_no_float64(prior, n_classes):
 def test_path_members_equal_their_cold_solves(prior):
     """A path vmapped over two data sets (breast_cancer and its rows reversed, which changes
     nothing but the order of the sums): every member equals its own cold solve."""
-    x, y = _breast_cancer()
+    x, y = breast_cancer()
     cs = np.logspace(-3, 1, 6)
     scales = np.sqrt(cs) if prior == "gaussian" else cs
     tol = 1e-10
@@ -510,7 +500,7 @@ def test_path_members_equal_their_cold_solves(prior):
 @pytest.mark.parametrize("prior", ["gaussian", "laplace"])
 @pytest.mark.parametrize("c", [1e-3, 1.0, 10.0])
 def test_breast_cancer_map_fit_to_1e_10_in_at_most_30_steps(prior, c):
-    x, y = _breast_cancer()
+    x, y = breast_cancer()
     scale = np.sqrt(c) if prior == "gaussian" else c
     result = _solve64(x, y, 2, prior, scale, tol=1e-10, max_steps=30)
     assert result.converged and result.grad_norm <= 1e-10
