@@ -40,7 +40,7 @@ from experiments.tools.shipped import (
     copy_shipped,
     shipped_lines,
 )
-from experiments.tools.tracking import ExportError, export_mlflow, require_mlflow
+from experiments.tools.tracking import ExportError, check_uri, export_mlflow, require_mlflow
 
 __all__ = ["main"]
 
@@ -53,7 +53,7 @@ class _BadInput(Exception):
 
 
 def _on_signal(signum: int, frame: object) -> None:
-    interrupts.request(signum)
+    interrupts.request(signum, frame)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -133,8 +133,9 @@ def _log(quiet: bool) -> Callable[[str], None] | None:
 
 def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     hosts = distributed_settings(args.coordinator, args.num_processes, args.process_id)
-    if args.mlflow:
-        require_mlflow()  # before anything runs
+    if args.mlflow is not None:  # before anything runs
+        check_uri(args.mlflow)
+        require_mlflow()
     config = load_config(args.config, _overrides(args))
     run_dir = _runner(args).run(
         config,
@@ -150,7 +151,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     )
     if run_dir is not None:
         print(run_dir)
-        if args.mlflow:
+        if args.mlflow is not None:
             _export_to(run_dir, args.mlflow, retry=True)
     return EXIT_OK
 
@@ -264,8 +265,11 @@ def _ls(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if not args.folder.is_dir():
         raise _BadInput(f"DIR: {args.folder} is not a folder")
     headlines = {name: kind.headline_metric for name, kind in KINDS.items()}
-    print("\n".join(ls_lines(args.folder, _relative, headlines)))
-    return EXIT_OK
+    damaged: list[str] = []
+    print("\n".join(ls_lines(args.folder, _relative, headlines, damaged)))
+    for line in damaged:  # the other runs are listed; each damaged one is named
+        print(f"error: damaged run folder: {line}", file=sys.stderr)
+    return EXIT_BAD_INPUT if damaged else EXIT_OK
 
 
 def _compare(args: argparse.Namespace, argv: Sequence[str]) -> int:

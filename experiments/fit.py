@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from experiments.config.fields import INT32_LIMIT, precision_problem
 from experiments.kinds.classifier import newton
 
 if TYPE_CHECKING:
@@ -49,6 +50,9 @@ Precision = Literal["float32", "float64"]
 
 # The default tol per precision: about where a Newton solve still makes progress.
 DEFAULT_TOL = {"float32": 1e-5, "float64": 1e-10}
+# The most bytes of one Newton system ((d+1)·C square for a softmax), checked before any
+# work: more fails on the device after work has started, or aborts the process.
+MAX_SYSTEM_BYTES = 2 * 2**30
 
 
 def _decision(weights: np.ndarray, intercept: np.ndarray, X: ArrayLike) -> np.ndarray:
@@ -219,8 +223,8 @@ def fit_map(
     """
     x, labels, n_classes, dtype = _checked_data(X, y, n_classes, precision)
     _check_prior(prior)
-    scale = _positive("scale", scale)
-    tol = _positive("tol", DEFAULT_TOL[dtype] if tol is None else tol)
+    scale = _positive("scale", scale, dtype)
+    tol = _positive("tol", DEFAULT_TOL[dtype] if tol is None else tol, dtype)
     max_steps = _steps(max_steps)
     with jax.enable_x64(dtype == "float64"):  # arrays made here keep their dtype after
         result = _solver(n_classes, prior)(x, labels, scale, tol, max_steps)
@@ -284,8 +288,8 @@ def fit_path(
     x, labels, n_classes, dtype = _checked_data(X, y, n_classes, precision)
     if prior not in ("gaussian", "laplace"):
         raise ValueError(f"prior: a path needs 'gaussian' or 'laplace', got {prior!r}")
-    values = _scales(scales)
-    tol = _positive("tol", DEFAULT_TOL[dtype] if tol is None else tol)
+    values = _scales(scales, dtype)
+    tol = _positive("tol", DEFAULT_TOL[dtype] if tol is None else tol, dtype)
     max_steps = _steps(max_steps)
     order = np.argsort(values, kind="stable")
     inverse = np.argsort(order)
@@ -340,7 +344,7 @@ def _checked_data(
     X: ArrayLike, y: ArrayLike, n_classes: int | None, precision: str | None
 ) -> tuple[np.ndarray, np.ndarray, int, str]:
     """X as a finite [n, d] array of the precision, y as int32 labels, and C."""
-    x = np.asarray(X)
+    x = _array("X", X)
     if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise ValueError(f"X: expected numbers, got an array of dtype {x.dtype}")
     if np.iscomplexobj(x):
@@ -358,7 +362,7 @@ def _checked_data(
             f"X: every value must be finite in {precision}; X[{bad[0]}, {bad[1]}] is "
             f"{x[bad[0], bad[1]]}"
         )
-    labels = np.asarray(y)
+    labels = _array("y", y)
     if labels.shape != (x.shape[0],):
         raise ValueError(
             f"y: expected shape ({x.shape[0]},), one label per row of X, got {labels.shape}"
@@ -366,10 +370,12 @@ def _checked_data(
     if not (np.issubdtype(labels.dtype, np.integer) or labels.dtype == bool):
         raise ValueError(f"y: expected integer class labels 0..C-1, got dtype {labels.dtype}")
     labels = labels.astype(np.int64)
+    inferred = n_classes is None
     if n_classes is None:
         n_classes = max(int(labels.max()) + 1, 2)
     elif isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
         raise ValueError(f"n_classes: expected an integer >= 2, got {n_classes!r}")
+    _check_system(n_classes, x.shape[1], np.dtype(precision).itemsize, inferred)
     outside = labels[(labels < 0) | (labels >= n_classes)]
     if outside.size:
         raise ValueError(
@@ -379,27 +385,58 @@ def _checked_data(
     return x, labels.astype(np.int32), n_classes, precision
 
 
+def _array(name: str, value: ArrayLike) -> np.ndarray:
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError) as error:  # ragged rows, ...
+        what = "a 2-D array [n, d]" if name == "X" else "a 1-D array [n]"
+        raise ValueError(f"{name}: expected {what} of numbers: {error}") from None
+
+
+def _check_system(n_classes: int, features: int, itemsize: int, inferred: bool) -> None:
+    """Refuses a class count whose Newton system would not fit (or overflow int32)."""
+    size = (features + 1) * (n_classes if n_classes > 2 else 1)
+    gib = size**2 * itemsize / 2**30
+    if n_classes < INT32_LIMIT and size**2 * itemsize <= MAX_SYSTEM_BYTES:
+        return
+    why = (
+        f"the largest label, {n_classes - 1}, makes n_classes {n_classes}"
+        if inferred
+        else f"{n_classes} classes"
+    )
+    raise ValueError(
+        f"{'y' if inferred else 'n_classes'}: {why}; with {features} feature(s) one Newton "
+        f"step solves a {size}-square system ({gib:.3g} GiB, more than "
+        f"{MAX_SYSTEM_BYTES / 2**30:g} GiB): labels must be 0..C-1 for C classes"
+    )
+
+
 def _check_prior(prior: Any) -> None:
     if prior not in newton.PRIORS:
         raise ValueError(f"prior: expected 'none', 'gaussian' or 'laplace', got {prior!r}")
 
 
-def _positive(name: str, value: Any) -> float:
+def _positive(name: str, value: Any, precision: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | np.number):
         raise ValueError(f"{name}: expected a number > 0, got {value!r}")
     value = float(value)
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name}: expected a finite number > 0, got {value!r}")
+    problem = precision_problem(value, precision)  # the check of a config's numbers
+    if problem is not None:
+        raise ValueError(f"{name}: {problem}")
     return value
 
 
 def _steps(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ValueError(f"max_steps: expected an integer >= 1, got {value!r}")
+    if value >= INT32_LIMIT:  # the step counter is int32 on the device
+        raise ValueError(f"max_steps: must be < {INT32_LIMIT}, got {value}")
     return int(value)
 
 
-def _scales(scales: Any) -> np.ndarray:
+def _scales(scales: Any, precision: str) -> np.ndarray:
     try:
         values = np.asarray(scales, dtype=np.float64)
     except (TypeError, ValueError):
@@ -409,4 +446,8 @@ def _scales(scales: Any) -> np.ndarray:
     bad = values[~(np.isfinite(values) & (values > 0))]
     if bad.size:
         raise ValueError(f"scales: every scale must be finite and > 0; got {float(bad[0])!r}")
+    for index, value in enumerate(values.tolist()):
+        problem = precision_problem(value, precision)
+        if problem is not None:
+            raise ValueError(f"scales[{index}]: {problem}")
     return values

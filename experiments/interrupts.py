@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 __all__ = ["Interrupted", "check", "clear", "held", "request"]
 
@@ -29,11 +30,27 @@ class Interrupted(BaseException):
         self.signum = signum
 
 
-def request(signum: int) -> None:
-    """Records a stop request and raises it (unless inside :func:`held`)."""
+def request(signum: int, frame: Any = None) -> None:
+    """Records a stop request and raises it (unless inside :func:`held`, or when the
+    signal came inside a garbage-collection callback, ``frame`` being where it came: an
+    exception raised there is printed as "Exception ignored" and lost; :func:`check`
+    raises the request at the next safe point instead)."""
     _requested.append(signum)
-    if not _holding:
+    if not _holding and not _in_gc_callback(frame):
         raise Interrupted(signum)
+
+
+_GC_CALLBACKS = frozenset({"_xla_gc_callback"})  # JAX's; Python ignores what it raises
+
+
+def _in_gc_callback(frame: Any) -> bool:
+    """Whether ``frame`` or a caller of it is JAX's garbage-collection callback."""
+    depth = 0
+    while frame is not None and depth < 50:
+        if frame.f_code.co_name in _GC_CALLBACKS:
+            return True
+        frame, depth = frame.f_back, depth + 1
+    return False
 
 
 def check() -> None:

@@ -21,6 +21,7 @@ from pydantic import (
 __all__ = [
     "FLOAT32_MAX",
     "FLOAT32_TINY",
+    "INT32_LIMIT",
     "Bool",
     "Float",
     "Int",
@@ -33,6 +34,7 @@ __all__ = [
     "field_annotation",
     "is_model",
     "precision_context",
+    "precision_problem",
     "union_members",
 ]
 
@@ -59,24 +61,32 @@ def precision_context(raw: Any) -> dict[str, Any]:
     return {"precision": "float64" if precision == "float64" else "float32"}
 
 
-def _fits_precision(value: float, info: ValidationInfo) -> float:
-    # The range of the run's precision, from the validation context (float32 without one).
-    if (info.context or {}).get("precision") == "float64":
+def precision_problem(value: float, precision: str) -> str | None:
+    """Why a finite number does not fit ``precision`` (overflows, or is flushed to 0), or
+    None: the check of every config number and of the Python API's arguments alike."""
+    if precision == "float64":
         if 0 < abs(value) < FLOAT64_TINY:
-            raise ValueError(
+            return (
                 f"is below float64's smallest normal number (2.2e-308) and would be flushed "
                 f"to 0, got {value:g}"
             )
-        return value  # a finite Python float is a float64
+        return None  # a finite Python float is a float64
     if abs(value) > FLOAT32_MAX:
-        raise ValueError(
-            f"is beyond float32's range (±3.4e38), got {value:g}; precision: float64 allows it"
-        )
+        return f"is beyond float32's range (±3.4e38), got {value:g}; precision: float64 allows it"
     if 0 < abs(value) < FLOAT32_TINY:
-        raise ValueError(
+        return (
             f"is below float32's smallest normal number (1.2e-38) and would be flushed to 0, "
             f"got {value:g}; precision: float64 allows it"
         )
+    return None
+
+
+def _fits_precision(value: float, info: ValidationInfo) -> float:
+    # The range of the run's precision, from the validation context (float32 without one).
+    precision = "float64" if (info.context or {}).get("precision") == "float64" else "float32"
+    problem = precision_problem(value, precision)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
@@ -90,7 +100,8 @@ Float = Annotated[
     Field(allow_inf_nan=False),
     AfterValidator(_fits_precision),
 ]
-Int = Annotated[int, Strict(), Field(lt=2**31)]  # counters are int32 on the device
+INT32_LIMIT = 2**31  # counters are int32 on the device: every count is below this
+Int = Annotated[int, Strict(), Field(lt=INT32_LIMIT)]
 Bool = Annotated[bool, Strict()]
 Seed = Annotated[int, Strict(), Field(ge=0, lt=2**32)]
 NAME_PATTERN = r"^[A-Za-z0-9_-]+$"

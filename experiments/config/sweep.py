@@ -102,6 +102,15 @@ def _zip_axis(group: tuple[str, ...], axes: Mapping[str, tuple[Any, ...]]) -> li
     ]
 
 
+# Keys of the whole run, not of a member: sweeping one would do nothing (or mislead).
+_RUN_WIDE = {
+    "name": "the run's name is not a member's setting and cannot be swept",
+    "kind": "the kind is the whole run's; run one config per kind",
+    "output": "output settings are the whole run's and cannot be swept",
+    "sweep": "a sweep cannot sweep itself",
+}
+
+
 def parse_sweep(block: Any) -> SweepConfig:
     """Reads a ``sweep:`` block (``{}`` or absent: no sweep).
 
@@ -118,6 +127,9 @@ def parse_sweep(block: Any) -> SweepConfig:
     axes: dict[str, tuple[Any, ...]] = {}
     for key, spec in block.items():
         if key == ZIP_KEY:
+            continue
+        if str(key).split(".", 1)[0] in _RUN_WIDE:
+            problems.append((str(key), _RUN_WIDE[str(key).split(".", 1)[0]]))
             continue
         try:
             axes[str(key)] = tuple(axis_values(str(key), spec))

@@ -61,6 +61,30 @@ def validate_config(
     return _config.validate_config(raw, overrides, kinds=KINDS, source=source)
 
 
+def _override_list(overrides: Any) -> list[str]:
+    """Overrides as a list of strings (a lone string is refused: it would be read one
+    character at a time)."""
+    if isinstance(overrides, str | bytes):
+        shown = f"{overrides!r:.80}"
+        raise _config.ConfigError(
+            [
+                f"overrides: expected a list of 'key.path=value' strings, got the string "
+                f"{shown}; wrap it in a list: [{shown}]"
+            ]
+        )
+    try:
+        overrides = list(overrides)
+    except TypeError:
+        raise _config.ConfigError(
+            [f"overrides: expected a list of 'key.path=value' strings, got {overrides!r:.80}"]
+        ) from None
+    wrong = next((o for o in overrides if not isinstance(o, str)), None)
+    if wrong is not None:
+        what = f"{type(wrong).__name__} {wrong!r:.80}"
+        raise _config.ConfigError([f"overrides: expected 'key.path=value' strings, got {what}"])
+    return overrides
+
+
 def resolve(
     config: str | Path | Mapping[str, Any] | Experiment, overrides: Iterable[str] = ()
 ) -> tuple[Experiment, Path]:
@@ -74,11 +98,18 @@ def resolve(
     Returns:
         ``(experiment, base_dir)``.
     """
-    overrides = list(overrides)
+    overrides = _override_list(overrides)
     if isinstance(config, str | Path):
         return load_config(config, overrides), Path(config).parent
     if isinstance(config, Mapping):
         return validate_config(config, overrides), Path(".")
+    if not isinstance(config, Experiment):
+        raise _config.ConfigError(
+            [
+                "config: expected a YAML file's path, a mapping (as the YAML would read) or "
+                f"a validated config, got {type(config).__name__} {config!r:.80}"
+            ]
+        )
     if overrides:
         return validate_config(config.model_dump(mode="json"), overrides), Path(".")
     return config, Path(".")

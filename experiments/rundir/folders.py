@@ -23,7 +23,9 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +37,7 @@ from experiments.config import Experiment, config_hash
 from experiments.rundir import locks as owners
 
 __all__ = [
+    "RUN_FILES",
     "TOOL",
     "KeptBeside",
     "OutputError",
@@ -42,15 +45,21 @@ __all__ = [
     "Stage",
     "WriteError",
     "choose_run_folder",
+    "foreign_entries",
     "listed_files",
+    "odd_listing",
     "open_stage",
     "replace_listed",
     "staged",
     "sync_folder",
+    "tool_file_name",
     "write_synced",
 ]
 
 TOOL = owners.TOOL
+RUN_FILES = ("config.yaml", "manifest.json", "metrics.csv", "summary.json", "data.json")
+# A drawn figure, in figures/ (or figures-new[-N]/, where figures/ held foreign files).
+_FIGURE_FILE = re.compile(r"figures(-new(-[0-9]+)?)?/[^/\\\x00]+\.(png|pdf|svg)")
 STAGE_MARKER = ".infolab-stage.json"
 LOCK_WAIT_S = 60.0  # how long a run waits for another's move into the same folder
 
@@ -89,7 +98,9 @@ class RunFolder:
 
 
 def _manifest(run_dir: Path) -> dict[str, Any] | None:
-    """A run folder's manifest, if this tool wrote it."""
+    """A run folder's manifest, if this tool wrote it (a symbolic link is not one)."""
+    if (run_dir / "manifest.json").is_symlink():
+        return None
     try:
         manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
@@ -102,13 +113,49 @@ def _run_id(run_dir: Path) -> str | None:
     return run_id if isinstance(run_id, str) else None
 
 
+def tool_file_name(name: str) -> bool:
+    """Whether ``name`` is a path, relative to a run folder, of a file this tool writes
+    there: a run file, or a figure in ``figures/`` (never absolute, never ``..``).
+
+    >>> [tool_file_name(n) for n in ("summary.json", "figures/losses.png", "../x.txt")]
+    [True, True, False]
+    >>> [tool_file_name(n) for n in ("/etc/passwd", "figures/../../x.png", "figures/.png")]
+    [False, False, False]
+    """
+    if name in RUN_FILES:
+        return True
+    if _FIGURE_FILE.fullmatch(name) is None:
+        return False
+    stem = name.rsplit("/", 1)[1][: -len(".png")]
+    return stem not in ("", ".", "..") and not stem.startswith(".")
+
+
 def listed_files(run_dir: Path) -> list[str] | None:
     """The files a run folder's manifest says this tool wrote (relative paths), or None if
-    the folder is not a run folder written by this tool."""
+    the folder is not a run folder written by this tool (no manifest of this tool's, or one
+    that lists a path this tool never writes: an absolute one, one with ``..``, ...)."""
     files = (_manifest(run_dir) or {}).get("files")
     if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
         return None
+    if not all(tool_file_name(f) for f in files):
+        return None
     return files
+
+
+def odd_listing(run_dir: Path) -> str | None:
+    """What is wrong with a manifest of this tool's whose ``files`` name a path this tool
+    never writes (for the message), or None."""
+    files = (_manifest(run_dir) or {}).get("files")
+    if isinstance(files, list):
+        odd = next((f for f in files if not isinstance(f, str) or not tool_file_name(f)), None)
+        if odd is not None:
+            return f"its manifest.json lists {odd!r}, not a file this tool writes"
+    return None
+
+
+def _listing_problem(run_dir: Path) -> str:
+    """Why :func:`listed_files` found no listing (for the message)."""
+    return odd_listing(run_dir) or "its manifest.json does not list the files it wrote"
 
 
 def choose_run_folder(
@@ -135,10 +182,19 @@ def choose_run_folder(
         name = f"{stamp}-{config_hash(config)[:8]}"
         return RunFolder(base / config.name / name, chosen=False)
     path = Path(out)
+    if any(ord(c) < 32 or ord(c) == 127 for c in str(path)):
+        raise OutputError(
+            f"--out: {str(path)!r} holds a control character (a newline, a tab, ...); "
+            "choose a plain name"
+        )
     here = Path.cwd().resolve()
     if path.resolve() == here or path.resolve() in here.parents:
         raise OutputError(f"--out: {path} is the current folder or contains it; choose another")
-    if path.exists() or path.is_symlink():
+    if path.is_symlink():
+        raise OutputError(
+            f"--out: {path} is a symbolic link; give the folder it points to, or another"
+        )
+    if path.exists():
         if not path.is_dir():
             raise OutputError(f"--out: {path} exists and is not a folder")
         if any(path.iterdir()):
@@ -148,8 +204,8 @@ def choose_run_folder(
                 )
             if listed_files(path) is None:
                 raise OutputError(
-                    f"--out: {path} is not a run folder written by {TOOL} (its manifest.json "
-                    "does not list the files it wrote); --force replaces only those"
+                    f"--out: {path} is not a run folder written by {TOOL} "
+                    f"({_listing_problem(path)}); --force replaces only those"
                 )
     replaces = _run_id(path) if force and path.is_dir() else None
     return RunFolder(path, chosen=True, force=force, replaces=replaces)
@@ -301,6 +357,13 @@ def sync_folder(path: Path) -> None:
 def _move_into_place(staging: Path, folder: RunFolder) -> Path:
     """Moves a staged run to its ``--out`` folder (under the folder's lock)."""
     target = folder.path
+    if target.is_symlink():  # made one while the run ran: never moved into, or through
+        kept = _rename_free(staging, _beside(target))
+        raise KeptBeside(
+            f"--out: {target} became a symbolic link while the run ran; it was left alone "
+            f"and the run was written to {kept}",
+            kept,
+        )
     if not (target.is_dir() and any(target.iterdir())):
         try:
             staging.rename(target)  # replaces an empty folder
@@ -318,9 +381,16 @@ def _move_into_place(staging: Path, folder: RunFolder) -> Path:
             kept,
         )
     listed = listed_files(target) if folder.force else None
-    foreign = _foreign_files(target, listed)
+    foreign = foreign_entries(target, listed)
     if listed is None or foreign:
         kept = _rename_free(staging, _beside(target))
+        drawing = any(Path(f).parts[0].startswith(".figures.partial-") for f in foreign)
+        if drawing:  # the tool's own, but another process's: a plot still drawing into it
+            raise KeptBeside(
+                f"--out: {target} is having its figures drawn (infolab plot, its "
+                f".figures.partial-* folder); it was left alone and the run was written to {kept}",
+                kept,
+            )
         what = ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else "")
         raise KeptBeside(
             f"--out: {target} holds files this tool did not write ({what or 'not a run folder'})"
@@ -370,25 +440,46 @@ def _rename_free(source: Path, target: Path) -> Path:
     raise OutputError(f"could not find a free run folder name beside {target}")
 
 
-def _foreign_files(folder: Path, listed: list[str] | None) -> list[str]:
+def foreign_entries(folder: Path, listed: list[str] | None) -> list[str]:
+    """What in ``folder`` this tool did not write (relative paths): every entry that is
+    not a folder or a regular file named in ``listed`` (a symbolic link always is one; it
+    is never followed)."""
     allowed = set(listed or [])
-    return sorted(
-        str(p.relative_to(folder))
-        for p in folder.rglob("*")
-        if not p.is_dir() and str(p.relative_to(folder)) not in allowed
-    )
+    foreign = []
+    for top, folders, files, top_fd in os.fwalk(folder):  # follows no link
+        where = Path(top).relative_to(folder)
+        for name in [*folders, *files]:
+            info = os.stat(name, dir_fd=top_fd, follow_symlinks=False)
+            relative = str(where / name) if where.parts else name
+            if stat.S_ISDIR(info.st_mode):
+                continue
+            if not stat.S_ISREG(info.st_mode) or relative not in allowed:
+                foreign.append(relative)
+    return sorted(foreign)
 
 
 def replace_listed(folder: Path, listed: list[str]) -> list[str]:
     """Deletes the listed files of ``folder`` and then its empty subfolders and itself;
-    returns what is left (files this tool did not write), which is never deleted."""
-    for name in listed:
-        with contextlib.suppress(FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            (folder / name).unlink()
-    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
-        with contextlib.suppress(OSError):
-            sub.rmdir()
-    leftover = _foreign_files(folder, [])
+    returns what is left (files this tool did not write), which is never deleted.
+
+    Only what a walk of the real folder finds is deleted: regular files whose path in it
+    is listed (never a symbolic link, never through one: ``os.fwalk`` with ``dir_fd``),
+    so no name in ``listed`` can reach outside ``folder``."""
+    allowed = set(listed)
+    for top, folders, files, top_fd in os.fwalk(folder, topdown=False):
+        where = Path(top).relative_to(folder)
+        for name in files:
+            relative = str(where / name) if where.parts else name
+            if relative not in allowed:
+                continue
+            info = os.stat(name, dir_fd=top_fd, follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=top_fd)
+        for name in folders:
+            with contextlib.suppress(OSError):  # not empty, or a link (which rmdir refuses)
+                os.rmdir(name, dir_fd=top_fd)
+    leftover = foreign_entries(folder, [])
     if not leftover:
         with contextlib.suppress(OSError):
             folder.rmdir()

@@ -17,11 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from experiments.config import Experiment, MemberSpec, config_hash
-from experiments.rundir.folders import TOOL, sync_folder, write_synced
+from experiments.rundir.folders import RUN_FILES, TOOL, sync_folder, write_synced
 
 __all__ = ["RUN_FILES", "json_text", "manifest", "update_manifest", "utc_now"]
-
-RUN_FILES = ("config.yaml", "manifest.json", "metrics.csv", "summary.json", "data.json")
 
 
 def manifest(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import stat
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,11 +22,43 @@ import numpy as np
 from experiments.config import Experiment
 from experiments.contract import History, RunRecord
 
-__all__ = ["RunFilesError", "read_manifest", "read_run"]
+__all__ = ["RunFilesError", "own_file", "own_files", "read_manifest", "read_run"]
 
 
 class RunFilesError(ValueError):
     """A run folder's files are missing or damaged (bad input: nothing is drawn)."""
+
+
+def own_file(run_dir: str | Path, name: str) -> bool:
+    """Whether ``run_dir/name`` is a regular file of the run itself: not a symbolic link,
+    under no link, and inside the run folder once resolved (what ``report`` and ``export``
+    may read; anything else is foreign and never read)."""
+    root = Path(run_dir)
+    path = root / name
+    parts = Path(name).parts
+    if Path(name).is_absolute() or ".." in parts:
+        return False
+    for depth in range(1, len(parts) + 1):  # the file and every folder on the way to it
+        if root.joinpath(*parts[:depth]).is_symlink():
+            return False
+    try:
+        inside = path.resolve(strict=True).is_relative_to(root.resolve(strict=True))
+        return inside and stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def own_files(run_dir: str | Path, folder: str) -> list[Path]:
+    """The regular files directly in ``run_dir/folder`` that are the run's own
+    (:func:`own_file`), sorted; none if the folder is a link or missing."""
+    root = Path(run_dir)
+    if (root / folder).is_symlink() or not (root / folder).is_dir():
+        return []
+    try:
+        names = sorted(entry.name for entry in os.scandir(root / folder))
+    except OSError:
+        return []
+    return [root / folder / name for name in names if own_file(root, f"{folder}/{name}")]
 
 
 def read_run(run_dir: str | Path, config: Experiment) -> RunRecord:

@@ -54,7 +54,9 @@ import numpy as np
 from experiments.config import Experiment, MemberSpec, dump_config
 from experiments.contract import Outcome
 from experiments.rundir.folders import (
+    foreign_entries,
     listed_files,
+    odd_listing,
     replace_listed,
     sync_folder,
     write_synced,
@@ -182,7 +184,7 @@ def summary(
             if split in run.history and len(run.steps) > 0
         }
         entry["params"] = {name: _floats(value) for name, value in run.params.items()}
-        entry.update(run.extra)
+        entry.update({key: _finite_tree(value) for key, value in run.extra.items()})
         entries.append(entry)
     return {"runs": entries}
 
@@ -250,8 +252,16 @@ def place_figures(run_dir: Path, draw: Callable[[Path], list[Path]]) -> list[Pat
         FigureError: a figure could not be drawn (the old figures are kept).
     """
     target = run_dir / "figures"
+    if target.is_symlink():  # never drawn into, or deleted through: it is not the run's
+        raise RunFilesError(
+            f"figures: {target} is a symbolic link, not a folder of this run; "
+            "move it away (nothing was drawn or deleted)"
+        )
     if target.exists() and not target.is_dir():
         raise RunFilesError(f"figures: {target} is a file, not a folder")
+    listed = listed_files(run_dir)
+    if listed is None and (odd := odd_listing(run_dir)) is not None:
+        raise RunFilesError(f"manifest.json: {odd}; nothing was drawn")
     stage = Path(tempfile.mkdtemp(prefix=".figures.partial-", dir=run_dir))
     try:
         written = draw(stage)
@@ -262,11 +272,19 @@ def place_figures(run_dir: Path, draw: Callable[[Path], list[Path]]) -> list[Pat
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
-    stage.chmod(0o755)
-    listed = listed_files(run_dir) or []
+    try:
+        stage.chmod(0o755)
+        return _move_figures(run_dir, stage, listed or [], written)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)  # gone once moved; else never left behind
+
+
+def _move_figures(run_dir: Path, stage: Path, listed: list[str], written: list[Path]) -> list:
+    """Moves drawn figures from ``stage`` into ``figures/`` (or ``figures-new``)."""
+    target = run_dir / "figures"
     previous = [f.removeprefix("figures/") for f in listed if f.startswith("figures/")]
     if target.exists():
-        leftover = replace_listed(target, previous) if previous else _files(target)
+        leftover = replace_listed(target, previous) if previous else foreign_entries(target, [])
         if leftover:  # files this tool did not write: never overwrite or delete them
             if {p.name for p in written} & set(leftover):
                 target = _free_name(run_dir / "figures-new")
@@ -282,7 +300,7 @@ def place_figures(run_dir: Path, draw: Callable[[Path], list[Path]]) -> list[Pat
 
 def _free_name(path: Path) -> Path:
     n = 2
-    while path.exists():
+    while os.path.lexists(path):
         path, n = path.with_name(f"{path.name.rsplit('-', 1)[0]}-{n}"), n + 1
     return path
 
@@ -292,10 +310,6 @@ def _record_figures(run_dir: Path, listed: list[str], written: list[Path]) -> li
     figures = [str(p.relative_to(run_dir)) for p in written]
     update_manifest(run_dir, files=kept + figures, figures={"status": "ok"})
     return written
-
-
-def _files(folder: Path) -> list[str]:
-    return [str(p.relative_to(folder)) for p in folder.rglob("*") if not p.is_dir()]
 
 
 def _brief(error: BaseException) -> str:
@@ -339,6 +353,22 @@ def _plain_tree(value: Any) -> Any:
         return [_plain_tree(v) for v in value]
     if isinstance(value, float):
         return _scalar(value)
+    return value
+
+
+def _finite_tree(value: Any) -> Any:
+    """A kind's extra (numbers, lists, mappings) with every NaN or infinity as None, the
+    contract's null for a non-finite value; finite values as they are."""
+    if isinstance(value, Mapping):
+        return {k: _finite_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_tree(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return (
+            [_finite_tree(v) for v in value.tolist()] if value.ndim else _finite_tree(value.item())
+        )
+    if isinstance(value, float | np.floating) and not math.isfinite(value):
+        return None
     return value
 
 

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from experiments.config import read_yaml
+from experiments.config.yamlio import YamlError
 from experiments.rundir.folders import listed_files
+from experiments.rundir.read import RunFilesError
 
 __all__ = [
     "compare_lines",
@@ -40,37 +42,94 @@ def _read(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def _problem(error: BaseException) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        return "not UTF-8 text"
+    if isinstance(error, json.JSONDecodeError):
+        return f"not valid JSON ({error.msg}, line {error.lineno})"
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    return str(error)
+
+
+def _summary_runs(path: Path) -> list[dict[str, Any]]:
+    """A ``summary.json``'s runs, checked as far as ``ls`` and ``compare`` read them.
+
+    Raises:
+        RunFilesError: naming the file and what is wrong with it.
+    """
+    try:
+        document = _read(path)
+    except (OSError, ValueError) as error:
+        raise RunFilesError(f"{path}: {_problem(error)}") from None
+    runs = document.get("runs") if isinstance(document, dict) else None
+    if not isinstance(runs, list) or not all(
+        isinstance(run, dict)
+        and isinstance(run.get("variant"), str)
+        and isinstance(run.get("final", {}), dict)
+        and isinstance(run.get("sweep", {}), dict)
+        for run in runs
+    ):
+        raise RunFilesError(
+            f"{path}: expected {{'runs': [{{'variant': ..., 'final': {{...}}}}, ...]}}"
+        )
+    return runs
+
+
+def _config_mapping(path: Path) -> dict[str, Any]:
+    """A ``config.yaml`` as a mapping.
+
+    Raises:
+        RunFilesError: naming the file and what is wrong with it.
+    """
+    try:
+        config = read_yaml(path)
+    except (OSError, UnicodeDecodeError, YamlError) as error:
+        raise RunFilesError(f"{path}: {_problem(error)}") from None
+    if not isinstance(config, dict):
+        raise RunFilesError(f"{path}: expected a mapping of config keys")
+    return config
+
+
 def list_runs(
-    folder: Path, headlines: Mapping[str, str | None] | None = None
+    folder: Path,
+    headlines: Mapping[str, str | None] | None = None,
+    damaged: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Every run folder this tool wrote under ``folder``, oldest first: its path, name,
     kind, start time, member statuses and the best final test (else train) value of its
     kind's headline metric (``headlines``: kind name to metric; else the first metric),
-    with the unit of a cross-entropy."""
+    with the unit of a cross-entropy. A run folder whose ``summary.json`` or
+    ``config.yaml`` is damaged is left out, and a line naming the file is added to
+    ``damaged`` (if given)."""
     rows = []
     for manifest_path in sorted(Path(folder).rglob("manifest.json")):
         run_dir = manifest_path.parent
         if listed_files(run_dir) is None:
             continue
         try:
-            manifest, summary = _read(manifest_path), _read(run_dir / "summary.json")
-            unit = log_unit(read_yaml(run_dir / "config.yaml"))
+            manifest, runs = _read(manifest_path), _summary_runs(run_dir / "summary.json")
+            unit = log_unit(_config_mapping(run_dir / "config.yaml"))
+        except RunFilesError as error:
+            if damaged is not None:
+                damaged.append(str(error))
+            continue
         except (OSError, ValueError):
             continue
         statuses: dict[str, int] = {}
-        for counts in manifest.get("status", {}).values():
-            for status, n in counts.items():
-                statuses[status] = statuses.get(status, 0) + n
+        counted = manifest.get("status")
+        for counts in (counted if isinstance(counted, dict) else {}).values():
+            for status, n in (counts if isinstance(counts, dict) else {}).items():
+                if isinstance(n, int):
+                    statuses[str(status)] = statuses.get(str(status), 0) + n
         rows.append(
             {
                 "path": run_dir,
                 "name": manifest.get("name"),
                 "kind": manifest.get("kind"),
-                "start": manifest.get("start", ""),
+                "start": str(manifest.get("start", "")),
                 "status": ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())),
-                "headline": _headline(
-                    summary.get("runs", []), (headlines or {}).get(manifest.get("kind")), unit
-                ),
+                "headline": _headline(runs, (headlines or {}).get(manifest.get("kind")), unit),
             }
         )
     return sorted(rows, key=lambda row: (row["start"], str(row["path"])))
@@ -149,10 +208,9 @@ def compare_runs(
         that differs, as (member label, split/metric, in a, in b); and the members found in
         only one of them, as (only in a, only in b).
     """
-    config_diff = config_differences([read_yaml(Path(p) / "config.yaml") for p in (a, b)])
+    config_diff = config_differences([_config_mapping(Path(p) / "config.yaml") for p in (a, b)])
     members = [
-        {_label(run): run for run in _read(Path(p) / "summary.json").get("runs", [])}
-        for p in (a, b)
+        {_label(run): run for run in _summary_runs(Path(p) / "summary.json")} for p in (a, b)
     ]
     metric_diff = []
     for label, run in members[0].items():
@@ -179,10 +237,12 @@ def ls_lines(
     folder: Path,
     show: Callable[[Path], str] = str,
     headlines: Mapping[str, str | None] | None = None,
+    damaged: list[str] | None = None,
 ) -> list[str]:
     """``infolab ls``: a header, then a line per run (path, name, start, member statuses,
-    the best value of its kind's headline metric, with its unit)."""
-    rows = list_runs(folder, headlines)
+    the best value of its kind's headline metric, with its unit); a line per damaged run
+    folder goes to ``damaged`` (if given)."""
+    rows = list_runs(folder, headlines, damaged)
     if not rows:
         return [f"no runs under {folder}"]
     table = [("run", "name", "start (UTC)", "members", "best")]
@@ -209,7 +269,7 @@ def _delta(left: Any, right: Any) -> str:
 def compare_lines(a: Path, b: Path) -> list[str]:
     """``infolab compare``: the config differences, then the final-metric differences."""
     config, metrics, (only_a, only_b) = compare_runs(a, b)
-    units = [log_unit(read_yaml(Path(p) / "config.yaml")) for p in (a, b)]
+    units = [log_unit(_config_mapping(Path(p) / "config.yaml")) for p in (a, b)]
     lines = [f"config: {len(config)} difference(s) (A = {a}, B = {b})"]
     lines += [f"  {key}: {left!r} -> {right!r}" for key, left, right in config]
     shared = "no member in common" if not metrics and (only_a or only_b) else ""

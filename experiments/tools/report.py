@@ -24,13 +24,16 @@ from __future__ import annotations
 import math
 import os
 import shlex
+import struct
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 from experiments.config import read_yaml
 from experiments.rundir.folders import OutputError
-from experiments.rundir.read import RunFilesError
+from experiments.rundir.read import RunFilesError, own_file
 from experiments.rundir.write import SPLITS
 from experiments.tools.catalog import config_differences, value_text
 from experiments.tools.render import (
@@ -289,7 +292,7 @@ def _plain(value: Any) -> Any:
 def _figures(run_dir: Path, files: Sequence[Path]) -> Iterator[Figure]:
     by_name: dict[str, list[Path]] = {}
     for path in files:
-        if path.is_file():
+        if own_file(run_dir, f"figures/{path.name}"):  # a link, or outside the run: skipped
             by_name.setdefault(path.stem, []).append(path)
     for name, paths in sorted(by_name.items()):
         shown = next((p for s in _IMAGES for p in paths if p.suffix == s), None)
@@ -302,14 +305,49 @@ def _figures(run_dir: Path, files: Sequence[Path]) -> Iterator[Figure]:
 
 
 def _check_image(run_dir: Path, path: Path) -> None:
-    head = path.read_bytes()[:256]
-    looks_right = (
-        head.startswith(_PNG_SIGNATURE)
-        if path.suffix == ".png"
-        else b"<svg" in head or b"<?xml" in head
-    )
-    if not looks_right:
+    """Refuses a figure that does not decode as its format says (not its signature alone:
+    a PNG's chunks, their checksums and its compressed pixels; an SVG's XML root)."""
+    data = path.read_bytes()
+    valid = _png_decodes(data) if path.suffix == ".png" else _svg_parses(data)
+    if not valid:
         raise RunFilesError(f"{run_dir}/figures/{path.name}: not a {path.suffix[1:].upper()} image")
+
+
+def _png_decodes(data: bytes) -> bool:
+    """Whether ``data`` is a whole PNG: the signature, an ``IHDR`` of a non-empty image
+    first, every chunk's CRC right, ``IDAT`` that inflates, ``IEND`` last."""
+    if not data.startswith(_PNG_SIGNATURE):
+        return False
+    at, kinds, pixels = len(_PNG_SIGNATURE), [], zlib.decompressobj()
+    try:
+        while at + 12 <= len(data):
+            length, kind = struct.unpack(">I4s", data[at : at + 8])
+            body = data[at + 8 : at + 8 + length]
+            (crc,) = struct.unpack(">I", data[at + 8 + length : at + 12 + length] or b"????")
+            if len(body) != length or zlib.crc32(kind + body) != crc:
+                return False
+            if kind == b"IHDR" and (length != 13 or 0 in struct.unpack(">II", body[:8])):
+                return False
+            if kind == b"IDAT":
+                pixels.decompress(pixels.unconsumed_tail + body, 1 << 16)  # bounded
+            kinds.append(kind)
+            at += 12 + length
+            if kind == b"IEND":
+                break
+    except (struct.error, zlib.error):
+        return False
+    return bool(kinds) and kinds[0] == b"IHDR" and kinds[-1] == b"IEND" and b"IDAT" in kinds
+
+
+def _svg_parses(data: bytes) -> bool:
+    """Whether ``data`` is XML whose root is an SVG element (no entity declarations)."""
+    if b"<!ENTITY" in data:
+        return False
+    try:
+        root = ElementTree.fromstring(data)
+    except ElementTree.ParseError:
+        return False
+    return root.tag in ("svg", "{http://www.w3.org/2000/svg}svg")
 
 
 # ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from experiments.config import Experiment
-from experiments.rundir.read import RunFilesError, read_manifest, read_run
+from experiments.rundir.read import RunFilesError, own_files, read_manifest, read_run
 
 __all__ = ["RunTables", "read_tables"]
 
@@ -64,8 +64,9 @@ class RunTables:
         return ranked.groupby("variant", sort=False).head(1).reset_index(drop=True)
 
     def figures(self) -> list[Path]:
-        """The run's figure files."""
-        return sorted((self.path / "figures").glob("*")) if (self.path / "figures").is_dir() else []
+        """The run's figure files: regular files in its ``figures/`` folder (a symbolic
+        link, or anything that resolves outside the run, is not one of them)."""
+        return own_files(self.path, "figures")
 
 
 # What a summary row holds besides the kind's extras (``steps_taken``, ``converged``, ...).

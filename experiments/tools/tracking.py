@@ -24,6 +24,7 @@ unless told otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import os
@@ -34,12 +35,13 @@ from typing import TYPE_CHECKING, Any
 
 from experiments.config import MemberSpec
 from experiments.rundir.manifest import RUN_FILES
+from experiments.rundir.read import own_file, own_files
 from experiments.tools.catalog import flatten, value_text
 
 if TYPE_CHECKING:
     from experiments.api import Run
 
-__all__ = ["INSTALL_HINT", "ExportError", "export_mlflow", "require_mlflow"]
+__all__ = ["INSTALL_HINT", "ExportError", "check_uri", "export_mlflow", "require_mlflow"]
 
 INSTALL_HINT = "pip install 'infolab[mlflow]'"
 _PARAM_LIMIT = 6000  # MLflow's longest param value
@@ -65,6 +67,18 @@ def require_mlflow() -> Any:
             f"--mlflow: MLflow is not installed ({error.msg}); install it with: {INSTALL_HINT}"
         ) from None
     return mlflow
+
+
+def check_uri(uri: Any) -> None:
+    """Refuses a tracking URI that is empty (MLflow would quietly make ``./mlflow.db``).
+
+    Raises:
+        ExportError: naming ``--mlflow``.
+    """
+    if not isinstance(uri, str) or not uri.strip():
+        raise ExportError(
+            f"--mlflow: expected a tracking URI such as sqlite:///mlflow.db, got {uri!r}"
+        )
 
 
 def export_mlflow(
@@ -100,10 +114,44 @@ def export_mlflow(
     require_mlflow()
     from mlflow.tracking import MlflowClient
 
+    check_uri(uri)
     run = load_run(run_dir)
+    with _network_limits(uri):
+        return _export(MlflowClient, run, uri, experiment, artifact_location)
+
+
+# A store over the network: a request times out after a few seconds and is retried once
+# (MLflow's defaults retry for minutes, a closed port included). A variable the user set
+# is left as it is.
+NETWORK_LIMITS = {
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+}
+
+
+@contextlib.contextmanager
+def _network_limits(uri: str) -> Iterator[None]:
+    """Sets :data:`NETWORK_LIMITS` (those not set already) while an export to an
+    ``http(s)://`` store runs."""
+    if not uri.lower().startswith(("http://", "https://")):
+        yield
+        return
+    added = {k: v for k, v in NETWORK_LIMITS.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
+
+
+def _export(
+    client_type: Any, run: Run, uri: str, experiment: str | None, artifact_location: str | None
+) -> list[str]:
     manifest = run.manifest
     try:
-        client = MlflowClient(tracking_uri=uri)
+        client = client_type(tracking_uri=uri)
         experiment_id = _experiment(
             client, experiment or run.config.name, artifact_location or _beside(uri)
         )
@@ -254,12 +302,14 @@ def _log(client: Any, run_id: str, *, metrics: Sequence[Any] = (), params: Seque
 
 
 def _log_files(client: Any, run_id: str, run_dir: Path) -> None:
-    """The run files, ``figures/`` and a report, if one was written, as artifacts."""
+    """The run files, ``figures/`` and a report, if one was written, as artifacts: only
+    the run's own regular files (a symbolic link, or what resolves outside the run, is
+    never copied), one by one."""
     for name in [*RUN_FILES, "report.html", "report.md"]:
-        if (run_dir / name).is_file():
+        if own_file(run_dir, name):
             client.log_artifact(run_id, os.fspath(run_dir / name))
-    if (run_dir / "figures").is_dir() and any((run_dir / "figures").iterdir()):
-        client.log_artifacts(run_id, os.fspath(run_dir / "figures"), "figures")
+    for path in own_files(run_dir, "figures"):
+        client.log_artifact(run_id, os.fspath(path), "figures")
 
 
 def _milliseconds(moment: Any) -> int:

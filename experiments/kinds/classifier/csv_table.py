@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import csv
 import math
 from dataclasses import dataclass
@@ -96,14 +97,22 @@ def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
     return rows
 
 
+def _names(names: list[str], most: int = 20) -> str:
+    """Names for a message: the first ``most``, then how many more."""
+    shown = ", ".join(names[:most])
+    return shown if len(names) <= most else f"{shown}, ... ({len(names) - most} more)"
+
+
 def _check_header(header: list[str], target: str, path: Path) -> list[str]:
+    """The header's problems, in time linear in its columns (a header may have millions)."""
     problems = []
     if target not in header:
-        columns = ", ".join(header)
+        columns = _names(header)
         problems.append(f"data.target: column {target!r} not found in {path} (columns: {columns})")
-    repeated = sorted({name for name in header if header.count(name) > 1})
+    counts = collections.Counter(header)
+    repeated = sorted(name for name, count in counts.items() if count > 1)
     if repeated:
-        problems.append(f"data.path: {path} repeats column names: {', '.join(repeated)}")
+        problems.append(f"data.path: {path} repeats column names: {_names(repeated)}")
     if any(not name for name in header):
         problems.append(f"data.path: {path} has a column without a name in its header")
     if target in header and len(header) < 2:

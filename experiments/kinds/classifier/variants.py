@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -70,7 +71,9 @@ def read_variants(record: RunRecord) -> list[Variant]:
                 history=record.history.get(run["member"], {}),
                 ce_unit=unit,
                 feature_groups=groups[run["member"]],
-                group_shares=list(run.get("group_weight_share") or []),
+                group_shares=[  # null: the group's weights were all zero (NaN)
+                    math.nan if s is None else float(s) for s in run.get("group_weight_share") or []
+                ],
             )
         )
     return variants

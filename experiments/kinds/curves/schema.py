@@ -100,12 +100,17 @@ class KlAgainstQ(_Curve):
         return self
 
 
+# The widest logit domain: σ is 1 or 0 to float64 beyond |z| ≈ 37 and σ′ is 0 beyond ≈ 745,
+# and a wider grid (1e38) is too coarse to hold z = 0 in float32, so its peak read 0.
+Z_MAX_LIMIT = 1000.0
+
+
 class Sigmoid(_Curve):
     """σ(z) = 1/(1 + e^−z) and σ′(z) = σ(z)(1 − σ(z)) on z ∈ [−z_max, z_max], with the
     region |z| ≥ ``flat_beyond`` shaded."""
 
     kind: Literal["sigmoid"] = "sigmoid"
-    z_max: Float = Field(8.0, gt=0)
+    z_max: Float = Field(8.0, gt=0, le=Z_MAX_LIMIT)
     flat_beyond: Float = Field(4.0, gt=0)
     at: list[Float] = Field(default_factory=lambda: [0.0, 4.0])
 
@@ -127,7 +132,7 @@ class LossGradients(_Curve):
     kind: Literal["loss_gradients"] = "loss_gradients"
     x: Float = 2.0
     y: Float = Field(0.0, ge=0, le=1)
-    z_max: Float = Field(8.0, gt=0)
+    z_max: Float = Field(8.0, gt=0, le=Z_MAX_LIMIT)
     at: list[Float] = Field(default_factory=lambda: [4.0])
 
     def domain(self) -> tuple[float, float]:

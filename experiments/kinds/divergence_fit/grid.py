@@ -113,7 +113,13 @@ def grid_mass(log_density: np.ndarray, log_cell: float) -> float:
 
 
 def quadrature(target: Any, config: QuadratureConfig) -> Quadrature:
-    """The target of a run on its grid (see the module docstring)."""
+    """The target of a run on its grid (see the module docstring). A target too wide for
+    float32 overflows quietly here: the check of its mass then names what to fix."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _quadrature(target, config)
+
+
+def _quadrature(target: Any, config: QuadratureConfig) -> Quadrature:
     dump = target.model_dump(mode="json")
     if not isinstance(target, GaussianMixture):
         points = np.asarray(target.points, np.float64)[:, None]

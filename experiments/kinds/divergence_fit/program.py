@@ -4,6 +4,7 @@ q fitted by the pure run function of :mod:`experiments.kinds.divergence_fit.trai
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -44,22 +45,40 @@ class DivergenceFitProgram(Program):
         """The grid must hold (nearly) all of p's mass and of the initial q's."""
         if spec.target.family == "discrete":
             return []
+        with np.errstate(over="ignore", invalid="ignore"):
+            reach = float(np.max(np.abs(data.points)))
+            stored = np.all(np.isfinite(data.points.astype(np.float32)))
+        if not (stored and math.isfinite(data.log_cell)):
+            return [
+                f"target: its grid (the mixture's mean ± quadrature.width standard deviations) "
+                f"reaches {reach:g}, beyond float32's range (±3.4e38); bring target.means "
+                "and the spreads closer to 0"
+            ]
         problems = []
         mass = grid.grid_mass(data.log_target, data.log_cell)
         if abs(mass - 1.0) > MASS_TOLERANCE:
             problems.append(
-                f"quadrature: the grid sums the target's density to {mass:.8f}, not 1; "
+                f"quadrature: the grid sums the target's density to {mass:.8g}, not 1; "
                 "raise quadrature.points (finer) or quadrature.width (wider)"
             )
         if isinstance(spec.fit, GaussianFit):
             hyper = init_hyperparameters(spec.fit, len(data.points))
             mean = np.asarray(hyper["init_mean"], np.float64)
             covariance = np.asarray(hyper["init_covariance"], np.float64)
-            log_q = grid.gaussian_log_density(data.points, mean, covariance)
+            try:
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    log_q = grid.gaussian_log_density(data.points, mean, covariance)
+            except np.linalg.LinAlgError:  # positive definite as written, not once stored
+                return [
+                    *problems,
+                    f"fit: the initial q's covariance {covariance.tolist()} is not positive "
+                    "definite in float32, as the device holds it (a tiny fit.std, "
+                    "or a correlation too close to ±1); widen it",
+                ]
             mass = grid.grid_mass(log_q, data.log_cell)
             if abs(mass - 1.0) > MASS_TOLERANCE:
                 problems.append(
-                    f"fit: the initial q has {mass:.6f} of its mass on the grid, not 1; move "
+                    f"fit: the initial q has {mass:.6g} of its mass on the grid, not 1; move "
                     "fit.mean inside it, or widen it (quadrature.width)"
                 )
         return problems

@@ -23,7 +23,8 @@ from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from experiments.config.fields import Float, Int, RunBase, StrictModel
+from experiments.config.errors import custom_error
+from experiments.config.fields import FLOAT32_MAX, FLOAT32_TINY, Float, Int, RunBase, StrictModel
 from experiments.pipeline.optimizer import log_every_at_most_steps, optimizer_config
 
 __all__ = ["CONSTRAINTS", "Constraints", "OptimizerConfig", "RunSpec", "TrainConfig", "bounds"]
@@ -124,10 +125,31 @@ class RunSpec(RunBase):
 
     @model_validator(mode="after")
     def _feasible(self) -> Any:
+        spread = _spread_problem(self.support, self.precision)
+        if spread is not None:
+            raise ValidationError.from_exception_data(
+                "RunSpec", [custom_error(("support",), self.support, spread)]
+            )
         problems = feasibility_problems(self.support, self.constraints)
         if problems:
             raise ValidationError.from_exception_data("RunSpec", problems)  # type: ignore[arg-type]
         return self
+
+
+def _spread_problem(support: list[float], precision: str) -> str | None:
+    """Why the support's squared distances do not fit the precision (a variance of
+    [-3e38, 3e38] overflows float32, and one of [0, 1e-30] is flushed to 0), or None."""
+    if precision != "float32":
+        return None
+    span = support[-1] - support[0]
+    gap = min(b - a for a, b in itertools.pairwise(support))
+    if span * span > FLOAT32_MAX or gap * gap < FLOAT32_TINY:
+        return (
+            f"its points must lie at least {FLOAT32_TINY**0.5:.2g} apart and span at most "
+            f"{FLOAT32_MAX**0.5:.2g}, so that its variances fit float32; got a span of "
+            f"{span:g} and a smallest gap of {gap:g}"
+        )
+    return None
 
 
 def bounds(support: list[float], g, mean: float | None) -> tuple[float, float]:
