@@ -157,6 +157,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         status=_log(args.quiet),
         hosts=hosts,
         manifest=_command_record(argv, args.config),
+        store=not args.no_store,
     )
     if run_dir is not None:
         print(run_dir)
@@ -347,6 +348,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, metavar="DIR", help="the run folder")
     run.add_argument("--force", action="store_true", help="replace an existing run folder")
     run.add_argument("--mlflow", metavar="URI", help="then log the run to this MLflow store")
+    run.add_argument(
+        "--no-store",
+        action="store_true",
+        help="neither read nor write the member store (default: OUTPUT_DIR/.members, or "
+        "$INFOLAB_MEMBER_STORE), so nothing is resumed or reused",
+    )
     hosts = run.add_argument_group(
         "many hosts",
         "run one sweep over several processes with jax.distributed; process 0 writes the run "
