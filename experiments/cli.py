@@ -28,7 +28,8 @@ from experiments.config import ConfigError, dump_config
 from experiments.contract import DataError
 from experiments.kinds import load_config
 from experiments.pipeline.hosts import HostsError, distributed_settings
-from experiments.rundir.folders import OutputError, WriteError
+from experiments.pipeline.launch import LaunchError, LaunchOptions, add_launch_arguments
+from experiments.rundir.folders import OutputError, WriteError, choose_run_folder
 from experiments.rundir.manifest import RUN_FILES
 from experiments.rundir.read import RunFilesError
 from experiments.rundir.write import FigureError
@@ -65,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _bad_input(f"invalid config{where}:", error.problems)
     except DataError as error:
         return _bad_input("unusable data:", error.problems)
-    except (OutputError, HostsError, RunFilesError, ExportError, _BadInput) as error:
+    except (OutputError, HostsError, RunFilesError, ExportError, LaunchError, _BadInput) as error:
         return _bad_input(str(error), [])
     except FigureError as error:
         print(
@@ -164,6 +165,43 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if args.mlflow:
             _export_to(run_dir, args.mlflow, retry=True)
     return EXIT_OK
+
+
+def _launch(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """Submits the job array (experiments.pipeline.launch), then writes the run folder:
+    at once for ``local``, by a dependent job for ``slurm``, or with ``--gather``."""
+    from experiments.pipeline import launch as launcher
+    from experiments.pipeline.store import check_folder, store_folder
+
+    overrides = _overrides(args)
+    config = load_config(args.config, overrides)
+    run_argv = ["run", str(args.config.resolve()), *(f"--set={text}" for text in overrides)]
+    run_argv += [*(["--out", str(args.out.resolve())] if args.out else [])]
+    run_argv += [*(["--force"] if args.force else []), *(["--quiet"] if args.quiet else [])]
+    if args.gather:
+        return _run(build_parser().parse_args(run_argv), run_argv)
+    root = store_folder(config.output.dir)
+    if root is None:
+        raise LaunchError(f"launch needs the member store; {launcher.STORE_ENV_HINT}")
+    check_folder(root)
+    if args.tasks < 1:
+        raise LaunchError(f"--tasks: expected a number of tasks >= 1, got {args.tasks}")
+    launcher.require_submitit()
+    choose_run_folder(config, args.out, force=args.force)  # bad input, before any work
+    _runner().plan(config, args.config.parent)  # the data, checked here too
+    options = LaunchOptions(
+        args.executor,
+        args.tasks,
+        args.partition,
+        args.gpus_per_task,
+        args.cpus_per_task,
+        args.time,
+        args.mem,
+        args.requeue,
+    )
+    return launcher.launch(
+        config, args.config, overrides, root, options, run_argv, _log(args.quiet)
+    )
 
 
 def _export(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -362,6 +400,14 @@ def build_parser() -> argparse.ArgumentParser:
     hosts.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address")
     hosts.add_argument("--num-processes", type=int, metavar="N")
     hosts.add_argument("--process-id", type=int, metavar="I")
+    launch = command(
+        _launch,
+        "compute a sweep's chunks in a job array (Slurm or local processes), then write its "
+        "run folder from the member store",
+        config=True,
+        quiet=True,
+    )
+    add_launch_arguments(launch)
     command(_validate, "check a config and its data", config=True)
     command(_show, "print the resolved config", config=True)
     plot = command(_plot, "redraw a run's figures from its files")
