@@ -34,6 +34,7 @@ from experiments.rundir.manifest import RUN_FILES
 from experiments.rundir.read import RunFilesError
 from experiments.rundir.write import FigureError
 from experiments.tools.catalog import compare_lines, ls_lines
+from experiments.tools.members import add_arguments as add_store_arguments
 from experiments.tools.shipped import DEMO_CONFIGS, SEED_CONFIGS, configs_folder, shipped_lines
 from experiments.tools.tracking import ExportError, export_mlflow, require_mlflow
 
@@ -202,6 +203,23 @@ def _launch(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return launcher.launch(
         config, args.config, overrides, root, options, run_argv, _log(args.quiet)
     )
+
+
+def _status(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from experiments.tools import members
+
+    if not args.target.exists():
+        raise _BadInput(f"RUN_OR_CONFIG: {args.target} does not exist")
+    _runner()  # the compilation cache, before anything compiles
+    print("\n".join(members.status_lines(args.target, load_config)))
+    return EXIT_OK
+
+
+def _store(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from experiments.tools import members
+
+    print("\n".join(members.gc_lines(args.dir, dry_run=args.dry_run)))
+    return EXIT_OK
 
 
 def _export(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -408,6 +426,10 @@ def build_parser() -> argparse.ArgumentParser:
         quiet=True,
     )
     add_launch_arguments(launch)
+    add_store_arguments(
+        command(_status, "how many of a run's members the member store holds"),
+        command(_store, "manage the member store: gc removes entries no run refers to"),
+    )
     command(_validate, "check a config and its data", config=True)
     command(_show, "print the resolved config", config=True)
     plot = command(_plot, "redraw a run's figures from its files")

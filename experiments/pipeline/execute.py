@@ -183,13 +183,13 @@ def run_group(
         if executable is None:  # every chunk has one shape: compiled once (jax caches it)
             executable = run.lower(*args).compile()
         output = _gather(_call(executable, args))
-        interrupts.check()  # a signal received just as the call finished stops the run here
         done = [
             program.outcome(group.key, jax.tree.map(lambda leaf, i=i: leaf[i], output))
             for i in range(stop - start)
         ]
         if entry is not None:
             entry.save(done)  # as soon as the call returned: a killed run keeps it
+        interrupts.check()  # a signal received just as the call finished stops the run here
         outcomes.extend(done)
         if on_chunk is not None:
             on_chunk(stop - start)

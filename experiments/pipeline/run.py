@@ -273,13 +273,15 @@ def run(
 
 
 def _store_counts(members: MemberStore | None, total: int) -> dict[str, Any]:
-    """The manifest's ``members_computed``, ``members_reused`` and ``member_store``."""
+    """The manifest's ``members_computed``, ``members_reused``, ``member_store`` and
+    ``member_chunks`` (the keys of the run's chunks)."""
     if members is None:
         return {"members_computed": total, "members_reused": 0, "member_store": None}
     return {
         "members_computed": members.computed,
         "members_reused": members.reused,
         "member_store": str(members.root.resolve()),
+        "member_chunks": list(members.keys),  # what `infolab store gc` keeps
     }
 
 

@@ -291,6 +291,7 @@ class MemberStore:
         self.reused = 0
         self.chunks = 0
         self.unstored = 0  # chunks computed but not written (a full disk, ...)
+        self.keys: list[str] = []  # every chunk's key, in plan order
         self._writable = True
         self._data: dict[int, str] = {}
         self._context: dict[str, Any] | None = None
@@ -322,6 +323,7 @@ class MemberStore:
         chunk = _sha(document)
         members = [_sha({"chunk": chunk, "position": i}) for i in range(len(specs))]
         number, self.chunks = self.chunks, self.chunks + 1
+        self.keys.append(chunk)
         mine = self.share is None or number % self.share[1] == self.share[0]
         return ChunkEntry(self, chunk, members, mine)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -228,3 +229,43 @@ def test_a_store_under_a_file_is_bad_input(folder, monkeypatch, capsys):
     assert cli.main(argv) == 2
     assert "is a file, not a folder" in capsys.readouterr().err
     assert not (folder / "run").exists()
+
+
+def test_status_counts_stored_and_missing_members(folder, capsys):
+    config = folder / "sweep.yaml"
+    assert cli.main(["status", str(config)]) == 0
+    assert "3 member(s) in 3 chunk(s): 0 stored" in capsys.readouterr().out
+    _run(folder, "run")
+    _chunks(folder / "members")[0].write_bytes(b"damaged")
+    assert cli.main(["status", str(folder / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "2 stored (2 chunk(s)), 1 damaged (1 chunk(s)), 0 missing" in out, out
+
+
+def test_store_gc_removes_only_entries_no_run_refers_to(folder, monkeypatch, capsys):
+    results = folder / "results"
+    monkeypatch.delenv("INFOLAB_MEMBER_STORE")  # results/.members
+    kept = _run(folder, "results/stored/kept")
+    _run(folder, "results/stored/gone", "--set", "precision=float64")
+    root = results / ".members"
+    (root / "ab").mkdir()
+    (root / "ab" / ".ab12.999.tmp").write_bytes(b"half")  # a killed write's
+    (results / "notes.txt").write_text("mine")
+    (root / "README").write_text("not an entry")
+    shutil.rmtree(results / "stored" / "gone")
+    assert cli.main(["store", "gc", str(results), "--dry-run"]) == 0
+    assert "0 store entries" in capsys.readouterr().out  # all written in the last hour
+    old = time.time() - 7200
+    for path in root.rglob("*"):
+        os.utime(path, (old, old))
+    before = sorted(root.rglob("*"))
+    assert cli.main(["store", "gc", str(results), "--dry-run"]) == 0
+    listed = capsys.readouterr().out
+    assert "4 store entries, would free" in listed, listed
+    assert sorted(root.rglob("*")) == before
+    assert cli.main(["store", "gc", str(results)]) == 0
+    assert "4 store entries, freed" in capsys.readouterr().out
+    left = {p.name.removesuffix(".chunk") for p in _chunks(root)}
+    assert left == set(kept["member_chunks"])
+    assert (root / "README").exists() and (results / "notes.txt").exists()
+    assert not (root / "ab" / ".ab12.999.tmp").exists()
