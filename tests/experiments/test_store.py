@@ -7,6 +7,8 @@ so each member is a chunk of its own; the store is a folder of each test's own.
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import json
 import os
 import shutil
@@ -269,3 +271,52 @@ def test_store_gc_removes_only_entries_no_run_refers_to(folder, monkeypatch, cap
     assert left == set(kept["member_chunks"])
     assert (root / "README").exists() and (results / "notes.txt").exists()
     assert not (root / "ab" / ".ab12.999.tmp").exists()
+
+
+def test_two_writes_of_one_chunk_keep_the_first_complete_one(folder, capsys):
+    _run(folder, "run")
+    path = _chunks(folder / "members")[0]
+    first = path.read_bytes()
+    outcomes, document = store.decode_outcomes(first)
+    members = store.MemberStore(folder / "members", "float32")
+    entry = store.ChunkEntry(members, path.stem, document["member_keys"])
+    other = dataclasses.replace(outcomes[0], extra={"other": True})
+    members.write(entry, [other])  # a racing task's write of the same chunk
+    assert path.read_bytes() == first
+    path.write_bytes(first[:50])  # a damaged one is replaced
+    members.write(entry, [other])
+    assert store.decode_outcomes(path.read_bytes())[0][0].extra == {"other": True}
+    assert not list(path.parent.glob(".*.tmp"))
+
+
+def test_a_full_disk_stops_the_storing_not_the_run(folder, monkeypatch, capsys):
+    fsync, members = os.fsync, str(folder / "members")
+
+    def full(descriptor: int) -> None:  # the store's disk is full, not the run folder's
+        if os.readlink(f"/proc/self/fd/{descriptor}").startswith(members):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", full)
+    manifest = _run(folder, "full")
+    assert "No space left on device; the run goes on without storing" in capsys.readouterr().err
+    assert manifest["members_computed"] == 3 and not _chunks(folder / "members")
+    assert not list((folder / "members").rglob("*.tmp"))
+    monkeypatch.undo()
+    monkeypatch.setenv("INFOLAB_MEMBER_STORE", str(folder / "members"))
+    monkeypatch.setenv("INFOLAB_SWEEP_MEMORY", "1")
+    _run(folder, "roomy")
+    _same_files(folder / "full", folder / "roomy")
+
+
+@pytest.mark.skipif(
+    not os.environ.get("INFOLAB_SLOW_TESTS"), reason="slow (~20 s): set INFOLAB_SLOW_TESTS=1"
+)
+def test_launch_with_the_local_executor_end_to_end(folder, capsys):
+    pytest.importorskip("submitit")
+    argv = ["launch", str(folder / "sweep.yaml"), "--executor", "local", "--tasks", "2"]
+    assert cli.main([*argv, "--out", str(folder / "launched"), "--quiet"]) == 0
+    manifest = json.loads((folder / "launched" / "manifest.json").read_text())
+    assert (manifest["members_computed"], manifest["members_reused"]) == (0, 3)
+    _run(folder, "plain", "--no-store")
+    _same_files(folder / "plain", folder / "launched")
