@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import re
 import signal
 import sys
 import traceback
@@ -25,9 +24,10 @@ from pathlib import Path
 
 from experiments import interrupts
 from experiments.config import ConfigError, dump_config
+from experiments.config.merge import command_line_overrides
 from experiments.contract import DataError
 from experiments.kinds import load_config
-from experiments.pipeline.hosts import HostsError, distributed_settings
+from experiments.pipeline.hosts import DeviceError, HostsError, distributed_settings
 from experiments.pipeline.launch import LaunchError, LaunchOptions, add_launch_arguments
 from experiments.rundir.folders import OutputError, WriteError, choose_run_folder
 from experiments.rundir.manifest import RUN_FILES
@@ -35,7 +35,14 @@ from experiments.rundir.read import RunFilesError
 from experiments.rundir.write import FigureError
 from experiments.tools.catalog import compare_lines, ls_lines
 from experiments.tools.members import add_arguments as add_store_arguments
-from experiments.tools.shipped import DEMO_CONFIGS, SEED_CONFIGS, configs_folder, shipped_lines
+from experiments.tools.shipped import (
+    DEMO_CONFIGS,
+    SEED_CONFIGS,
+    config_file,
+    configs_folder,
+    copy_shipped,
+    shipped_lines,
+)
 from experiments.tools.tracking import ExportError, export_mlflow, require_mlflow
 
 __all__ = ["main"]
@@ -67,7 +74,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _bad_input(f"invalid config{where}:", error.problems)
     except DataError as error:
         return _bad_input("unusable data:", error.problems)
-    except (OutputError, HostsError, RunFilesError, ExportError, LaunchError, _BadInput) as error:
+    except (
+        OutputError,
+        HostsError,
+        DeviceError,
+        RunFilesError,
+        ExportError,
+        LaunchError,
+        _BadInput,
+    ) as error:
         return _bad_input(str(error), [])
     except FigureError as error:
         print(
@@ -106,35 +121,19 @@ def _bad_input(headline: str, problems: Sequence[str]) -> int:
 
 
 def _overrides(args: argparse.Namespace) -> list[str]:
-    """``--set`` values, then bare ``KEY=VALUE`` arguments (as Hydra users type them)."""
-    bare = list(getattr(args, "overrides", []))
-    wrong = [text for text in bare if "=" not in text]
-    if wrong:
-        raise _BadInput(f"{wrong[0]!r}: expected KEY=VALUE after the config, e.g. train.steps=5")
-    return [*args.set, *bare, *(_sweep_override(text) for text in getattr(args, "sweep", []))]
+    try:
+        bare, sweeps = getattr(args, "overrides", []), getattr(args, "sweep", [])
+        return command_line_overrides(args.set, bare, sweeps)
+    except ValueError as error:
+        raise _BadInput(str(error)) from None
 
 
-def _sweep_override(text: str) -> str:
-    """``-m KEY=v1,v2`` as ``sweep.KEY=[v1, v2]``; ``KEY=logspace(a,b,n)`` as
-    ``sweep.KEY={logspace: [a, b, n]}`` (and ``linspace``)."""
-    key, _, values = text.partition("=")
-    if not key.strip() or not values.strip():
-        raise _BadInput(
-            f"--sweep {text!r}: expected KEY=v1,v2,... or KEY='logspace(a,b,n)', "
-            "e.g. -m train.optimizer.learning_rate=0.1,0.5,1"
-        )
-    space = re.fullmatch(r"\s*(linspace|logspace)\((.*)\)\s*", values)
-    if space:
-        return f"sweep.{key.strip()}={{{space[1]}: [{space[2]}]}}"
-    return f"sweep.{key.strip()}=[{values}]"
-
-
-def _runner():
-    from experiments.pipeline import (
-        run as runner,  # imported when needed: it loads jax and matplotlib
-    )
+def _runner(args: argparse.Namespace | None = None):
+    from experiments.pipeline import devices  # these load jax: only for the commands that run
+    from experiments.pipeline import run as runner
     from experiments.pipeline.cache import enable_compilation_cache
 
+    devices.choose(getattr(args, "device", None))  # before JAX starts its backends
     enable_compilation_cache()  # a second run of the same programs skips XLA's compilation
     return runner
 
@@ -148,7 +147,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.mlflow:
         require_mlflow()  # before anything runs
     config = load_config(args.config, _overrides(args))
-    run_dir = _runner().run(
+    run_dir = _runner(args).run(
         config,
         args.config.parent,
         overrides=_overrides(args),
@@ -250,7 +249,7 @@ def _command_record(argv: Sequence[str], config: Path) -> dict[str, object]:
 
 def _validate(args: argparse.Namespace, argv: Sequence[str]) -> int:
     config = load_config(args.config, _overrides(args))
-    _runner()  # the compilation cache, before anything compiles
+    _runner(args)  # the device and the compilation cache, before anything compiles
     from experiments.pipeline import plan as planner  # loads jax
 
     plan = planner.plan(config, args.config.parent)
@@ -296,6 +295,11 @@ def _list(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return EXIT_OK
 
 
+def _init(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    print(_relative(copy_shipped(args.name, Path.cwd())))
+    return EXIT_OK
+
+
 def _demo(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return _run_shipped(DEMO_CONFIGS, args, argv)
 
@@ -307,7 +311,7 @@ def _seeds(args: argparse.Namespace, argv: Sequence[str]) -> int:
 def _run_shipped(names: Sequence[str], args: argparse.Namespace, argv: Sequence[str]) -> int:
     folder = configs_folder()
     for name in names:
-        run_dir = _runner().run(
+        run_dir = _runner(args).run(
             load_config(folder / name),
             folder,
             progress=not args.quiet and sys.stderr.isatty(),
@@ -378,7 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_, description=help_)
         sub.set_defaults(command=handler)
         if config:
-            sub.add_argument("config", type=Path, metavar="CONFIG", help="a YAML config file")
+            sub.add_argument(
+                "config", type=config_file, metavar="CONFIG", help="a YAML file, or a shipped name"
+            )
             sub.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="as with --set")
             sub.add_argument(
                 "--set",
@@ -396,6 +402,9 @@ def build_parser() -> argparse.ArgumentParser:
                 help="sweep a key: KEY=v1,v2,... or KEY='logspace(a,b,n)' or "
                 "KEY='linspace(a,b,n)' (repeatable: the grid of every --sweep)",
             )
+            sub.add_argument("--multirun", action="store_true", help="accepted, as Hydra's")
+        if config or quiet:
+            sub.add_argument("--device", metavar="cpu|gpu|tpu|N", help="the devices to run on")
         if quiet:
             sub.add_argument("--quiet", action="store_true", help="no progress or summaries")
         return sub
@@ -443,6 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plot.add_argument("--quiet", action="store_true", help="no status line")
     command(_list, "list the shipped configs")
+    command(_init, "copy a shipped config here, to edit").add_argument("name", metavar="NAME")
     ls = command(_ls, "list the runs under a folder")
     ls.add_argument("folder", type=Path, nargs="?", default=Path("results"), metavar="DIR")
     compare = command(_compare, "print two runs' config and metric differences")

@@ -16,8 +16,8 @@ intercept), more a softmax (weights [d, C], intercept [C]).
 
 **scikit-learn's C.** ``LogisticRegression(C=C)`` minimises C·n·J with
 
-- ``penalty="l2"``: C = σ², so ``scale = sqrt(C)``;
-- ``penalty="l1"``: C = s, so ``scale = C``.
+- L2 (``l1_ratio=0``): C = σ², so ``scale = sqrt(C)``;
+- L1 (``l1_ratio=1``): C = s, so ``scale = C``.
 
 Its ``coef_`` is ``weights.T`` (``weights`` itself for two classes: ``coef_[0]``). Its
 multinomial intercept and weights are defined up to a common shift across classes, which the
@@ -30,7 +30,7 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import jax
 import jax.numpy as jnp
@@ -51,8 +51,58 @@ Precision = Literal["float32", "float64"]
 DEFAULT_TOL = {"float32": 1e-5, "float64": 1e-10}
 
 
+def _decision(weights: np.ndarray, intercept: np.ndarray, X: ArrayLike) -> np.ndarray:
+    """x·w + b for each row: [n] for two classes, [n, C] for more."""
+    x = np.asarray(X, dtype=weights.dtype)
+    if x.ndim != 2 or x.shape[1] != weights.shape[0]:
+        raise ValueError(f"X must be [n, {weights.shape[0]}], as the fit was; got {x.shape}")
+    return x @ weights + intercept
+
+
+def _probabilities(scores: np.ndarray) -> np.ndarray:
+    """Class probabilities [n, C] from decision values: the sigmoid's two, each as
+    exp(−log(1 + e^∓s)) so neither rounds to 0 or 1 early, or a shifted softmax."""
+    if scores.ndim == 1:
+        return np.stack([np.exp(-np.logaddexp(0, scores)), np.exp(-np.logaddexp(0, -scores))], -1)
+    shifted = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+class _Predicts:
+    """scikit-learn's prediction methods from ``weights`` and ``intercept``, on the host in
+    NumPy. A :class:`PathFit` answers for every scale: a leading axis in the order of its
+    ``scales``."""
+
+    weights: jax.Array
+    intercept: jax.Array
+    _per_scale: ClassVar[bool] = False
+
+    def _apply(self, compute: Callable[[np.ndarray, np.ndarray], Any]) -> Any:
+        weights, intercept = np.asarray(self.weights), np.asarray(self.intercept)
+        if not self._per_scale:
+            return compute(weights, intercept)
+        return np.stack([compute(w, b) for w, b in zip(weights, intercept, strict=True)])
+
+    def decision_function(self, X: ArrayLike) -> np.ndarray:
+        """x·w + b: [n] for two classes (the log-odds of class 1), [n, C] for more."""
+        return self._apply(lambda w, b: _decision(w, b, X))
+
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        """The probability of each class, [n, C], columns in label order 0..C−1."""
+        return self._apply(lambda w, b: _probabilities(_decision(w, b, X)))
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """The most probable class of each row, [n] (a tie goes to the lower label)."""
+        return np.argmax(self.predict_proba(X), axis=-1)
+
+    def score(self, X: ArrayLike, y: ArrayLike) -> Any:
+        """The mean accuracy on ``(X, y)``, as scikit-learn's ``score`` (for a path, [S])."""
+        right = self.predict(X) == np.asarray(y)
+        return float(right.mean()) if right.ndim == 1 else right.mean(axis=-1)
+
+
 @dataclasses.dataclass(frozen=True)
-class MapFit:
+class MapFit(_Predicts):
     """One MAP fit.
 
     Attributes:
@@ -76,7 +126,7 @@ class MapFit:
 
 
 @dataclasses.dataclass(frozen=True)
-class PathFit:
+class PathFit(_Predicts):
     """MAP fits for a sequence of prior scales, stacked along a leading axis, in the order of
     ``scales`` as given.
 
@@ -96,6 +146,7 @@ class PathFit:
     grad_norm: jax.Array
     objective: jax.Array
     prior: str
+    _per_scale: ClassVar[bool] = True
 
     def to_frame(self) -> pd.DataFrame:
         """A row per scale: ``scale``, scikit-learn's ``C``, ``nonzero`` (weights not

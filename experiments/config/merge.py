@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import re
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -22,6 +22,7 @@ from experiments.config.yamlio import YamlError, parse_yaml
 
 __all__ = [
     "apply_override",
+    "command_line_overrides",
     "deep_merge",
     "format_path",
     "nested",
@@ -171,3 +172,42 @@ def _set_in(
     for key in reversed(keys):
         update = {key: update}
     return deep_merge(node or {}, update, model)
+
+
+def command_line_overrides(
+    sets: Sequence[str], bare: Sequence[str], sweeps: Sequence[str]
+) -> list[str]:
+    """The ``--set`` strings of a command line, in order: ``--set`` values, bare ``KEY=VALUE``
+    arguments (Hydra's spelling: ``KEY=a,b,c`` makes a sweep axis, ``+KEY=VALUE`` sets a key),
+    then ``-m KEY=VALUES`` sweeps (``KEY=v1,v2``, ``KEY='logspace(a,b,n)'`` or ``linspace``).
+
+    Raises:
+        ValueError: an argument that is not ``KEY=VALUE``, naming it.
+
+    Example:
+        >>> command_line_overrides(["train.steps=5"], ["seed=0,1", "+data.n=10"], ["lr=1,2"])
+        ['train.steps=5', 'sweep.seed=[0,1]', 'data.n=10', 'sweep.lr=[1,2]']
+    """
+    out = list(sets)
+    for text in bare:
+        key, equals, value = text.removeprefix("+").partition("=")
+        if not equals or not key.strip():
+            raise ValueError(f"{text!r}: expected KEY=VALUE after the config, e.g. train.steps=5")
+        is_axis = "," in value and not re.match(r"\s*[\[{'\"]", value)
+        out.append(_sweep_axis(key, value) if is_axis else f"{key}={value}")
+    for text in sweeps:
+        key, _, values = text.partition("=")
+        if not key.strip() or not values.strip():
+            raise ValueError(
+                f"--sweep {text!r}: expected KEY=v1,v2,... or KEY='logspace(a,b,n)', "
+                "e.g. -m train.optimizer.learning_rate=0.1,0.5,1"
+            )
+        out.append(_sweep_axis(key, values))
+    return out
+
+
+def _sweep_axis(key: str, values: str) -> str:
+    space = re.fullmatch(r"\s*(linspace|logspace)\((.*)\)\s*", values)
+    if space:
+        return f"sweep.{key.strip()}={{{space[1]}: [{space[2]}]}}"
+    return f"sweep.{key.strip()}=[{values}]"

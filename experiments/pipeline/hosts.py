@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["HostsError", "distributed_settings"]
+__all__ = ["DeviceError", "HostsError", "distributed_settings"]
 
 
 class HostsError(ValueError):
     """Many-process settings that cannot work (bad input)."""
+
+
+class DeviceError(ValueError):
+    """A device or platform that this machine does not have (bad input; see
+    :mod:`experiments.pipeline.devices`)."""
 
 
 def distributed_settings(

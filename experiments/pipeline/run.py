@@ -31,6 +31,7 @@ import tqdm
 
 from experiments import interrupts
 from experiments.config import Experiment
+from experiments.pipeline import devices
 from experiments.pipeline import execute as executor
 from experiments.pipeline.plan import Group, Plan, absolute_paths, plan
 from experiments.pipeline.store import MemberStore, open_store
@@ -236,6 +237,7 @@ def run(
         jax.distributed.initialize(coordinator, num_processes=count, process_id=process)
     formats = list(config.output.formats) if writer else []
     members = open_store(config.output.dir, config.precision, enabled=store and hosts is None)
+    device = devices.describe()  # DeviceError: bad input, before any work
     _status(status, f"loading data for {config.member_count()} member(s)")
     the_plan = plan(config, base_dir)
     stage = open_stage(folder) if folder is not None else None  # the destination, checked
@@ -253,6 +255,7 @@ def run(
         **(manifest or {}),
         "overrides": list(overrides),
         "start": utc_now(start),
+        "device": device,
         "compile_time_s": compile_seconds(the_plan, executed),
         "train_time_s": seconds,
         "end": utc_now(),

@@ -3,13 +3,22 @@ package), the demo's, and those that reproduce the source material."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from experiments.config import ConfigError, Experiment
+from experiments.rundir.folders import OutputError
 
-__all__ = ["DEMO_CONFIGS", "SEED_CONFIGS", "configs_folder", "shipped_lines"]
+__all__ = [
+    "DEMO_CONFIGS",
+    "SEED_CONFIGS",
+    "config_file",
+    "configs_folder",
+    "copy_shipped",
+    "shipped_lines",
+]
 
 DEMO_CONFIGS = ("mse_vs_ce.yaml", "mle_vs_map.yaml")
 # The source material, reproduced: every config a claim of it runs from (see the README).
@@ -58,3 +67,31 @@ def shipped_lines(
         rows.append((show(path), description))
     width = max((len(path) for path, _ in rows), default=0)
     return [f"{path:<{width}}  {description}" for path, description in rows]
+
+
+def config_file(text: str) -> Path:
+    """A config named on the command line: the file at that path when there is one, else the
+    shipped config of that name (``mle_vs_map`` or ``mle_vs_map.yaml``), else the path as
+    given (whose loading then says it is not found)."""
+    path = Path(text)
+    shipped = configs_folder() / (path.name if path.suffix == ".yaml" else f"{path.name}.yaml")
+    if path.exists() or path.parent != Path(".") or not shipped.is_file():
+        return path
+    return shipped
+
+
+def copy_shipped(name: str, folder: Path) -> Path:
+    """Copies the shipped config ``name`` into ``folder`` (never over a file) and returns it.
+
+    Raises:
+        OutputError: no shipped config has that name, or the file is already there.
+    """
+    source = configs_folder() / (name if name.endswith(".yaml") else f"{name}.yaml")
+    if Path(name).name != name or not source.is_file():
+        known = ", ".join(p.stem for p in sorted(configs_folder().glob("*.yaml")))
+        raise OutputError(f"NAME: no shipped config {name!r} (shipped: {known})")
+    target = folder / source.name
+    if target.exists():
+        raise OutputError(f"NAME: {target} exists; it is never overwritten")
+    shutil.copyfile(source, target)
+    return target

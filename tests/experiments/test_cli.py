@@ -467,3 +467,60 @@ def test_seeds_runs_every_config_of_the_readmes_source_material_table():
     table = readme.split("## The source material, reproduced", 1)[1].split("\n## ", 1)[0]
     named = set(re.findall(r"`(\w+\.yaml)`", table))
     assert named == set(shipped.SEED_CONFIGS)
+
+
+def test_a_shipped_config_runs_and_shows_by_name_and_init_copies_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["show", "entropy_numbers"]) == 0
+    assert capsys.readouterr().out.startswith("name: entropy_numbers\n")
+    assert (
+        cli.main(["run", "entropy_numbers.yaml", "output.formats=[]", "--out", "r", "--quiet"]) == 0
+    )
+    assert (tmp_path / "r" / "summary.json").is_file()
+    assert cli.main(["init", "entropy_numbers"]) == 0
+    copied = tmp_path / "entropy_numbers.yaml"
+    assert copied.read_bytes() == (shipped.configs_folder() / "entropy_numbers.yaml").read_bytes()
+    copied.write_text("# mine\n" + copied.read_text())
+    capsys.readouterr()
+    assert cli.main(["init", "entropy_numbers"]) == 2  # never over a file
+    assert copied.read_text().startswith("# mine\n")
+    assert "never overwritten" in capsys.readouterr().err
+    assert cli.main(["init", "../etc/passwd"]) == 2
+    assert cli.main(["init", "no_such_config"]) == 2
+    assert "shipped: " in capsys.readouterr().err
+    # a local file of that name wins over the shipped one
+    copied.write_text(copied.read_text().replace("name: entropy_numbers", "name: mine"))
+    assert cli.main(["show", "entropy_numbers.yaml"]) == 0
+    assert capsys.readouterr().out.startswith("name: mine\n")
+
+
+def test_hydra_style_overrides_make_axes_and_add_keys(capsys):
+    assert cli.main(["show", "mse_vs_ce", "seed=0,1", "+train.steps=70", "--multirun"]) == 0
+    out = capsys.readouterr().out
+    assert "\nsweep:\n  seed:\n  - 0\n  - 1\n" in out
+    assert "  steps: 70\n" in out
+    assert cli.main(["show", "mse_vs_ce", "name='a,b'"]) == 2  # quoted: a string, not an axis
+    assert "got 'a,b'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("environment", "flag"), [({"JAX_PLATFORMS": "cuda"}, []), ({}, ["--device", "tpu"])]
+)
+def test_an_absent_device_is_one_line_and_exit_2_before_any_work(tmp_path, environment, flag):
+    command = [sys.executable, "-m", "experiments", "run", "entropy_numbers", *flag]
+    command += ["--set", "output.formats=[]", "--out", str(tmp_path / "r")]
+    done = subprocess.run(
+        command, env={**os.environ, **environment}, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "use --device cpu" in done.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_device_a_run_used_is_in_its_manifest(tmp_path):
+    command = [sys.executable, "-m", "experiments", "run", "entropy_numbers", "--device", "cpu"]
+    command += ["--set", "output.formats=[]", "--out", str(tmp_path / "r"), "--quiet"]
+    subprocess.run(command, check=True, capture_output=True)
+    device = json.loads((tmp_path / "r" / "manifest.json").read_text())["device"]
+    assert device["platform"] == "cpu" and device["requested"] == "cpu" and device["count"] >= 1
+    assert cli.main(["validate", "entropy_numbers", "--device", "fast"]) == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_breast_cancer
+from sklearn.datasets import load_breast_cancer, load_iris
 from sklearn.linear_model import LogisticRegression
 
 import experiments
@@ -95,3 +95,26 @@ def test_fit_path_meets_the_l1_kkt_conditions_in_the_given_order(breast_cancer):
 def test_bad_arguments_are_refused_naming_the_argument(call, expected):
     with pytest.raises(ValueError, match=expected):
         call()
+
+
+def test_a_fit_predicts_as_scikit_learn_does():
+    # MapFit and PathFit answer predict_proba, decision_function, predict and score like
+    # scikit-learn's LogisticRegression at the same optimum (float64, C = σ²).
+    for load in (load_breast_cancer, load_iris):
+        X, y = load(return_X_y=True)
+        X = (X - X.mean(0)) / X.std(0)
+        fit = experiments.fit_map(X, y, prior="gaussian", scale=np.sqrt(0.5))
+        reference = LogisticRegression(C=0.5, tol=1e-12, max_iter=100_000).fit(X, y)
+        np.testing.assert_allclose(fit.predict_proba(X), reference.predict_proba(X), atol=1e-6)
+        np.testing.assert_array_equal(fit.predict(X), reference.predict(X))
+        assert fit.score(X, y) == reference.score(X, y)
+        if load is load_breast_cancer:  # the log-odds of class 1
+            np.testing.assert_allclose(
+                fit.decision_function(X), reference.decision_function(X), rtol=1e-5, atol=1e-5
+            )
+        path = experiments.fit_path(X, y, scales=[0.3, np.sqrt(0.5), 3.0])
+        assert path.predict_proba(X).shape == (3, *reference.predict_proba(X).shape)
+        np.testing.assert_allclose(path.predict_proba(X)[1], fit.predict_proba(X), atol=1e-8)
+        assert path.score(X, y)[1] == fit.score(X, y)
+    with pytest.raises(ValueError, match="X must be"):
+        fit.predict(X[:, :2])
