@@ -178,6 +178,7 @@ def _launch(args: argparse.Namespace, argv: Sequence[str]) -> int:
     run_argv = ["run", str(args.config.resolve()), *(f"--set={text}" for text in overrides)]
     run_argv += [*(["--out", str(args.out.resolve())] if args.out else [])]
     run_argv += [*(["--force"] if args.force else []), *(["--quiet"] if args.quiet else [])]
+    run_argv += ["--device", args.device] if args.device else []
     if args.gather:
         return _run(build_parser().parse_args(run_argv), run_argv)
     root = store_folder(config.output.dir)
@@ -188,7 +189,7 @@ def _launch(args: argparse.Namespace, argv: Sequence[str]) -> int:
         raise LaunchError(f"--tasks: expected a number of tasks >= 1, got {args.tasks}")
     launcher.require_submitit()
     choose_run_folder(config, args.out, force=args.force)  # bad input, before any work
-    _runner().plan(config, args.config.parent)  # the data, checked here too
+    _runner(args).plan(config, args.config.parent)  # the data, checked here too
     options = LaunchOptions(
         args.executor,
         args.tasks,
@@ -198,6 +199,7 @@ def _launch(args: argparse.Namespace, argv: Sequence[str]) -> int:
         args.time,
         args.mem,
         args.requeue,
+        args.device,
     )
     return launcher.launch(
         config, args.config, overrides, root, options, run_argv, _log(args.quiet)
@@ -363,6 +365,9 @@ EXAMPLES = """examples:
   infolab compare RUN_A RUN_B                          what differs between two runs
   infolab report RUN [RUN ...]                         an HTML report (and Markdown twin)
   infolab export RUN --mlflow sqlite:///mlflow.db      log a run to MLflow
+  infolab status configs/lr_sweep.yaml                 its members in the member store
+  infolab launch configs/lr_sweep.yaml --executor slurm --tasks 16 --gpus-per-task 1
+                                                       a sweep as a Slurm job array
 """
 
 

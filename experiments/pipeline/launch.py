@@ -67,6 +67,7 @@ class LaunchOptions:
     time_min: int | None = None
     mem_gb: float | None = None
     requeue: int = 3
+    device: str | None = None  # --device, for the tasks and the final step
 
 
 def add_launch_arguments(parser: Any) -> None:
@@ -91,7 +92,12 @@ def add_launch_arguments(parser: Any) -> None:
 
 
 def compute_share(
-    config_file: Path, overrides: Sequence[str], store_root: Path, task: int, tasks: int
+    config_file: Path,
+    overrides: Sequence[str],
+    store_root: Path,
+    task: int,
+    tasks: int,
+    device: str | None = None,
 ) -> dict[str, int]:
     """One array task: computes its share of the sweep's chunks into the store.
 
@@ -101,16 +107,19 @@ def compute_share(
         store_root: the member store (absolute).
         task: this task's index, ``0 <= task < tasks``.
         tasks: the array's size.
+        device: ``--device`` (None: JAX's choice).
 
     Returns:
         ``task``, and the members this task ``computed`` and found stored (``reused``).
     """
     from experiments.kinds import load_config
+    from experiments.pipeline import devices
     from experiments.pipeline.cache import enable_compilation_cache
     from experiments.pipeline.plan import absolute_paths, plan
     from experiments.pipeline.run import execute
     from experiments.pipeline.store import MemberStore, check_folder
 
+    devices.choose(device)  # before JAX starts its backends
     enable_compilation_cache()
     config = absolute_paths(load_config(config_file, list(overrides)), config_file.parent)
     check_folder(store_root)
@@ -128,9 +137,12 @@ class ArrayTask:
     overrides: tuple[str, ...]
     store_root: Path
     tasks: int
+    device: str | None = None
 
     def __call__(self, task: int) -> dict[str, int]:
-        return compute_share(self.config_file, self.overrides, self.store_root, task, self.tasks)
+        return compute_share(
+            self.config_file, self.overrides, self.store_root, task, self.tasks, self.device
+        )
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
         import submitit
@@ -186,7 +198,13 @@ def submit_array(
     """Submits the array; returns the executor and its jobs, one per task."""
     submitit = require_submitit()
     executor = executor_for(submitit, log_folder, options)
-    task = ArrayTask(config_file.resolve(), tuple(overrides), store_root.resolve(), options.tasks)
+    task = ArrayTask(
+        config_file.resolve(),
+        tuple(overrides),
+        store_root.resolve(),
+        options.tasks,
+        options.device,
+    )
     jobs = executor.map_array(task, list(range(options.tasks)))
     return executor, jobs
 
