@@ -20,9 +20,10 @@ a reused member is the one it had; the plan never depends on what is stored, and
 written by other code, precision or platform is never read (its keys differ).
 
 Layout: ``ROOT/<first two hex digits>/<chunk key>.chunk``, one file per chunk: a header
-line (``infolab-chunk 1``), the sha256 of the body, and the body, an ``.npz`` archive
-(read with ``allow_pickle=False``) whose ``__meta__`` entry is the JSON of the chunk's
-outcomes (their arrays are the archive's other entries) and member keys. A file is written
+line (``infolab-chunk 2``), the sha256 of the body, and the body: the JSON of the chunk's
+outcomes and member keys (no pickle), each array in it named by its dtype, shape and
+offset into the raw bytes that follow (read back with ``numpy.frombuffer``, one file
+read and no archive to parse, so 1,000 members read in well under a second). A file is written
 under a temporary name in its folder, flushed (``fsync``) and linked into place, so it is
 complete or absent; the first complete write of a chunk wins; a file whose checksum or
 contents do not check out is ignored and rewritten when its chunk is recomputed.
@@ -38,8 +39,8 @@ import dataclasses
 import functools
 import hashlib
 import importlib.metadata
-import io
 import json
+import math
 import os
 import platform as _platform
 import sys
@@ -66,8 +67,8 @@ __all__ = [
 
 STORE_ENV = "INFOLAB_MEMBER_STORE"
 _OFF = frozenset({"off", "0", "false", "no", "none"})
-_HEADER = b"infolab-chunk 1\n"
-_FORMAT = 1
+_HEADER = b"infolab-chunk 2\n"
+_FORMAT = 2
 
 
 # ---------------------------------------------------------------------------
@@ -158,60 +159,78 @@ class _Unstorable(TypeError):
     """A value the store cannot write exactly (the chunk is then computed, not stored)."""
 
 
-def _encode(value: Any, arrays: dict[str, np.ndarray]) -> Any:
+class _Packer:
+    """Arrays laid end to end (each at a multiple of 8 bytes), described in the JSON by
+    ``[dtype, shape, offset]``."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def add(self, array: np.ndarray) -> list[Any]:
+        if array.dtype.hasobject:
+            raise _Unstorable(f"an object array {array.dtype}")
+        data = np.ascontiguousarray(array).tobytes()
+        where = [array.dtype.str, list(array.shape), self.size]
+        padding = -len(data) % 8
+        self.parts.append(data + bytes(padding))
+        self.size += len(data) + padding
+        return where
+
+
+def _encode(value: Any, packer: _Packer) -> Any:
     if isinstance(value, np.ndarray):
-        if value.dtype.hasobject:
-            raise _Unstorable(f"an object array {value.dtype}")
-        name = f"a{len(arrays)}"
-        arrays[name] = value
-        return {"$a": name}
+        return {"$a": packer.add(value)}
     if isinstance(value, np.generic):
-        name = f"a{len(arrays)}"
-        arrays[name] = np.asarray(value)
-        return {"$s": name}
+        return {"$s": packer.add(np.asarray(value))}
     if value is None or type(value) in (bool, int, float, str):
         return value
     if type(value) is dict:
         if not all(type(k) is str for k in value):
             raise _Unstorable("a mapping with keys other than text")
-        return {"$d": [[k, _encode(v, arrays)] for k, v in value.items()]}
+        return {"$d": [[k, _encode(v, packer)] for k, v in value.items()]}
     if type(value) in (list, tuple):
         tag = "$l" if type(value) is list else "$t"
-        return {tag: [_encode(v, arrays) for v in value]}
+        return {tag: [_encode(v, packer) for v in value]}
     raise _Unstorable(f"a value of type {type(value).__name__}")
 
 
-def _decode(node: Any, arrays: Mapping[str, np.ndarray]) -> Any:
+def _array(where: list[Any], data: memoryview) -> np.ndarray:
+    dtype, shape, offset = np.dtype(where[0]), tuple(where[1]), where[2]
+    count = math.prod(shape)
+    return np.frombuffer(data, dtype, count, offset).reshape(shape).copy()
+
+
+def _decode(node: Any, data: memoryview) -> Any:
     if not isinstance(node, dict):
         return node
     ((tag, body),) = node.items()
     if tag == "$a":
-        return arrays[body]
+        return _array(body, data)
     if tag == "$s":
-        return arrays[body][()]
+        return _array(body, data)[()]
     if tag == "$d":
-        return {k: _decode(v, arrays) for k, v in body}
-    items = [_decode(v, arrays) for v in body]
+        return {k: _decode(v, data) for k, v in body}
+    items = [_decode(v, data) for v in body]
     return items if tag == "$l" else tuple(items)
 
 
 def encode_outcomes(outcomes: Sequence[Outcome], meta: Mapping[str, Any]) -> bytes:
-    """Outcomes as a chunk file's bytes (header, checksum, ``.npz`` body).
+    """Outcomes as a chunk file's bytes: the header line, the sha256 of the body, and the
+    body (the JSON's length in 8 bytes, the JSON, then the arrays' bytes).
 
     Raises:
         TypeError: an outcome holds a value that cannot be written exactly.
     """
-    arrays: dict[str, np.ndarray] = {}
+    packer = _Packer()
     fields = [
-        {f.name: _encode(getattr(o, f.name), arrays) for f in dataclasses.fields(Outcome)}
+        {f.name: _encode(getattr(o, f.name), packer) for f in dataclasses.fields(Outcome)}
         for o in outcomes
     ]
     document = {**meta, "format": _FORMAT, "outcomes": fields}
-    text = json.dumps(document, allow_nan=True, separators=(",", ":"))
-    arrays["__meta__"] = np.frombuffer(text.encode(), np.uint8)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    body = buffer.getvalue()
+    text = json.dumps(document, allow_nan=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    body = b"".join([len(text).to_bytes(8, "little"), text, *packer.parts])
     return _HEADER + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
 
 
@@ -226,13 +245,13 @@ def decode_outcomes(blob: bytes) -> tuple[list[Outcome], dict[str, Any]]:
     checksum, _, body = blob[len(_HEADER) :].partition(b"\n")
     if hashlib.sha256(body).hexdigest().encode() != checksum:
         raise ValueError("checksum mismatch")
-    with np.load(io.BytesIO(body), allow_pickle=False) as archive:
-        arrays = {name: archive[name] for name in archive.files}
-    document = json.loads(arrays.pop("__meta__").tobytes().decode())
+    length = int.from_bytes(body[:8], "little")
+    document = json.loads(body[8 : 8 + length].decode())
     if document.get("format") != _FORMAT:
         raise ValueError("another format")
+    data = memoryview(body)[8 + length :]
     outcomes = [
-        Outcome(**{name: _decode(node, arrays) for name, node in fields.items()})
+        Outcome(**{name: _decode(node, data) for name, node in fields.items()})
         for fields in document["outcomes"]
     ]
     return outcomes, document
