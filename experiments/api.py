@@ -80,6 +80,7 @@ def run(
     out: str | Path | None = None,
     force: bool = False,
     quiet: bool = True,
+    store: bool = True,
 ) -> Run:
     """Runs a config and returns the finished :class:`Run`.
 
@@ -90,6 +91,9 @@ def run(
             when the returned object is.
         force: replace an existing run folder at ``out``.
         quiet: print nothing (else a line per finished variant, on stderr).
+        store: read and write the member store (``output.dir``'s ``.members``, or
+            ``$INFOLAB_MEMBER_STORE``): members stored by an earlier run with the same
+            code, precision and platform are reused, not computed.
 
     Raises:
         ConfigError, DataError, OutputError: bad input, before anything runs.
@@ -100,7 +104,9 @@ def run(
         temporary = Path(tempfile.mkdtemp(prefix="infolab-run-"))
         out = temporary / "run"
     log = None if quiet else (lambda line: print(line, file=sys.stderr))
-    path = runner.run(config, base_dir, overrides=overrides, out=Path(out), force=force, log=log)
+    path = runner.run(
+        config, base_dir, overrides=overrides, out=Path(out), force=force, log=log, store=store
+    )
     assert path is not None
     result = load_run(path)
     if temporary is not None:

@@ -27,11 +27,13 @@ from experiments.config.merge import command_line_overrides
 from experiments.contract import DataError
 from experiments.kinds import KINDS, load_config
 from experiments.pipeline.hosts import DeviceError, HostsError, distributed_settings
-from experiments.rundir.folders import OutputError, WriteError
+from experiments.pipeline.launch import LaunchError, LaunchOptions, add_launch_arguments
+from experiments.rundir.folders import OutputError, WriteError, choose_run_folder
 from experiments.rundir.manifest import RUN_FILES
 from experiments.rundir.read import RunFilesError
 from experiments.rundir.write import FigureError
 from experiments.tools.catalog import compare_lines, ls_lines
+from experiments.tools.members import add_arguments as add_store_arguments
 from experiments.tools.shipped import (
     DEMO_CONFIGS,
     SEED_CONFIGS,
@@ -71,7 +73,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _bad_input(f"invalid config{where}:", error.problems)
     except DataError as error:
         return _bad_input("unusable data:", error.problems)
-    except (OutputError, HostsError, DeviceError, RunFilesError, ExportError, _BadInput) as error:
+    except (
+        OutputError,
+        HostsError,
+        DeviceError,
+        RunFilesError,
+        ExportError,
+        LaunchError,
+        _BadInput,
+    ) as error:
         return _bad_input(str(error), [])
     except FigureError as error:
         print(
@@ -148,11 +158,68 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         status=_log(args.quiet),
         hosts=hosts,
         manifest=_command_record(argv, args.config),
+        store=not args.no_store,
     )
     if run_dir is not None:
         print(run_dir)
         if args.mlflow is not None:
             _export_to(run_dir, args.mlflow, retry=True)
+    return EXIT_OK
+
+
+def _launch(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """Submits the job array (experiments.pipeline.launch), then writes the run folder:
+    at once for ``local``, by a dependent job for ``slurm``, or with ``--gather``."""
+    from experiments.pipeline import launch as launcher
+    from experiments.pipeline.store import check_folder, store_folder
+
+    overrides = _overrides(args)
+    config = load_config(args.config, overrides)
+    run_argv = ["run", str(args.config.resolve()), *(f"--set={text}" for text in overrides)]
+    run_argv += [*(["--out", str(args.out.resolve())] if args.out else [])]
+    run_argv += [*(["--force"] if args.force else []), *(["--quiet"] if args.quiet else [])]
+    run_argv += ["--device", args.device] if args.device else []
+    if args.gather:
+        return _run(build_parser().parse_args(run_argv), run_argv)
+    root = store_folder(config.output.dir)
+    if root is None:
+        raise LaunchError(f"launch needs the member store; {launcher.STORE_ENV_HINT}")
+    check_folder(root)
+    if args.tasks < 1:
+        raise LaunchError(f"--tasks: expected a number of tasks >= 1, got {args.tasks}")
+    launcher.require_submitit()
+    choose_run_folder(config, args.out, force=args.force)  # bad input, before any work
+    _runner(args).plan(config, args.config.parent)  # the data, checked here too
+    options = LaunchOptions(
+        args.executor,
+        args.tasks,
+        args.partition,
+        args.gpus_per_task,
+        args.cpus_per_task,
+        args.time,
+        args.mem,
+        args.requeue,
+        args.device,
+    )
+    return launcher.launch(
+        config, args.config, overrides, root, options, run_argv, _log(args.quiet)
+    )
+
+
+def _status(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from experiments.tools import members
+
+    if not args.target.exists():
+        raise _BadInput(f"RUN_OR_CONFIG: {args.target} does not exist")
+    _runner()  # the compilation cache, before anything compiles
+    print("\n".join(members.status_lines(args.target, load_config)))
+    return EXIT_OK
+
+
+def _store(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from experiments.tools import members
+
+    print("\n".join(members.gc_lines(args.dir, dry_run=args.dry_run)))
     return EXIT_OK
 
 
@@ -302,6 +369,9 @@ EXAMPLES = """examples:
   infolab compare RUN_A RUN_B                          what differs between two runs
   infolab report RUN [RUN ...]                         an HTML report (and Markdown twin)
   infolab export RUN --mlflow sqlite:///mlflow.db      log a run to MLflow
+  infolab status configs/lr_sweep.yaml                 its members in the member store
+  infolab launch configs/lr_sweep.yaml --executor slurm --tasks 16 --gpus-per-task 1
+                                                       a sweep as a Slurm job array
 """
 
 
@@ -352,6 +422,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, metavar="DIR", help="the run folder")
     run.add_argument("--force", action="store_true", help="replace an existing run folder")
     run.add_argument("--mlflow", metavar="URI", help="then log the run to this MLflow store")
+    run.add_argument(
+        "--no-store",
+        action="store_true",
+        help="neither read nor write the member store (default: OUTPUT_DIR/.members, or "
+        "$INFOLAB_MEMBER_STORE), so nothing is resumed or reused",
+    )
     hosts = run.add_argument_group(
         "many hosts",
         "run one sweep over several processes with jax.distributed; process 0 writes the run "
@@ -360,6 +436,18 @@ def build_parser() -> argparse.ArgumentParser:
     hosts.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address")
     hosts.add_argument("--num-processes", type=int, metavar="N")
     hosts.add_argument("--process-id", type=int, metavar="I")
+    launch = command(
+        _launch,
+        "compute a sweep's chunks in a job array (Slurm or local processes), then write its "
+        "run folder from the member store",
+        config=True,
+        quiet=True,
+    )
+    add_launch_arguments(launch)
+    add_store_arguments(
+        command(_status, "how many of a run's members the member store holds"),
+        command(_store, "manage the member store: gc removes entries no run refers to"),
+    )
     command(_validate, "check a config and its data", config=True)
     command(_show, "print the resolved config", config=True)
     plot = command(_plot, "redraw a run's figures from its files")

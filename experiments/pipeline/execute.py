@@ -27,6 +27,7 @@ from jax.sharding import PartitionSpec as P
 from experiments import interrupts
 from experiments.contract import Outcome, Program
 from experiments.pipeline.plan import Group, by_key, call_size, group_members
+from experiments.pipeline.store import MemberStore
 
 __all__ = [
     "MEMBER_AXIS",
@@ -134,6 +135,7 @@ def run_group(
     size: int,
     progress: Callable | None = None,
     on_chunk: Callable[[int], None] | None = None,
+    store: MemberStore | None = None,
 ) -> list[Outcome]:
     """Trains one group's members as one vectorised, sharded program.
 
@@ -145,9 +147,12 @@ def run_group(
         progress: a host function the program calls with the steps done (only passed to a
             one-member group: a vmapped callback fires once per member).
         on_chunk: called with the number of members after each compiled call.
+        store: the member store: a chunk stored there is read back, not computed, and a
+            computed one is written as soon as its call returns (None: none).
 
     Returns:
-        One outcome per member of the group, in order.
+        One outcome per member of the group, in order (None for a chunk that is not the
+        store's share, in a launch task).
     """
     mesh = member_mesh()
     member_sharded = functools.partial(_global, sharding=NamedSharding(mesh, P(MEMBER_AXIS)))
@@ -158,25 +163,37 @@ def run_group(
     members = [specs[i] for i in group.members]
     hyper = _stack([program.hyperparameters(spec) for spec in members])
     seeds = np.array([spec.seed for spec in members], np.uint32)
-    outputs, executable = [], None
+    outcomes, executable = [], None
     for start in range(0, len(members), size):
         stop = min(start + size, len(members))
         chunk = slice(start, stop)
+        entry = (
+            None
+            if store is None
+            else store.entry(program, group.key, group.data, members[chunk], size)
+        )
+        if entry is not None and (stored := entry.load()) is not None:
+            outcomes.extend(stored)  # the chunk's key matched: its results, not recomputed
+            if on_chunk is not None:
+                on_chunk(stop - start)
+            continue
         chunk_hyper = {k: member_sharded(_pad(v[chunk], size)) for k, v in hyper.items()}
         keys = jax.vmap(jax.random.key)(member_sharded(_pad(seeds[chunk], size)))
         args = (chunk_hyper, keys, *shared)
         if executable is None:  # every chunk has one shape: compiled once (jax caches it)
             executable = run.lower(*args).compile()
         output = _gather(_call(executable, args))
+        done = [
+            program.outcome(group.key, jax.tree.map(lambda leaf, i=i: leaf[i], output))
+            for i in range(stop - start)
+        ]
+        if entry is not None:
+            entry.save(done)  # as soon as the call returned: a killed run keeps it
         interrupts.check()  # a signal received just as the call finished stops the run here
-        outputs.append(jax.tree.map(lambda leaf, n=stop - start: leaf[:n], output))
+        outcomes.extend(done)
         if on_chunk is not None:
             on_chunk(stop - start)
-    output = jax.tree.map(lambda *leaves: np.concatenate(leaves), *outputs)
-    return [
-        program.outcome(group.key, jax.tree.map(lambda leaf, i=i: leaf[i], output))
-        for i in range(len(members))
-    ]
+    return outcomes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -223,6 +240,7 @@ def run_groups(
     progress: Callable[[int], None] | None = None,
     on_chunk: Callable[[int, int], None] | None = None,
     budget: int | None = None,
+    store: MemberStore | None = None,
 ) -> Executed:
     """Trains every member of the groups that :func:`experiments.pipeline.plan.group_members`
     made, one compiled program per program key, in one call size per key.
@@ -234,6 +252,7 @@ def run_groups(
         progress: a host function called with a one-member group's steps done.
         on_chunk: called with (members, steps per member) after every compiled call.
         budget: device memory per device in bytes (default :func:`memory_budget`).
+        store: the member store chunks are read from and written to (None: none).
     """
     outcomes: list[Outcome | None] = [None] * len(specs)
     seconds, compiling = [], []
@@ -245,7 +264,13 @@ def run_groups(
             begun = time.perf_counter()
             with _compile_meter() as spent:
                 done = run_group(
-                    program, group, specs, size=size, progress=progress, on_chunk=report
+                    program,
+                    group,
+                    specs,
+                    size=size,
+                    progress=progress,
+                    on_chunk=report,
+                    store=store,
                 )
             seconds.append((group, time.perf_counter() - begun))
             compiling.append((group, sum(spent)))

@@ -34,6 +34,7 @@ from experiments.config import Experiment
 from experiments.pipeline import devices
 from experiments.pipeline import execute as executor
 from experiments.pipeline.plan import Group, Plan, absolute_paths, plan
+from experiments.pipeline.store import MemberStore, open_store
 from experiments.rundir.folders import KeptBeside, Stage, choose_run_folder, open_stage, staged
 from experiments.rundir.manifest import utc_now
 from experiments.rundir.read import read_run
@@ -98,12 +99,16 @@ def _member_steps(the_plan: Plan) -> int:
     return sum(the_plan.program.steps(g.key) * len(g.members) for g in the_plan.groups)
 
 
-def execute(the_plan: Plan, *, progress: bool = False) -> executor.Executed:
+def execute(
+    the_plan: Plan, *, progress: bool = False, store: MemberStore | None = None
+) -> executor.Executed:
     """Trains every member of the plan, one compiled program per group.
 
     Args:
         the_plan: from :func:`plan`.
         progress: show a bar over member-steps (on stderr).
+        store: the member store (:mod:`experiments.pipeline.store`): stored chunks are
+            read back, computed ones written (None: none).
     """
     specs = [m.spec for m in the_plan.members]
     total = _member_steps(the_plan)
@@ -120,6 +125,7 @@ def execute(the_plan: Plan, *, progress: bool = False) -> executor.Executed:
                 specs,
                 progress=_RELAY if progress else None,
                 on_chunk=bar.after_call,
+                store=store,
             )
         finished = True
         return executed
@@ -191,6 +197,7 @@ def run(
     hosts: tuple[str, int, int] | None = None,
     manifest: dict[str, Any] | None = None,
     status: Log | None = None,
+    store: bool = True,
 ) -> Path | None:
     """Runs a config end to end and returns its run folder.
 
@@ -214,6 +221,9 @@ def run(
         manifest: entries added to ``manifest.json`` (the command, ...).
         status: called with a line as each stage starts ("loading data", "compiling and
             running N program(s)", "drawing figures") and with what was drawn (None: silent).
+        store: read and write the member store (:mod:`experiments.pipeline.store`), so a
+            stopped run resumes and a finished one computes nothing again (off with many
+            processes: they would have to agree on what is stored).
 
     Returns:
         The run folder, or None on a process other than 0.
@@ -226,6 +236,7 @@ def run(
         coordinator, count, process = hosts
         jax.distributed.initialize(coordinator, num_processes=count, process_id=process)
     formats = list(config.output.formats) if writer else []
+    members = open_store(config.output.dir, config.precision, enabled=store and hosts is None)
     device = devices.describe()  # DeviceError: bad input, before any work
     _status(status, f"loading data for {config.member_count()} member(s)")
     the_plan = plan(config, base_dir)
@@ -233,7 +244,7 @@ def run(
     with staged(stage) if stage is not None else contextlib.nullcontext():
         interrupts.check()
         _status(status, f"compiling and running {len(the_plan.groups)} program(s)")
-        executed = execute(the_plan, progress=progress)
+        executed = execute(the_plan, progress=progress, store=members)
         interrupts.check()
     seconds = train_seconds(the_plan, executed)
     if log is not None:
@@ -249,6 +260,7 @@ def run(
         "train_time_s": seconds,
         "end": utc_now(),
         "wall_time_s": round(time.perf_counter() - clock, 3),
+        **_store_counts(members, len(the_plan.members)),
     }
     if hosts is not None:
         extra["processes"] = hosts[1]
@@ -261,6 +273,19 @@ def run(
     if formats:
         _figures(final, config, status)  # FigureError: the results are kept
     return final
+
+
+def _store_counts(members: MemberStore | None, total: int) -> dict[str, Any]:
+    """The manifest's ``members_computed``, ``members_reused``, ``member_store`` and
+    ``member_chunks`` (the keys of the run's chunks)."""
+    if members is None:
+        return {"members_computed": total, "members_reused": 0, "member_store": None}
+    return {
+        "members_computed": members.computed,
+        "members_reused": members.reused,
+        "member_store": str(members.root.resolve()),
+        "member_chunks": list(members.keys),  # what `infolab store gc` keeps
+    }
 
 
 def _status(log: Log | None, line: str) -> None:
