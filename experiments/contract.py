@@ -181,7 +181,8 @@ class Kind:
         metrics: the metric names, in the order tables list them.
         count_metrics: those that are counts (written as integers).
         headline_metric: the metric a sweep's best member is chosen by (on the test split
-            where there is one), recorded in ``summary.json``; None: none is chosen.
+            where there is one, by its cross-validation mean where a member has a ``cv``
+            entry), recorded in ``summary.json``; None: none is chosen.
         precisions: the values of ``precision`` the kind computes in: ``float64`` only
             where its code is dtype-generic (the dtype of every value follows the data's).
         higher_is_better: the metrics for which more is better (``accuracy``); the rest

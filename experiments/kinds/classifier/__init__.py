@@ -5,7 +5,8 @@ versus MAP with Gaussian (L2) and Laplace (L1) priors.
 ``optim`` (objectives and optimizers) · ``train`` (the pure, vmappable run function) ·
 ``program`` (what the pipeline calls) · ``newton`` and ``evidence`` (the exact MAP solve, its
 Laplace evidence and hypergradients) · ``selection`` (the evidence in a run, and prior scales
-chosen by it) · ``figures``, ``path_figures`` and ``evidence_figures`` (drawn from a run
+chosen by it) · ``cv`` (cross-validation folds in a run, and prior scales chosen by them) ·
+``figures``, ``path_figures`` and ``evidence_figures`` (drawn from a run
 folder's files). Importing this package loads neither jax nor matplotlib.
 """
 
