@@ -196,7 +196,7 @@ def grassberger_entropy(
         G(c) = \psi(c) + \tfrac12 (-1)^c \left[\psi\!\left(\tfrac{c + 1}{2}\right)
         - \psi\!\left(\tfrac{c}{2}\right)\right],
 
-    with ψ the digamma function (Grassberger, 2003, eq. 35; as DiscreteEntropy.jl).
+    with ψ the digamma function (Grassberger, 2003; as DiscreteEntropy.jl).
     :math:`(-1)^c` is taken as :math:`\cos(\pi c)`, which equals it at whole counts and
     makes the estimate smooth in the counts, so its gradient is finite wherever every
     count is positive; an empty bin adds 0. With n = 0 it is 0; a single observation

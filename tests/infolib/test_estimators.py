@@ -4,7 +4,7 @@ References, each written here from the paper's formula in float64 NumPy/SciPy, i
 the JAX code (which uses closed forms or O(K) rearrangements of them):
 
 * jackknife: the literal leave-one-observation-out average over the n samples (Zahl, 1977);
-* Grassberger (2003, eq. 35) with the integer (−1)^c;
+* Grassberger (2003) with the integer (−1)^c;
 * Chao–Shen: R ``entropy::entropy.ChaoShen`` transcribed;
 * Zhang (2012): the product-sum form of the paper, not the digamma form used by the code;
 * James–Stein: R ``entropy::freqs.shrink`` transcribed, and values of pyitlib 0.3.1
@@ -89,7 +89,7 @@ def chao_shen_reference(y):  # R entropy.ChaoShen, line by line
     return float(-np.sum(pa * np.log(pa) / la))
 
 
-def zhang_reference(c):  # Zhang (2012), eq. (2): the product-sum form
+def zhang_reference(c):  # Zhang (2012): the product-sum form
     c = np.asarray(c, np.float64)
     n = int(c.sum())
     p = c / max(n, 1)
