@@ -52,8 +52,8 @@ def test_conditional_entropy_by_the_chain_rule_and_by_its_definition(tmp_path):
 def test_mean_code_length_is_the_cross_entropy_against_two_to_the_minus_length(tmp_path):
     params = _params("code_length.yaml", tmp_path)["default"]["params"]
     p = np.array([0.5, 0.25, 0.125, 0.125])
-    lengths = {"Q_matched": [1, 2, 3, 3], "Q_fixed_2_bits": [2, 2, 2, 2]}
-    lengths["Q_mismatched"] = [3, 3, 2, 1]
+    lengths = {"matched": [1, 2, 3, 3], "fixed": [2, 2, 2, 2]}
+    lengths["reversed"] = [3, 3, 2, 1]
     for name, ell in lengths.items():
         pair = params["pairs"][f"P||{name}"]
         assert pair["cross_entropy"] == pytest.approx(float(p @ ell), abs=1e-6)
