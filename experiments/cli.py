@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import json
 import signal
 import sys
 import traceback
@@ -26,9 +27,11 @@ from experiments.config import ConfigError, dump_config
 from experiments.config.merge import command_line_overrides
 from experiments.contract import DataError
 from experiments.kinds import KINDS, load_config
+from experiments.pipeline import launch as launcher
 from experiments.pipeline.hosts import DeviceError, HostsError, distributed_settings
-from experiments.pipeline.launch import LaunchError, LaunchOptions, add_launch_arguments
-from experiments.rundir.folders import OutputError, WriteError, choose_run_folder
+from experiments.pipeline.launch import LaunchError, add_launch_arguments, parse_task
+from experiments.pipeline.store import store_folder
+from experiments.rundir.folders import OutputError, WriteError
 from experiments.rundir.manifest import RUN_FILES
 from experiments.rundir.read import RunFilesError
 from experiments.rundir.write import FigureError
@@ -147,6 +150,11 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         check_uri(args.mlflow)
         require_mlflow()
     config = load_config(args.config, _overrides(args))
+    if args.task is not None:  # one task of a launched array: its chunks into the store
+        root = store_folder(config.output.dir)
+        _runner(args)
+        print(json.dumps(launcher.compute_share(config, args.config.parent, root, *args.task)))
+        return EXIT_OK
     run_dir = _runner(args).run(
         config,
         args.config.parent,
@@ -168,42 +176,21 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _launch(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    """Submits the job array (experiments.pipeline.launch), then writes the run folder:
-    at once for ``local``, by a dependent job for ``slurm``, or with ``--gather``."""
-    from experiments.pipeline import launch as launcher
-    from experiments.pipeline.store import check_folder, store_folder
-
+    """Submits the job array (:mod:`experiments.pipeline.launch`), then writes the run
+    folder: at once for ``local``, by a dependent job for ``slurm``, or with ``--gather``."""
     overrides = _overrides(args)
     config = load_config(args.config, overrides)
-    run_argv = ["run", str(args.config.resolve()), *(f"--set={text}" for text in overrides)]
-    run_argv += [*(["--out", str(args.out.resolve())] if args.out else [])]
-    run_argv += [*(["--force"] if args.force else []), *(["--quiet"] if args.quiet else [])]
-    run_argv += ["--device", args.device] if args.device else []
-    if args.gather:
-        return _run(build_parser().parse_args(run_argv), run_argv)
-    root = store_folder(config.output.dir)
-    if root is None:
-        raise LaunchError(f"launch needs the member store; {launcher.STORE_ENV_HINT}")
-    check_folder(root)
-    if args.tasks < 1:
-        raise LaunchError(f"--tasks: expected a number of tasks >= 1, got {args.tasks}")
-    launcher.require_submitit()
-    choose_run_folder(config, args.out, force=args.force)  # bad input, before any work
-    _runner(args).plan(config, args.config.parent)  # the data, checked here too
-    options = LaunchOptions(
-        args.executor,
-        args.tasks,
-        args.partition,
-        args.gpus_per_task,
-        args.cpus_per_task,
-        args.time,
-        args.mem,
-        args.requeue,
-        args.device,
-    )
-    return launcher.launch(
-        config, args.config, overrides, root, options, run_argv, _log(args.quiet)
-    )
+    run_argv = launcher.run_command(args, overrides)
+    if not args.gather:
+        options = launcher.options_from(args)
+        root = launcher.prepare(config, options, args.out, args.force)
+        _runner(args).plan(config, args.config.parent)  # the data, checked here too
+        code = launcher.launch(
+            config, args.config, overrides, root, options, run_argv, _log(args.quiet)
+        )
+        if code is not None:
+            return code
+    return _run(build_parser().parse_args(run_argv), run_argv)
 
 
 def _status(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -419,23 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     run = command(_run, "run a config and write a run folder", config=True, quiet=True)
-    run.add_argument("--out", type=Path, metavar="DIR", help="the run folder")
-    run.add_argument("--force", action="store_true", help="replace an existing run folder")
-    run.add_argument("--mlflow", metavar="URI", help="then log the run to this MLflow store")
-    run.add_argument(
-        "--no-store",
-        action="store_true",
-        help="neither read nor write the member store (default: OUTPUT_DIR/.members, or "
-        "$INFOLAB_MEMBER_STORE), so nothing is resumed or reused",
-    )
-    hosts = run.add_argument_group(
-        "many hosts",
-        "run one sweep over several processes with jax.distributed; process 0 writes the run "
-        "folder (defaults: JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID)",
-    )
-    hosts.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address")
-    hosts.add_argument("--num-processes", type=int, metavar="N")
-    hosts.add_argument("--process-id", type=int, metavar="I")
+    _run_options(run)
     launch = command(
         _launch,
         "compute a sweep's chunks in a job array (Slurm or local processes), then write its "
@@ -481,6 +452,28 @@ def build_parser() -> argparse.ArgumentParser:
     command(_demo, "run mse_vs_ce and mle_vs_map on their defaults", quiet=True)
     command(_seeds, "run every config that reproduces the source material", quiet=True)
     return parser
+
+
+def _run_options(run: argparse.ArgumentParser) -> None:
+    """The options of ``run`` beyond a config command's."""
+    run.add_argument("--out", type=Path, metavar="DIR", help="the run folder")
+    run.add_argument("--force", action="store_true", help="replace an existing run folder")
+    run.add_argument("--mlflow", metavar="URI", help="then log the run to this MLflow store")
+    run.add_argument(
+        "--no-store",
+        action="store_true",
+        help="neither read nor write the member store (default: OUTPUT_DIR/.members, or "
+        "$INFOLAB_MEMBER_STORE), so nothing is resumed or reused",
+    )
+    run.add_argument("--task", type=parse_task, metavar="T/N", help=argparse.SUPPRESS)
+    hosts = run.add_argument_group(
+        "many hosts",
+        "run one sweep over several processes with jax.distributed; process 0 writes the run "
+        "folder (defaults: JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID)",
+    )
+    hosts.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address")
+    hosts.add_argument("--num-processes", type=int, metavar="N")
+    hosts.add_argument("--process-id", type=int, metavar="I")
 
 
 def version() -> str:

@@ -21,6 +21,9 @@ imported only here, and only by a launch.
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -92,40 +95,44 @@ def add_launch_arguments(parser: Any) -> None:
 
 
 def compute_share(
-    config_file: Path,
-    overrides: Sequence[str],
-    store_root: Path,
-    task: int,
-    tasks: int,
-    device: str | None = None,
+    config: Any, base_dir: Path, store_root: Path, task: int, tasks: int
 ) -> dict[str, int]:
-    """One array task: computes its share of the sweep's chunks into the store.
+    """One array task: computes its share of the sweep's chunks into the store (chunk i
+    when i mod ``tasks`` is ``task``). The command line runs it as ``infolab run CONFIG
+    --task T/N`` in the array's processes.
 
     Args:
-        config_file: the config (absolute, as the launcher resolved it).
-        overrides: the ``key=value`` strings it was launched with.
+        config: the resolved experiment.
+        base_dir: the folder its data paths are relative to.
         store_root: the member store (absolute).
         task: this task's index, ``0 <= task < tasks``.
         tasks: the array's size.
-        device: ``--device`` (None: JAX's choice).
 
     Returns:
         ``task``, and the members this task ``computed`` and found stored (``reused``).
     """
-    from experiments.kinds import load_config
-    from experiments.pipeline import devices
-    from experiments.pipeline.cache import enable_compilation_cache
-    from experiments.pipeline.plan import absolute_paths, plan
+    from experiments.pipeline.plan import absolute_paths, plan  # jax: only in a task
     from experiments.pipeline.run import execute
     from experiments.pipeline.store import MemberStore, check_folder
 
-    devices.choose(device)  # before JAX starts its backends
-    enable_compilation_cache()
-    config = absolute_paths(load_config(config_file, list(overrides)), config_file.parent)
+    config = absolute_paths(config, base_dir)
     check_folder(store_root)
     store = MemberStore(store_root, config.precision, share=(task, tasks))
-    execute(plan(config, config_file.parent), store=store)
+    execute(plan(config, base_dir), store=store)
     return {"task": task, "computed": store.computed, "reused": store.reused}
+
+
+def _infolab(argv: Sequence[str], store_root: Path | None = None) -> str:
+    """Runs ``python -m experiments ARGV`` in a new process (of the array or the final job)
+    and returns its standard output; raises ``RuntimeError`` if it fails."""
+    env = {**os.environ, **({"INFOLAB_MEMBER_STORE": str(store_root)} if store_root else {})}
+    done = subprocess.run(
+        [sys.executable, "-m", "experiments", *argv], env=env, capture_output=True, text=True
+    )
+    sys.stderr.write(done.stderr)
+    if done.returncode != 0:
+        raise RuntimeError(f"infolab {' '.join(argv)} exited with {done.returncode}")
+    return done.stdout
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,9 +147,10 @@ class ArrayTask:
     device: str | None = None
 
     def __call__(self, task: int) -> dict[str, int]:
-        return compute_share(
-            self.config_file, self.overrides, self.store_root, task, self.tasks, self.device
-        )
+        argv = ["run", str(self.config_file), *(f"--set={text}" for text in self.overrides)]
+        argv += ["--task", f"{task}/{self.tasks}"]
+        argv += ["--device", self.device] if self.device else []
+        return json.loads(_infolab(argv, self.store_root).splitlines()[-1])
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
         import submitit
@@ -157,11 +165,7 @@ class GatherJob:
     argv: tuple[str, ...]
 
     def __call__(self) -> None:
-        from experiments import cli
-
-        code = cli.main(list(self.argv))
-        if code != 0:
-            raise RuntimeError(f"infolab {' '.join(self.argv)} exited with {code}")
+        sys.stdout.write(_infolab(self.argv))
 
 
 def executor_for(submitit: Any, folder: Path, options: LaunchOptions) -> Any:
@@ -228,6 +232,59 @@ def wait(jobs: Sequence[Any], poll_s: float = 0.5) -> list[dict[str, int]]:
 STORE_ENV_HINT = "INFOLAB_MEMBER_STORE turns it off: unset it or name a shared folder"
 
 
+def options_from(args: Any) -> LaunchOptions:
+    """The :class:`LaunchOptions` of parsed ``infolab launch`` arguments."""
+    return LaunchOptions(
+        args.executor,
+        args.tasks,
+        args.partition,
+        args.gpus_per_task,
+        args.cpus_per_task,
+        args.time,
+        args.mem,
+        args.requeue,
+        args.device,
+    )
+
+
+def run_command(args: Any, overrides: Sequence[str]) -> list[str]:
+    """The ``infolab run`` command that writes the launched sweep's run folder from the store
+    (the same config, overrides and options, with absolute paths)."""
+    argv = ["run", str(args.config.resolve()), *(f"--set={text}" for text in overrides)]
+    argv += ["--out", str(args.out.resolve())] if args.out else []
+    argv += [*(["--force"] if args.force else []), *(["--quiet"] if args.quiet else [])]
+    return argv + (["--device", args.device] if args.device else [])
+
+
+def prepare(config: Any, options: LaunchOptions, out: Path | None, force: bool) -> Path:
+    """Checks a launch before anything is submitted and returns the member store's folder.
+
+    Raises:
+        LaunchError: no store, no tasks, or no submitit.
+        OutputError: the run folder cannot be written.
+    """
+    from experiments.pipeline.store import check_folder, store_folder
+    from experiments.rundir.folders import choose_run_folder
+
+    root = store_folder(config.output.dir)
+    if root is None:
+        raise LaunchError(f"launch needs the member store; {STORE_ENV_HINT}")
+    check_folder(root)
+    if options.tasks < 1:
+        raise LaunchError(f"--tasks: expected a number of tasks >= 1, got {options.tasks}")
+    require_submitit()
+    choose_run_folder(config, out, force=force)  # bad input, before any work
+    return root
+
+
+def parse_task(text: str) -> tuple[int, int]:
+    """``--task T/N``: task T of an array of N (``0 <= T < N``)."""
+    task, _, tasks = text.partition("/")
+    if not (task.isdigit() and tasks.isdigit() and int(task) < int(tasks)):
+        raise LaunchError(f"--task: expected T/N with 0 <= T < N, got {text!r}")
+    return int(task), int(tasks)
+
+
 def launch(
     config: Any,
     config_file: Path,
@@ -236,11 +293,10 @@ def launch(
     options: LaunchOptions,
     run_argv: Sequence[str],
     log: Any = None,
-) -> int:
-    """Submits the array and then writes (``local``) or schedules (``slurm``) the run
-    folder; returns the exit code. ``run_argv`` is the ``infolab run`` command that
-    writes the folder from the store."""
-    from experiments import cli
+) -> int | None:
+    """Submits the array and then waits for it (``local``: None, the caller writes the run
+    folder at once) or schedules the final job (``slurm``); returns the exit code.
+    ``run_argv`` is the ``infolab run`` command that writes the folder from the store."""
     from experiments.config import config_hash
 
     say = log or (lambda line: None)
@@ -255,7 +311,7 @@ def launch(
             return 1
         computed = sum(result["computed"] for result in done)
         say(f"launch: the tasks computed {computed} member(s); writing the run folder")
-        return cli.main(list(run_argv))
+        return None  # the caller writes the run folder now
     array = str(jobs[0].job_id).split("_")[0]
     executor.update_parameters(slurm_additional_parameters={"dependency": f"afterok:{array}"})
     final = executor.submit(GatherJob(tuple(run_argv)))

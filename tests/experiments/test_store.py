@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from experiments import cli
+from experiments.kinds import load_config
 from experiments.pipeline import launch, store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -203,9 +204,10 @@ def test_a_sweep_killed_mid_run_resumes_to_the_same_bytes(folder, capsys):
 
 def test_launch_tasks_share_the_chunks_and_the_gather_computes_none(folder, capsys):
     config = folder / "sweep.yaml"
-    shares = [launch.compute_share(config, [], folder / "members", t, 2) for t in range(2)]
+    loaded = load_config(config)
+    shares = [launch.compute_share(loaded, folder, folder / "members", t, 2) for t in range(2)]
     assert [s["computed"] for s in shares] == [2, 1]  # chunks 0, 2 and chunk 1
-    assert launch.compute_share(config, [], folder / "members", 0, 2)["computed"] == 0
+    assert launch.compute_share(loaded, folder, folder / "members", 0, 2)["computed"] == 0
     assert cli.main(["launch", str(config), "--gather", "--out", str(folder / "run")]) == 0
     manifest = json.loads((folder / "run" / "manifest.json").read_text())
     assert (manifest["members_computed"], manifest["members_reused"]) == (0, 3)
