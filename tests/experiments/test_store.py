@@ -252,7 +252,7 @@ def test_store_gc_removes_only_entries_no_run_refers_to(folder, monkeypatch, cap
     kept = _run(folder, "results/stored/kept")
     _run(folder, "results/stored/gone", "--set", "precision=float64")
     root = results / ".members"
-    (root / "ab").mkdir()
+    (root / "ab").mkdir(exist_ok=True)  # a real entry's folder may have that name
     (root / "ab" / ".ab12.999.tmp").write_bytes(b"half")  # a killed write's
     (results / "notes.txt").write_text("mine")
     (root / "README").write_text("not an entry")

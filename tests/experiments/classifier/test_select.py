@@ -259,8 +259,9 @@ def test_scale_errors_name_the_key():
     cases = {
         -1.0: "train.prior.scale: must be > 0, got -1.0",
         "x": "train.prior.scale: expected a number, got 'x'",
-        "cv": "train.prior.scale.select: 'cv' is not one of evidence",
-        "typo": "train.prior.scale.selec: unknown key (allowed: select, per_feature)",
+        "cv": "train.prior.scale.select: select: cv needs data.cv_folds (the folds it scores "
+        "each scale on); set data.cv_folds: 5, say",
+        "typo": "train.prior.scale.selec: unknown key",
     }
     for value, message in cases.items():
         scale = {"cv": {"select": "cv"}, "typo": {"selec": "evidence"}}.get(value, value)
