@@ -210,6 +210,7 @@ def test_sklearn_path_quick_compares_every_solver(sklearn_results):
     assert len(rows) == sum(len(r["contenders"]) for r in records)
 
 
+@pytest.mark.slow
 def test_the_solvers_fista_contender_reaches_the_float64_optimum():
     """benchmarks.solvers times FISTA on the synthetic paths only (not in --quick): its
     contender must be the MAP path it claims to be, each member stopped at its tol."""

@@ -320,6 +320,7 @@ def test_metrics_csv_is_tidy_and_ordered(tiny_run):
     assert order == ["mle", "lasso", "blowup", "iris"]
 
 
+@pytest.mark.slow
 def test_the_same_config_gives_the_same_bytes(tiny_run, tmp_path):
     config = write_config(tmp_path, TINY)
     # Figures are not part of the contract: leave them out to save time.

@@ -97,6 +97,7 @@ def test_bad_arguments_are_refused_naming_the_argument(call, expected):
         call()
 
 
+@pytest.mark.slow
 def test_a_fit_predicts_as_scikit_learn_does():
     # MapFit and PathFit answer predict_proba, decision_function, predict and score like
     # scikit-learn's LogisticRegression at the same optimum (float64, C = σ²).

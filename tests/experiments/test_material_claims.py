@@ -72,6 +72,7 @@ def test_mle_is_the_minimum_cross_entropy(tmp_path):
     assert round(run["final"]["train"]["cross_entropy"], 3) == round(nll, 3) == 0.898
 
 
+@pytest.mark.slow
 def test_a_flat_prior_makes_map_the_mle(tmp_path):
     runs = _params("uniform_prior.yaml", tmp_path)
     mle = np.array(runs["mle"]["params"]["weights"])
@@ -118,6 +119,7 @@ def test_jensen_expected_value_and_the_two_priors(tmp_path):
     assert {p.stem for p in (run_dir / "figures").iterdir()} == set(keep)
 
 
+@pytest.mark.slow
 def test_breast_cancer_map_large_weights_overfit():
     raw = load_config(CONFIGS / "breast_cancer_map.yaml", NO_FIGURES).model_dump(mode="json")
     raw["variants"] = [v for v in raw["variants"] if v["name"] != "map_laplace_fista"]

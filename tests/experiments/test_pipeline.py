@@ -27,6 +27,7 @@ MODULES = sorted(
 )
 
 
+@pytest.mark.slow
 def test_every_module_imports_alone():
     # Each module is imported with no other module of the package loaded before it: an
     # import cycle or a module that leans on another's side effects fails here.

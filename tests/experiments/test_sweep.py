@@ -192,6 +192,7 @@ def test_a_diverged_member_does_not_cost_the_sweep():
     assert np.all(np.isfinite(outcomes[0].params["weights"]))
 
 
+@pytest.mark.slow
 def test_a_data_shape_sweep_compiles_once_per_shape_and_each_member_is_its_run(tmp_path):
     block = {"data.n_samples": [100, 200], "train.prior.scale": [0.1, 1.0]}
     raw = {**BASE, "variants": [BASE["variants"][0]], "sweep": block}
@@ -218,6 +219,7 @@ def test_a_data_shape_sweep_compiles_once_per_shape_and_each_member_is_its_run(t
         )
 
 
+@pytest.mark.slow
 def test_a_swept_seed_changes_init_minibatches_and_data_member_by_member(tmp_path):
     # Normal init, minibatches and a data draw that follows the seed: each of the three
     # depends on the member's own seed, so a member trained with another's seed differs.

@@ -182,6 +182,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_processes_of_two_devices_match_one_process(swept, tmp_path):
     config, single = swept
     out = tmp_path / "run"

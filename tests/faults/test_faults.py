@@ -356,6 +356,7 @@ class _Terminal:
         return self._seen.decode(errors="replace")
 
 
+@pytest.mark.slow
 def test_a_signal_inside_a_long_compiled_call_stops_the_run_at_once(tmp_path, jax_cache):
     # SIGINT: one member, whose program reports its steps to the bar through a host
     # callback (such a call is dispatched synchronously). SIGTERM: a sweep of two members,

@@ -191,6 +191,7 @@ def _results(name):
 # --- dtypes and shapes ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_float32_in_gives_float32_out_with_batch_axes_kept():
     for name, kind in KINDS.items():
         for nats in jax.tree.leaves(_results(name)["nats"]):  # nsb_entropy: (mean, std)
@@ -279,6 +280,7 @@ def test_array_likes_are_accepted():
 
 
 @pytest.mark.parametrize("name", REDUCING)
+@pytest.mark.slow
 def test_axis_equals_moveaxis_then_last_axis(name):
     """``fn(x, axis=a)`` equals ``fn(np.moveaxis(x, a, -1))``, for a = 0, 1, -2 (3-d inputs).
 

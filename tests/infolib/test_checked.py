@@ -83,6 +83,7 @@ def _corrupt(name, position, index, value, keep_sum=False):
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
+@pytest.mark.slow
 def test_valid_inputs_pass_through_with_the_unchecked_value(name):
     args = VALID[name]
     got = CHECKED[name](*args)

@@ -313,6 +313,7 @@ def test_nsb_matches_adaptive_quadrature_in_float64():
             np.testing.assert_allclose(got.std, std, rtol=1e-10, err_msg=f"{counts}, K={k}")
 
 
+@pytest.mark.slow
 def test_nsb_boundaries_batches_and_float32():
     with jax.enable_x64(True):
         batch = np.zeros((4, 10))

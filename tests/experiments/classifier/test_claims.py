@@ -20,6 +20,7 @@ def _metric(run, variant: str, split: str, metric: str):
     return rows.set_index("step").value
 
 
+@pytest.mark.slow
 def test_separable_mle_weights_grow_like_log_t_and_map_wins_on_held_out_cross_entropy():
     run = experiments.run(CONFIGS / "separable_mle.yaml", NO_FIGURES)
     norm = _metric(run, "mle", "train", "weight_norm")
@@ -35,6 +36,7 @@ def test_separable_mle_weights_grow_like_log_t_and_map_wins_on_held_out_cross_en
     assert final.loc["mle", "test/accuracy"].round(2) == 0.55
 
 
+@pytest.mark.slow
 def test_mle_vs_map_l2_spreads_each_group_and_l1_picks_one_member():
     run = experiments.run(CONFIGS / "mle_vs_map.yaml", NO_FIGURES)
     shares = run.summary.set_index("variant")["group_weight_share"].map(np.array).to_dict()
@@ -58,6 +60,7 @@ def test_mle_vs_map_l2_spreads_each_group_and_l1_picks_one_member():
     }
 
 
+@pytest.mark.slow
 def test_multiclass_ce_from_a_saturated_start_mse_learns_far_slower():
     run = experiments.run(CONFIGS / "multiclass_ce.yaml", NO_FIGURES)
     ce, mse = (_metric(run, v, "test", "accuracy") for v in ("cross_entropy", "mse"))

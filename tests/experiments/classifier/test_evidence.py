@@ -429,6 +429,7 @@ def _grid() -> tuple[np.ndarray, np.ndarray]:
     return scales, values
 
 
+@pytest.mark.slow
 def test_select_evidence_lands_on_the_grid_argmax():
     x, y = breast_cancer()
     scales, values = _grid()

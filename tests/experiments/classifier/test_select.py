@@ -182,6 +182,7 @@ def test_evidence_figure_marks_the_chosen_scale_on_both_panels(mixed):
     assert "(nats)" in evidence_ax.get_ylabel() and "nats" in test_ax.get_ylabel()
 
 
+@pytest.mark.slow
 def test_ard_config_recovers_the_support(tmp_path):
     out = tmp_path / "ard"
     argv = ["run", str(REPO / "configs/ard.yaml"), "--quiet", "--out", str(out)]
@@ -280,6 +281,7 @@ def test_scale_errors_name_the_key():
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_readme_hypergradient_example_runs():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Choosing the prior", 1)[1].split("\n## ", 1)[0]

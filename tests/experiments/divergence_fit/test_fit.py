@@ -204,6 +204,7 @@ def test_a_discrete_fit_reaches_the_target_under_js():
     assert entropy[0] == pytest.approx(math.log(4), rel=1e-6)  # uniform start
 
 
+@pytest.mark.slow
 def test_forward_kl_in_2d_matches_the_mixture_moments():
     raw = {
         "name": "two_d",
