@@ -149,7 +149,8 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.mlflow is not None:  # before anything runs
         check_uri(args.mlflow)
         require_mlflow()
-    config = load_config(args.config, _overrides(args))
+    overrides = _overrides(args)
+    config = load_config(args.config, overrides)
     if args.task is not None:  # one task of a launched array: its chunks into the store
         root = store_folder(config.output.dir)
         _runner(args)
@@ -158,7 +159,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     run_dir = _runner(args).run(
         config,
         args.config.parent,
-        overrides=_overrides(args),
+        overrides=overrides,
         out=args.out,
         force=args.force,
         progress=not args.quiet and sys.stderr.isatty(),

@@ -28,6 +28,7 @@ import pytest
 import yaml
 
 from experiments import cli
+from tests.faults.common import bad_input
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = {
@@ -47,14 +48,6 @@ def _config(folder: Path, raw: dict | str = BASE, name: str = "base.yaml") -> Pa
 
 def _tree(folder: Path) -> dict[str, int]:
     return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*")}
-
-
-def _bad(argv: list[str], capsys, expected: str, code: int = 2) -> str:
-    assert cli.main(argv) == code
-    err = capsys.readouterr().err
-    assert expected in err, err
-    assert "Traceback" not in err
-    return err
 
 
 # ---------------------------------------------------------------------------
@@ -79,12 +72,12 @@ BOMB = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
 def test_hostile_yaml_is_refused_at_once(text, expected, tmp_path, capsys):
     config = _config(tmp_path, text)
     begun = time.perf_counter()
-    _bad(["show", str(config)], capsys, expected)
+    bad_input(["show", str(config)], capsys, expected)
     assert time.perf_counter() - begun < 5
 
 
 def test_a_recursive_override_is_refused(tmp_path, capsys):
-    _bad(["show", str(_config(tmp_path)), "--set", "name=&a [*a]"], capsys, "recursive alias")
+    bad_input(["show", str(_config(tmp_path)), "--set", "name=&a [*a]"], capsys, "recursive alias")
 
 
 @pytest.mark.parametrize(
@@ -99,13 +92,13 @@ def test_a_recursive_override_is_refused(tmp_path, capsys):
     ],
 )
 def test_values_that_do_not_fit_the_device_are_refused(override, expected, tmp_path, capsys):
-    _bad(["validate", str(_config(tmp_path)), "--set", override], capsys, expected)
+    bad_input(["validate", str(_config(tmp_path)), "--set", override], capsys, expected)
 
 
 def test_a_huge_grid_is_refused_from_its_axis_lengths(tmp_path, capsys):
     raw = {**BASE, "sweep": {"seed": {"linspace": [0, 1, 10_000]}, "train.steps": [1] * 1000}}
     begun = time.perf_counter()
-    _bad(["show", str(_config(tmp_path, raw))], capsys, "= 10,000,000 members, more than")
+    bad_input(["show", str(_config(tmp_path, raw))], capsys, "= 10,000,000 members, more than")
     assert time.perf_counter() - begun < 5
 
 
@@ -121,7 +114,7 @@ def test_a_large_grid_is_summarised_by_show(tmp_path, capsys):
 
 def test_huge_data_is_refused_before_it_is_allocated(tmp_path, capsys):
     config = _config(tmp_path)
-    _bad(["validate", str(config), "--set", "data.n_samples=1000000000"], capsys, "GiB")
+    bad_input(["validate", str(config), "--set", "data.n_samples=1000000000"], capsys, "GiB")
 
 
 def test_a_sweep_can_be_switched_off_from_the_command_line(tmp_path, capsys):
@@ -133,11 +126,11 @@ def test_a_sweep_can_be_switched_off_from_the_command_line(tmp_path, capsys):
 
 def test_a_bad_memory_budget_is_bad_input(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("INFOLAB_SWEEP_MEMORY", "abc")
-    _bad(["validate", str(_config(tmp_path))], capsys, "INFOLAB_SWEEP_MEMORY: expected")
+    bad_input(["validate", str(_config(tmp_path))], capsys, "INFOLAB_SWEEP_MEMORY: expected")
 
 
 def test_a_device_file_as_config(capsys):
-    _bad(["show", "/dev/null"], capsys, "config file is not a regular file: /dev/null")
+    bad_input(["show", "/dev/null"], capsys, "config file is not a regular file: /dev/null")
 
 
 # ---------------------------------------------------------------------------
@@ -149,10 +142,12 @@ def test_an_unwritable_destination_is_found_before_training(tmp_path, capsys, mo
     monkeypatch.chdir(tmp_path)
     config = _config(tmp_path)
     (tmp_path / "file").write_text("x")
-    _bad(["run", str(config), "--set", "output.dir=file/under"], capsys, "output.dir: ")
-    _bad(["run", str(config), "--set", "output.dir=file"], capsys, "output.dir: ")
+    bad_input(["run", str(config), "--set", "output.dir=file/under"], capsys, "output.dir: ")
+    bad_input(["run", str(config), "--set", "output.dir=file"], capsys, "output.dir: ")
     # /proc takes no new folders, whoever asks (a read-only folder does not stop root).
-    _bad(["run", str(config), "--out", "/proc/infolab/run"], capsys, "cannot write a run folder")
+    bad_input(
+        ["run", str(config), "--out", "/proc/infolab/run"], capsys, "cannot write a run folder"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yaml", "file"]
 
 
@@ -161,8 +156,8 @@ def test_out_may_not_be_the_current_folder(tmp_path, capsys, monkeypatch):
     run = tmp_path / "run"
     run.mkdir()
     monkeypatch.chdir(run)
-    _bad(["run", str(config), "--out", ".", "--force"], capsys, "is the current folder")
-    _bad(["run", str(config), "--out", "..", "--force"], capsys, "is the current folder")
+    bad_input(["run", str(config), "--out", ".", "--force"], capsys, "is the current folder")
+    bad_input(["run", str(config), "--out", "..", "--force"], capsys, "is the current folder")
     assert list(run.iterdir()) == []
 
 
@@ -247,7 +242,7 @@ def test_plot_refuses_damaged_files_and_keeps_the_figures(
     path = run / name
     path.write_text(damage(path.read_text(encoding="utf-8")), encoding="utf-8")
     figures = _tree(run / "figures")
-    _bad(["plot", str(run)], capsys, expected)
+    bad_input(["plot", str(run)], capsys, expected)
     assert _tree(run / "figures") == figures
 
 
@@ -255,11 +250,11 @@ def test_plot_refuses_non_utf8_and_a_figures_file(finished, tmp_path, capsys):
     run = tmp_path / "run"
     subprocess.run(["cp", "-r", str(finished), str(run)], check=True)
     (run / "data.json").write_bytes(b"\xff\xfe{}")
-    _bad(["plot", str(run)], capsys, "data.json: not UTF-8 text")
+    bad_input(["plot", str(run)], capsys, "data.json: not UTF-8 text")
     subprocess.run(["cp", str(finished / "data.json"), str(run)], check=True)
     subprocess.run(["rm", "-r", str(run / "figures")], check=True)
     (run / "figures").write_text("not a folder")
-    _bad(["plot", str(run)], capsys, "is a file, not a folder")
+    bad_input(["plot", str(run)], capsys, "is a file, not a folder")
     (run / "figures").unlink()
     assert cli.main(["plot", str(run), "--format", "png"]) == 0
 

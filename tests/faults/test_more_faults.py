@@ -17,14 +17,7 @@ import pytest
 import yaml
 
 from experiments import cli
-
-
-def _bad(argv: list[str], capsys, expected: str, code: int = 2) -> str:
-    assert cli.main(argv) == code
-    err = capsys.readouterr().err
-    assert expected in err, err
-    assert "Traceback" not in err
-    return err
+from tests.faults.common import bad_input
 
 
 def test_a_header_of_a_million_columns_is_checked_in_linear_time(tmp_path, capsys):
@@ -38,7 +31,7 @@ def test_a_header_of_a_million_columns_is_checked_in_linear_time(tmp_path, capsy
     }
     (tmp_path / "wide.yaml").write_text(yaml.safe_dump(raw))
     begun = time.process_time()  # CPU time: the machine may be shared
-    err = _bad(["validate", str(tmp_path / "wide.yaml")], capsys, "repeats column names: c5")
+    err = bad_input(["validate", str(tmp_path / "wide.yaml")], capsys, "repeats column names: c5")
     assert time.process_time() - begun < 5
     assert "column 'label' not found" in err and "(999981 more)" in err
     assert len(err) < 2000  # the names are not all printed
@@ -85,10 +78,10 @@ def test_ls_and_compare_name_the_damaged_file(plain, tmp_path, capsys, name, tex
         (damaged / name).write_bytes(text)
     else:
         (damaged / name).write_text(text)
-    _bad(["compare", str(damaged), str(plain)], capsys, expected)
-    _bad(["compare", str(plain), str(damaged)], capsys, expected)
+    bad_input(["compare", str(damaged), str(plain)], capsys, expected)
+    bad_input(["compare", str(plain), str(damaged)], capsys, expected)
     if name == "summary.json":  # ls reads no config
-        err = _bad(["ls", str(tmp_path / "runs")], capsys, expected)
+        err = bad_input(["ls", str(tmp_path / "runs")], capsys, expected)
         assert len(err.strip().splitlines()) == 1
         assert cli.main(["ls", str(tmp_path / "runs")]) == 2
         assert "runs/good" in capsys.readouterr().out  # the other runs are still listed
@@ -142,7 +135,9 @@ def test_export_to_a_closed_port_gives_up_within_seconds(plain, capsys, monkeypa
     for key in ("MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_MAX_RETRIES"):
         monkeypatch.delenv(key, raising=False)
     begun = time.monotonic()
-    _bad(["export", str(plain), "--mlflow", "http://127.0.0.1:9"], capsys, "--mlflow: the store")
+    bad_input(
+        ["export", str(plain), "--mlflow", "http://127.0.0.1:9"], capsys, "--mlflow: the store"
+    )
     assert time.monotonic() - begun < 30  # MLflow's defaults: about 250 s
     assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ  # put back as it was
 
@@ -150,9 +145,11 @@ def test_export_to_a_closed_port_gives_up_within_seconds(plain, capsys, monkeypa
 @pytest.mark.parametrize("uri", ["", "  "])
 def test_an_empty_mlflow_uri_is_refused_before_any_work(plain, tmp_path, capsys, monkeypatch, uri):
     monkeypatch.chdir(tmp_path)
-    _bad(["export", str(plain), "--mlflow", uri], capsys, "--mlflow: expected a tracking URI")
+    bad_input(["export", str(plain), "--mlflow", uri], capsys, "--mlflow: expected a tracking URI")
     config = plain / "config.yaml"
-    _bad(["run", str(config), "--out", "run", "--mlflow", uri], capsys, "expected a tracking URI")
+    bad_input(
+        ["run", str(config), "--out", "run", "--mlflow", uri], capsys, "expected a tracking URI"
+    )
     assert list(tmp_path.iterdir()) == []  # no mlflow.db, no run
 
 
@@ -207,7 +204,9 @@ def test_the_api_names_a_wrong_argument(tmp_path, monkeypatch, args, expected):
 def test_an_out_with_a_newline_is_refused(tmp_path, capsys):
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(BASE, sort_keys=False))
     out = str(tmp_path / "a\nb")
-    _bad(["run", str(tmp_path / "base.yaml"), "--out", out], capsys, "holds a control character")
+    bad_input(
+        ["run", str(tmp_path / "base.yaml"), "--out", out], capsys, "holds a control character"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["base.yaml"]
 
 
@@ -215,7 +214,9 @@ def test_an_out_with_a_newline_is_refused(tmp_path, capsys):
 def test_a_run_wide_key_cannot_be_swept(tmp_path, capsys, key):
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(BASE, sort_keys=False))
     values = {"name": "a,b", "output.formats": "[png],[pdf]", "kind": "classifier,curves"}[key]
-    _bad(["show", str(tmp_path / "base.yaml"), "-m", f"{key}={values}"], capsys, f"sweep.{key}: ")
+    bad_input(
+        ["show", str(tmp_path / "base.yaml"), "-m", f"{key}={values}"], capsys, f"sweep.{key}: "
+    )
 
 
 def test_a_signal_inside_jaxs_gc_callback_is_raised_at_the_next_safe_point():
@@ -249,7 +250,9 @@ def test_a_signal_inside_jaxs_gc_callback_is_raised_at_the_next_safe_point():
 def test_an_initial_q_singular_in_float32_is_bad_input(tmp_path, capsys, config, override, shown):
     root = Path(__file__).resolve().parents[2]
     argv = ["run", str(root / "configs" / config), "--set", override, "--out", str(tmp_path / "r")]
-    err = _bad(argv, capsys, f"fit: the initial q's covariance {shown} is not positive definite")
+    err = bad_input(
+        argv, capsys, f"fit: the initial q's covariance {shown} is not positive definite"
+    )
     assert "in float32" in err and list(tmp_path.iterdir()) == []
 
 
@@ -258,7 +261,7 @@ def test_a_logit_domain_too_wide_to_resolve_is_refused(capsys, variant):
     root = Path(__file__).resolve().parents[2]
     override = f"variants[{variant}].curve.z_max=1e38"  # its grid read a peak σ′ of 0
     argv = ["validate", str(root / "configs" / "curves.yaml"), "--set", override]
-    _bad(argv, capsys, f"variants[{variant}].curve.z_max: must be <= 1000, got 1e+38")
+    bad_input(argv, capsys, f"variants[{variant}].curve.z_max: must be <= 1000, got 1e+38")
 
 
 @pytest.mark.parametrize("support", ["[0, 1e-30]", "[-3e38, 3e38]"])
@@ -266,12 +269,12 @@ def test_a_support_whose_variances_do_not_fit_float32_is_refused(capsys, support
     root = Path(__file__).resolve().parents[2]
     argv = ["validate", str(root / "configs" / "max_entropy.yaml"), "--set", f"support={support}"]
     argv += ["--set", "variants=[{name: none}]"]  # its figures failed: NaN axis limits
-    _bad(argv, capsys, "support: its points must lie at least 1.1e-19 apart and span at most")
+    bad_input(argv, capsys, "support: its points must lie at least 1.1e-19 apart and span at most")
 
 
 def test_a_target_beyond_float32_is_named_without_numpy_warnings(capsys):
     root = Path(__file__).resolve().parents[2]
     argv = ["validate", str(root / "configs" / "kl_direction.yaml")]
-    err = _bad([*argv, "--set", "target.means=[-3e38, 3e38]"], capsys, "target: its grid")
+    err = bad_input([*argv, "--set", "target.means=[-3e38, 3e38]"], capsys, "target: its grid")
     assert "beyond float32's range" in err and "Warning" not in err
     assert len(err.splitlines()) == 2  # one problem, no 37-digit mass
