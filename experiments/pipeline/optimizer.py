@@ -32,9 +32,21 @@ __all__ = [
     "optimizer_hyperparameters",
 ]
 
-# sgd, momentum, adam and lbfgs are optax's; fista (accelerated proximal gradient) and newton
-# (the second-order MAP solver) are the classifier's.
-OptimizerName = Literal["sgd", "momentum", "adam", "fista", "newton", "lbfgs"]
+# sgd, momentum, adam and lbfgs are optax's; fista (accelerated proximal gradient) and the
+# second-order MAP solvers (newton and its variants for other shapes of data, and auto, which
+# picks one of them) are the classifier's.
+OptimizerName = Literal[
+    "sgd",
+    "momentum",
+    "adam",
+    "fista",
+    "newton",
+    "lbfgs",
+    "auto",
+    "newton_cg",
+    "newton_woodbury",
+    "newton_working_set",
+]
 OPTIMIZER_NAMES: tuple[OptimizerName, ...] = typing.get_args(OptimizerName)
 
 

@@ -187,7 +187,9 @@ def with_cv_selection(
     return member
 
 
-def newton_grid(n_classes: int, prior: str, max_steps: int) -> Callable[..., model.Params]:
+def newton_grid(
+    n_classes: int, prior: str, max_steps: int, solver: str = "newton"
+) -> Callable[..., model.Params]:
     """``solve(hyper, key, scales, x, y) -> params`` for ``newton``: the fits at ``scales``
     (ascending) as one warm-started Newton path
     (:func:`~experiments.kinds.classifier.newton.newton_path`) to the run's ``tol``."""
@@ -196,7 +198,14 @@ def newton_grid(n_classes: int, prior: str, max_steps: int) -> Callable[..., mod
         del key
         tol = jnp.maximum(hyper["tol"], 0.0)
         path = newton.newton_path(
-            x, y, scales, n_classes=n_classes, prior=prior, tol=tol, max_steps=max_steps
+            x,
+            y,
+            scales,
+            n_classes=n_classes,
+            prior=prior,
+            tol=tol,
+            max_steps=max_steps,
+            solver=solver,
         )
         return model.Params(path.weights, path.bias)
 
@@ -204,12 +213,12 @@ def newton_grid(n_classes: int, prior: str, max_steps: int) -> Callable[..., mod
 
 
 def newton_fold_solve(
-    n_classes: int, prior: str, max_steps: int, *, grouped: bool
+    n_classes: int, prior: str, max_steps: int, *, grouped: bool, solver: str = "newton"
 ) -> Callable[..., model.Params]:
     """``solve(hyper, key, x, y) -> params`` for a fold of ``newton`` members: one member's
     Newton solve, or a path group's members as a warm-started path along their sorted
     scales (returned in the members' order)."""
-    path = newton_grid(n_classes, prior, max_steps)
+    path = newton_grid(n_classes, prior, max_steps, solver)
 
     def solve(hyper, key, x, y):
         if not grouped:
@@ -222,6 +231,7 @@ def newton_fold_solve(
                 prior_scale=hyper["prior_scale"],
                 tol=tol,
                 max_steps=max_steps,
+                solver=solver,
             )
             return model.Params(result.weights, result.bias)
         order = jnp.argsort(hyper["prior_scale"], stable=True)

@@ -90,8 +90,57 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from experiments.kinds.classifier import newton_steps as steps
+from experiments.kinds.classifier import working_set
 
 PRIORS = steps.PRIORS
+SOLVERS = steps.SOLVERS
+# auto's threshold: from this many parameters (m·C) on, a step's CG costs less than forming
+# and factorising H (BENCHMARKS.md §3b).
+CG_PARAMETERS = 128
+
+
+def choose_solver(n: int, d: int, n_classes: int, prior: str) -> str:
+    """``auto``'s choice of solver for n rows, d features, ``n_classes`` classes and a prior.
+
+    - Laplace prior, two classes, d > n (wide): ``newton_working_set``;
+    - Gaussian prior, two classes, d > n: ``newton_woodbury``;
+    - no prior or a Gaussian prior with (d + 1)·C ≥ ``CG_PARAMETERS`` parameters (C = 1 for
+      two classes): ``newton_cg``;
+    - otherwise ``newton`` (H formed and factorised).
+
+    Example:
+        >>> choose_solver(569, 30, 2, "gaussian"), choose_solver(200, 2000, 2, "laplace")
+        ('newton', 'newton_working_set')
+        >>> choose_solver(20_000, 200, 2, "gaussian"), choose_solver(200, 2000, 2, "gaussian")
+        ('newton_cg', 'newton_woodbury')
+    """
+    if prior not in PRIORS:
+        raise ValueError(f"unknown prior {prior!r}; expected one of {', '.join(PRIORS)}")
+    binary = n_classes == 2
+    if prior == "laplace":
+        return "newton_working_set" if binary and d > n else "newton"
+    if prior == "gaussian" and binary and d > n:
+        return "newton_woodbury"
+    parameters = (d + 1) * (1 if binary else n_classes)
+    return "newton_cg" if parameters >= CG_PARAMETERS else "newton"
+
+
+def resolve_solver(solver: str, x: jax.Array, n_classes: int, prior: str) -> str:
+    """``solver``, or ``auto``'s choice for the shape of ``x``."""
+    if solver == "auto":
+        return choose_solver(x.shape[0], x.shape[1], n_classes, prior)
+    steps.check_solver(solver, n_classes, prior)
+    return solver
+
+
+def solve_problem(
+    problem: steps.Problem, theta0: jax.Array, tol: jax.Array, max_steps: jax.Array
+) -> steps.State:
+    """The solve of ``problem`` from θ0 by its solver."""
+    if problem.solver == "newton_working_set":
+        return working_set.solve(problem, theta0, tol, max_steps)
+    return steps.solve(problem, theta0, tol, max_steps)
+
 
 # ν in μ = ν‖g‖: the Levenberg–Marquardt damping per unit of stationarity. Each step has
 # norm at most 1/ν (in the units of the parameters).
@@ -236,6 +285,7 @@ def newton_solve(
     tol: ArrayLike,
     max_steps: int | ArrayLike,
     params0: tuple[ArrayLike, ArrayLike] | None = None,
+    solver: str = "newton",
 ) -> NewtonResult:
     r"""Minimises the MAP objective J(w, b) by (orthant-wise) regularised Newton steps.
 
@@ -266,6 +316,11 @@ def newton_solve(
             ``max_steps`` steps, or until no step decreases J).
         max_steps: the most Newton steps (an int, or an int32 scalar that may be traced).
         params0: the starting point ``(weights, bias)``; zeros when None.
+        solver: how each step's system is solved (static): ``newton`` (H formed and
+            factorised), ``newton_cg``, ``newton_woodbury``, ``newton_working_set`` (see
+            :mod:`.newton_systems` and :mod:`.working_set`), or ``auto``
+            (:func:`choose_solver`). They take the same steps, up to how exactly the system
+            is solved, and stop on the same rule.
 
     Returns:
         A :class:`NewtonResult`. Without a minimiser (separable data, no prior) the
@@ -283,11 +338,12 @@ def newton_solve(
         (Array([0.45287...], dtype=float32), Array(-0.67931..., dtype=float32))
     """
     x, dtype = steps.as_features(x)
-    problem = steps.make_problem(x, y, n_classes, prior, prior_scale)
+    solver = resolve_solver(solver, x, n_classes, prior)
+    problem = steps.make_problem(x, y, n_classes, prior, prior_scale, solver)
     theta0 = _initial_theta(params0, x, n_classes)
     tol = jnp.asarray(tol, dtype)
     max_steps = jnp.asarray(max_steps, jnp.int32)
-    return _result(steps.solve(problem, theta0, tol, max_steps), tol)
+    return _result(solve_problem(problem, theta0, tol, max_steps), tol)
 
 
 def newton_path(
@@ -300,6 +356,7 @@ def newton_path(
     tol: ArrayLike,
     max_steps: int | ArrayLike,
     params0: tuple[ArrayLike, ArrayLike] | None = None,
+    solver: str = "newton",
 ) -> NewtonResult:
     r"""Solves J for a sequence of prior scales, each solve started at the previous solution.
 
@@ -326,6 +383,7 @@ def newton_path(
         tol: the stopping tolerance of every member.
         max_steps: the most Newton steps of every member.
         params0: the starting point of the first member; zeros when None.
+        solver: as for :func:`newton_solve`.
 
     Returns:
         A :class:`NewtonResult` whose fields have a leading axis of length S.
@@ -347,7 +405,8 @@ def newton_path(
     scales = jnp.asarray(prior_scales, dtype)
     if scales.ndim != 1:
         raise ValueError(f"prior_scales must be [S]; got shape {scales.shape}")
-    problem = steps.make_problem(x, y, n_classes, prior, jnp.ones((), dtype))
+    solver = resolve_solver(solver, x, n_classes, prior)
+    problem = steps.make_problem(x, y, n_classes, prior, jnp.ones((), dtype), solver)
     theta0 = _initial_theta(params0, x, n_classes)
     tol = jnp.asarray(tol, dtype)
     max_steps = jnp.asarray(max_steps, jnp.int32)
@@ -355,7 +414,7 @@ def newton_path(
     def member(carry: PathCarry, scale):
         member_problem = steps.with_scale(problem, scale)
         start = path_start(member_problem, carry, scale)
-        state = steps.solve(member_problem, start, tol, max_steps)
+        state = solve_problem(member_problem, start, tol, max_steps)
         return path_advance(carry, state.theta, scale), _result(state, tol)
 
     return jax.lax.scan(member, path_carry(theta0), scales)[1]

@@ -14,8 +14,12 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 import infolib
+from experiments.kinds.classifier import newton_systems as systems
 
 PRIORS = ("none", "gaussian", "laplace")
+# How a step's system is solved (see newton_systems); newton_working_set is newton on a
+# working set of the features (see working_set).
+SOLVERS = ("newton", "newton_cg", "newton_woodbury", "newton_working_set")
 
 LEVENBERG = 1e-2
 _ARMIJO = 1e-4  # sufficient decrease: J(θ + tΔ) ≤ J(θ) + α t gᵀΔ (+ rounding slack)
@@ -34,6 +38,8 @@ class Problem(NamedTuple):
     penalised: jax.Array  # 1 for weights, 0 for the bias, in θ's shape
     n_classes: int
     prior: str
+    solver: str = "newton"
+    gram: jax.Array | None = None  # XXᵀ [n, n], for newton_woodbury
 
 
 class State(NamedTuple):
@@ -97,10 +103,13 @@ def stack(weights: jax.Array, bias: jax.Array) -> jax.Array:
     return jnp.concatenate([weights, bias[None]], axis=0)
 
 
-def make_problem(x: jax.Array, y: ArrayLike, n_classes: int, prior: str, scale) -> Problem:
+def make_problem(
+    x: jax.Array, y: ArrayLike, n_classes: int, prior: str, scale, solver: str = "newton"
+) -> Problem:
     """The data in θ's parametrisation, with the prior of the given scale."""
     if prior not in PRIORS:
         raise ValueError(f"unknown prior {prior!r}; expected one of {', '.join(PRIORS)}")
+    check_solver(solver, n_classes, prior)
     if n_classes < 2:
         raise ValueError(f"n_classes must be at least 2; got {n_classes}")
     n, d = x.shape
@@ -114,7 +123,21 @@ def make_problem(x: jax.Array, y: ArrayLike, n_classes: int, prior: str, scale) 
     rows = jnp.arange(d + 1).reshape((d + 1,) + (1,) * (len(shape) - 1))
     penalised = jnp.broadcast_to(rows < d, shape).astype(dtype)
     zero = jnp.zeros((), dtype)
-    return with_scale(Problem(xt, y, zero, zero, penalised, n_classes, prior), scale)
+    gram = x @ x.T if solver == "newton_woodbury" else None
+    problem = Problem(xt, y, zero, zero, penalised, n_classes, prior, solver, gram)
+    return with_scale(problem, scale)
+
+
+def check_solver(solver: str, n_classes: int, prior: str) -> None:
+    """Raises ValueError for a solver that does not apply to the problem."""
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; expected one of {', '.join(SOLVERS)}")
+    if solver == "newton_woodbury" and (n_classes != 2 or prior != "gaussian"):
+        raise ValueError("solver newton_woodbury needs two classes and a Gaussian prior")
+    if solver == "newton_cg" and prior == "laplace":
+        raise ValueError("solver newton_cg needs no prior or a Gaussian prior")
+    if solver == "newton_working_set" and (n_classes != 2 or prior != "laplace"):
+        raise ValueError("solver newton_working_set needs two classes and a Laplace prior")
 
 
 def with_scale(problem: Problem, scale) -> Problem:
@@ -219,6 +242,19 @@ def _evaluate(problem: Problem, theta: jax.Array, z: jax.Array):
 
 def _direction(problem: Problem, state: State) -> tuple[jax.Array, jax.Array]:
     """The Newton direction Δ and the orthant sign ξ of the line search (0: free sign)."""
+    if problem.solver in ("newton_cg", "newton_woodbury"):
+        # Smooth problems (no Laplace prior): the same damped system, without forming H.
+        tiny = jnp.finfo(state.theta.dtype).tiny ** 0.5
+        mu = LEVENBERG * state.grad_norm + tiny
+        if problem.solver == "newton_cg":
+            step = systems.conjugate_gradient_step(
+                problem, state.z, -state.grad, mu, state.grad_norm
+            )
+        else:
+            step = systems.woodbury_step(problem, state.z, -state.grad, mu)
+        fallback = -state.grad / (1 + mu)
+        step = jnp.where(jnp.all(jnp.isfinite(step)), step, fallback)
+        return step, jnp.zeros_like(state.theta)
     theta = state.theta.reshape(-1)
     subgrad = _stationarity(problem, state.theta, state.grad).reshape(-1)
     hess = _hessian(problem, state.z)

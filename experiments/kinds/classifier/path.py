@@ -36,7 +36,9 @@ def make_path_fn(static: train.RunStatic) -> Callable[..., loop.Output]:
         order = jnp.argsort(hyper["prior_scale"], stable=True)
         ordered = jax.tree.map(lambda leaf: leaf[order], (hyper, keys))
         unit = jnp.ones((), x_train.dtype)
-        problem = steps.make_problem(x_train, y_train, static.n_classes, static.prior, unit)
+        problem = steps.make_problem(
+            x_train, y_train, static.n_classes, static.prior, unit, static.solver
+        )
         classes = () if static.n_classes == 2 else (static.n_classes,)
         zero = jnp.zeros((x_train.shape[1] + 1, *classes), x_train.dtype)  # θ = [w; b]
 

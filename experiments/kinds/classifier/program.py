@@ -136,7 +136,9 @@ class ClassifierProgram(Program):
             group = selection.with_path_evidence(group, key.static.n_classes)
         if key.cv:
             static = key.static
-            solve = cv.newton_fold_solve(static.n_classes, static.prior, static.steps, grouped=True)
+            solve = cv.newton_fold_solve(
+                static.n_classes, static.prior, static.steps, grouped=True, solver=static.solver
+            )
             group = cv.with_folds(group, grouped=True, solve=solve)
         return group
 
@@ -154,7 +156,7 @@ class ClassifierProgram(Program):
         static, n_classes = key.static, key.static.n_classes
         if key.select == "cv":
             if static.optimizer == "newton":
-                grid = cv.newton_grid(n_classes, static.prior, static.steps)
+                grid = cv.newton_grid(n_classes, static.prior, static.steps, static.solver)
             else:
                 grid = cv.vmapped_grid(train.make_run_fn(static))
             evidence = selection.evidence_of(n_classes) if key.evidence else None
@@ -169,7 +171,9 @@ class ClassifierProgram(Program):
             return member
         solve = None
         if static.optimizer == "newton" and key.select is None:
-            solve = cv.newton_fold_solve(n_classes, static.prior, static.steps, grouped=False)
+            solve = cv.newton_fold_solve(
+                n_classes, static.prior, static.steps, grouped=False, solver=static.solver
+            )
         return cv.with_folds(member, grouped=False, solve=solve)
 
     def steps(self, key: ProgramKey) -> int:

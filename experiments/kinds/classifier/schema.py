@@ -333,12 +333,21 @@ PriorConfig = Annotated[
 ]
 
 
+# The second-order MAP solvers: auto picks one of the others per problem.
+SECOND_ORDER = ("auto", "newton", "newton_cg", "newton_woodbury", "newton_working_set")
+# The prior each solver needs (None: any).
+_SOLVER_PRIORS = {
+    "newton_cg": ("none", "gaussian"),
+    "newton_woodbury": ("gaussian",),
+    "newton_working_set": ("laplace",),
+}
+
 OptimizerConfig = optimizer_config(
     "sgd",
     "momentum",
     "adam",
     "fista",
-    "newton",
+    *SECOND_ORDER,
     default="sgd",
     learning_rate=0.5,
     doc="""The optimizer; ``momentum`` is read by ``momentum`` only; ``b1``, ``b2``, ``eps`` by
@@ -346,7 +355,13 @@ OptimizerConfig = optimizer_config(
 
     ``newton`` is the second-order MAP solver (:mod:`~experiments.kinds.classifier.newton`):
     a step is one Newton step, and ``learning_rate`` is not used. It needs the
-    cross-entropy loss (MSE of a sigmoid is not convex) and full batches.
+    cross-entropy loss (MSE of a sigmoid is not convex) and full batches. ``newton_cg``,
+    ``newton_woodbury`` and ``newton_working_set`` take the same steps with the system
+    solved for other shapes of data (tall or softmax; wide with a Gaussian prior; wide with a
+    Laplace prior), and ``auto``, the default when ``train.tol`` is set (with ``loss: ce``
+    and full batches), picks one of the four from the data's shape and the prior
+    (:func:`~experiments.kinds.classifier.newton.choose_solver`); ``summary.json`` records
+    the choice as ``runs[].solver``.
     """,
     module=__name__,
 )
@@ -368,6 +383,20 @@ class TrainConfig(_Strict):
 
     _at_most_steps = field_validator("log_every")(log_every_at_most_steps)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _auto_when_tol_is_set(cls, data: Any) -> Any:
+        # optimizer.name defaults to auto where a tolerance is given and a second-order
+        # solve applies (the cross-entropy, full batches); to sgd elsewhere.
+        if not isinstance(data, dict) or data.get("tol") is None:
+            return data
+        optimizer = data.get("optimizer", {})
+        if not isinstance(optimizer, dict) or "name" in optimizer:
+            return data
+        if data.get("loss", "ce") != "ce" or data.get("batch_size") is not None:
+            return data
+        return {**data, "optimizer": {**optimizer, "name": "auto"}}
+
     @model_validator(mode="after")
     def _selection_needs_newton(self) -> TrainConfig:
         # Before the newton check below, so that its advice is about the selection.
@@ -380,7 +409,7 @@ class TrainConfig(_Strict):
                 f"needs loss: ce (the evidence is that of the cross-entropy likelihood), got "
                 f"loss: {self.loss}; use loss: ce"
             )
-        if self.optimizer.name != "newton":
+        if self.optimizer.name not in SECOND_ORDER:
             problems.append(
                 "needs the exact MAP solve and its Hessian, got optimizer: "
                 f"{self.optimizer.name}; use optimizer: newton"
@@ -397,11 +426,18 @@ class TrainConfig(_Strict):
 
     @model_validator(mode="after")
     def _newton_needs_a_convex_full_batch(self) -> TrainConfig:
-        if self.optimizer.name == "newton" and (self.loss != "ce" or self.batch_size):
+        name = self.optimizer.name
+        if name in SECOND_ORDER and (self.loss != "ce" or self.batch_size):
             raise ValueError(
-                "optimizer newton needs loss: ce (MSE of a sigmoid is not convex) and "
+                f"optimizer {name} needs loss: ce (MSE of a sigmoid is not convex) and "
                 "batch_size: null; use fista, adam or sgd for "
                 + ("loss: mse" if self.loss != "ce" else "minibatches")
+            )
+        priors = _SOLVER_PRIORS.get(name)
+        if priors is not None and self.prior.kind not in priors:
+            raise ValueError(
+                f"optimizer {name} needs prior kind {' or '.join(priors)}, got "
+                f"{self.prior.kind}; use optimizer: auto or newton"
             )
         return self
 

@@ -41,6 +41,7 @@ import optax
 from experiments.contract import Outcome
 from experiments.kinds.classifier import model, newton, optim
 from experiments.kinds.classifier.model import Hyperparameters, Params
+from experiments.kinds.classifier.schema import SECOND_ORDER
 from experiments.pipeline import loop
 from experiments.pipeline.optimizer import optimizer_hyperparameters
 
@@ -70,14 +71,35 @@ class RunStatic:
     feature_groups: tuple[tuple[int, ...], ...] = ()  # correlated groups of synthetic data
     precision: str = "float32"  # the dtype of the data, parameters and metrics
     progress: Callable[[jax.Array], None] | None = None
+    # How the steps are taken: the optimizer's name, or for the second-order solvers (whose
+    # optimizer is "newton") the one chosen (auto's choice for the data's shape).
+    solver: str = "sgd"
 
 
 def run_static(spec: RunSpec, data: Dataset, *, progress: Callable | None = None) -> RunStatic:
-    """The static part of a run's configuration."""
+    """The static part of a run's configuration.
+
+    Raises:
+        ValueError: a second-order solver that does not apply to the data (two classes only).
+    """
+    name = spec.train.optimizer.name
+    prior = spec.train.prior.kind
+    solver = name
+    if name in SECOND_ORDER:
+        n, d = np.shape(data.x_train)
+        if name == "auto":
+            solver = newton.choose_solver(n, d, data.n_classes, prior)
+        elif name in ("newton_woodbury", "newton_working_set") and data.n_classes != 2:
+            raise ValueError(
+                f"train.optimizer.name: {name} needs two classes, and the data has "
+                f"{data.n_classes}; use auto or newton"
+            )
+        name = "newton"
     return RunStatic(
         loss=spec.train.loss,
-        prior=spec.train.prior.kind,
-        optimizer=spec.train.optimizer.name,
+        prior=prior,
+        optimizer=name,
+        solver=solver,
         init=spec.model.init.kind,
         steps=spec.train.steps,
         log_every=spec.train.log_every,
@@ -205,6 +227,7 @@ def _newton_chunk(
         tol=jnp.maximum(hyper["tol"], 0.0),
         max_steps=budget,
         params0=(carry.params.weights, carry.params.bias),
+        solver=static.solver,
     )
     active = (carry.diverged_at < 0) & ~carry.converged
     params = loop.select(active, Params(result.weights, result.bias), carry.params)
@@ -270,6 +293,7 @@ def to_outcome(static: RunStatic, output: loop.Output) -> Outcome:
         static.log_every,
         {"weights": weights, "bias": np.asarray(output.params.bias)},
         extra={
+            "solver": static.solver,
             "steps_taken": int(output.steps_taken),
             "converged": bool(output.converged) and static.has_tol,
             **_group_shares(static.feature_groups, weights),
