@@ -183,7 +183,7 @@ def _residual(problem: Problem, z: jax.Array) -> jax.Array:
 def _smooth_gradient(problem: Problem, theta: jax.Array, z: jax.Array) -> jax.Array:
     """The gradient of mean CE (+ the Gaussian term), in θ's shape."""
     n = problem.xt.shape[0]
-    grad = problem.xt.T @ _residual(problem, z) / n
+    grad = systems.transpose_times(problem.xt, _residual(problem, z)) / n
     if problem.prior == "gaussian":
         grad = grad + problem.l2 * problem.penalised * theta
     return grad

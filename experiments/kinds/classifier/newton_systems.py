@@ -32,6 +32,12 @@ import jax.numpy as jnp
 _CG_MAX_ITERATIONS = 200  # per Newton step; the forcing term usually stops CG in 5–30
 
 
+def transpose_times(x: jax.Array, r: jax.Array) -> jax.Array:
+    """Xᵀr for X [n, k] and r [n] or [n, C], written as rᵀX: XLA's CPU matrix–vector product
+    with a transposed matrix reads X column by column, 13× slower at 20,000 × 201."""
+    return r @ x if r.ndim == 1 else (r.T @ x).T
+
+
 def curvature(problem, z: jax.Array) -> jax.Array:
     """The per-row curvature of mean CE: p(1 − p)/n ([n], two classes), or p/n ([n, C],
     softmax, whose Hessian–vector product also subtracts p·(pᵀu)/n)."""
@@ -47,11 +53,11 @@ def _hessian_vector(problem, z: jax.Array, weight: jax.Array, mu: jax.Array, v: 
     xt = problem.xt
     u = xt @ v
     if problem.n_classes == 2:
-        hv = xt.T @ (weight * u)
+        hv = transpose_times(xt, weight * u)
     else:
         pu = weight * u  # [n, C]: p_ic u_ic / n
         p = jax.nn.softmax(z, axis=-1)
-        hv = xt.T @ (pu - p * jnp.sum(pu, axis=-1, keepdims=True))
+        hv = transpose_times(xt, pu - p * jnp.sum(pu, axis=-1, keepdims=True))
         hv = hv + _null_direction(problem) * jnp.mean(v, axis=-1, keepdims=True)
     return hv + (problem.l2 * problem.penalised + mu) * v
 
@@ -70,10 +76,11 @@ def _diagonal(problem, z: jax.Array, weight: jax.Array, mu: jax.Array) -> jax.Ar
     """The diagonal of H + μI (the CG preconditioner), in θ's shape."""
     squares = jnp.square(problem.xt)
     if problem.n_classes == 2:
-        diagonal = squares.T @ weight
+        diagonal = transpose_times(squares, weight)
     else:
         p = jax.nn.softmax(z, axis=-1)
-        diagonal = squares.T @ (weight * (1 - p)) + _null_direction(problem) / problem.n_classes
+        diagonal = transpose_times(squares, weight * (1 - p))
+        diagonal = diagonal + _null_direction(problem) / problem.n_classes
     return diagonal + problem.l2 * problem.penalised + mu
 
 
@@ -81,8 +88,10 @@ def conjugate_gradient_step(problem, z: jax.Array, rhs: jax.Array, mu: jax.Array
     """Δ ≈ (H + μI)⁻¹ rhs by preconditioned conjugate gradients from 0, stopped once the
     residual is at most η‖rhs‖, η = min(½, √‖g‖), or after ``_CG_MAX_ITERATIONS``.
 
-    Any number of iterations gives a descent direction (CG from 0 on a positive definite
-    system), so the line search that follows always finds a decrease.
+    The preconditioner is the diagonal of H + μI (a subsampled Hessian, tried on tall
+    standardized data, took twice the iterations). Any number of iterations gives a descent
+    direction (CG from 0 on
+    a positive definite system), so the line search that follows always finds a decrease.
     """
     weight = curvature(problem, z)
     inverse_diagonal = 1 / _diagonal(problem, z, weight, mu)
@@ -134,10 +143,10 @@ def woodbury_step(problem, z: jax.Array, rhs: jax.Array, mu: jax.Array) -> jax.A
     n = x.shape[0]
     system = alpha * jnp.eye(n, dtype=x.dtype) + root[:, None] * problem.gram * root[None, :]
     factor = jnp.linalg.cholesky(system)
-    columns = jnp.stack([rhs[:-1], x.T @ weight], axis=1)  # [r_w, c]
+    columns = jnp.stack([rhs[:-1], transpose_times(x, weight)], axis=1)  # [r_w, c]
     projected = root[:, None] * (x @ columns)
     inner = root[:, None] * jax.scipy.linalg.cho_solve((factor, True), projected)
-    solved = (columns - x.T @ inner) / alpha  # [A⁻¹ r_w, A⁻¹ c]
+    solved = (columns - transpose_times(x, inner)) / alpha  # [A⁻¹ r_w, A⁻¹ c]
     c = columns[:, 1]
     schur = jnp.sum(weight) + mu - jnp.dot(c, solved[:, 1])
     step_bias = (rhs[-1] - jnp.dot(c, solved[:, 0])) / schur

@@ -293,7 +293,7 @@ def to_outcome(static: RunStatic, output: loop.Output) -> Outcome:
         static.log_every,
         {"weights": weights, "bias": np.asarray(output.params.bias)},
         extra={
-            "solver": static.solver,
+            **({"solver": static.solver} if static.optimizer == "newton" else {}),
             "steps_taken": int(output.steps_taken),
             "converged": bool(output.converged) and static.has_tol,
             **_group_shares(static.feature_groups, weights),
