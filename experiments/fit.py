@@ -117,6 +117,7 @@ class MapFit(_Predicts):
         grad_norm: that norm at the result (0 exactly at the optimum).
         objective: J at the result.
         prior: the prior, and ``scale`` its scale (σ or s).
+        solver: the solver that ran (``auto``'s choice, see :func:`fit_map`).
     """
 
     weights: jax.Array
@@ -127,6 +128,7 @@ class MapFit(_Predicts):
     objective: float
     prior: str
     scale: float
+    solver: str = "newton"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,6 +142,7 @@ class PathFit(_Predicts):
         intercept: [S] or [S, C].
         converged: [S] bool; ``steps`` [S] int; ``grad_norm`` and ``objective`` [S].
         prior: the prior.
+        solver: the solver that ran.
     """
 
     scales: jax.Array
@@ -150,6 +153,7 @@ class PathFit(_Predicts):
     grad_norm: jax.Array
     objective: jax.Array
     prior: str
+    solver: str = "newton"
     _per_scale: ClassVar[bool] = True
 
     def to_frame(self) -> pd.DataFrame:
@@ -182,13 +186,17 @@ def fit_map(
     tol: float | None = None,
     max_steps: int = 100,
     precision: Precision | None = None,
+    solver: str = "auto",
 ) -> MapFit:
     r"""Fits MAP logistic regression by (orthant-wise) regularised Newton steps.
 
     Minimises J(w, b) (see the module docstring) until the minimum-norm subgradient norm is
     at most ``tol``: exact zeros under a Laplace prior, quadratic convergence near the
-    optimum. One step solves a (d+1)-square system ((d+1)·C for a softmax), so this suits
-    tens to a few hundred features.
+    optimum. How each step's system is solved is ``solver``'s choice: ``auto`` picks from the
+    shape of the data (:func:`~experiments.kinds.classifier.newton.choose_solver`): H formed
+    and factorised for tens of parameters, conjugate gradients for tall data and softmax, an
+    n × n system for wide data with a Gaussian prior, working sets for wide data with a
+    Laplace prior.
 
     Args:
         X: features [n, d], finite.
@@ -202,6 +210,8 @@ def fit_map(
         max_steps: the most Newton steps.
         precision: ``float32`` or ``float64``; default the dtype of ``X`` (float64 for a
             NumPy float64 array, float32 for float32 and for integer features).
+        solver: ``auto``, ``newton``, ``newton_cg``, ``newton_woodbury`` or
+            ``newton_working_set``.
 
     Returns:
         A :class:`MapFit`, its arrays in the precision.
@@ -226,8 +236,9 @@ def fit_map(
     scale = _positive("scale", scale, dtype)
     tol = _positive("tol", DEFAULT_TOL[dtype] if tol is None else tol, dtype)
     max_steps = _steps(max_steps)
+    solver = _solver_name(solver, x, n_classes, prior)
     with jax.enable_x64(dtype == "float64"):  # arrays made here keep their dtype after
-        result = _solver(n_classes, prior)(x, labels, scale, tol, max_steps)
+        result = _solver(n_classes, prior, solver)(x, labels, scale, tol, max_steps)
     return MapFit(
         weights=result.weights,
         intercept=result.bias,
@@ -237,6 +248,7 @@ def fit_map(
         objective=float(result.objective),
         prior=prior,
         scale=scale,
+        solver=solver,
     )
 
 
@@ -250,6 +262,7 @@ def fit_path(
     tol: float | None = None,
     max_steps: int = 100,
     precision: Precision | None = None,
+    solver: str = "auto",
 ) -> PathFit:
     r"""Fits MAP logistic regression along a regularisation path, warm-started.
 
@@ -264,7 +277,7 @@ def fit_path(
         y: integer class labels [n] in 0..C−1.
         prior: ``gaussian`` (L2) or ``laplace`` (L1).
         scales: [S] prior scales, each > 0 (σ = sqrt(C) for L2, s = C for L1).
-        n_classes, tol, max_steps, precision: as for :func:`fit_map` (each member).
+        n_classes, tol, max_steps, precision, solver: as for :func:`fit_map` (each member).
 
     Returns:
         A :class:`PathFit` (``to_frame()`` gives a table, a row per scale).
@@ -291,10 +304,11 @@ def fit_path(
     values = _scales(scales, dtype)
     tol = _positive("tol", DEFAULT_TOL[dtype] if tol is None else tol, dtype)
     max_steps = _steps(max_steps)
+    solver = _solver_name(solver, x, n_classes, prior)
     order = np.argsort(values, kind="stable")
     inverse = np.argsort(order)
     with jax.enable_x64(dtype == "float64"):  # arrays made here keep their dtype after
-        ordered = _path_solver(n_classes, prior)(
+        ordered = _path_solver(n_classes, prior, solver)(
             x, labels, values[order].astype(dtype), tol, max_steps
         )
         result = jax.tree.map(lambda leaf: leaf[inverse], ordered)
@@ -307,6 +321,7 @@ def fit_path(
             grad_norm=result.grad_norm,
             objective=result.objective,
             prior=prior,
+            solver=solver,
         )
 
 
@@ -315,21 +330,46 @@ def fit_path(
 # ---------------------------------------------------------------------------
 
 
+def _solver_name(solver: str, x: np.ndarray, n_classes: int, prior: str) -> str:
+    if solver != "auto" and solver not in newton.SOLVERS:
+        raise ValueError(
+            f"solver: expected auto or one of {', '.join(newton.SOLVERS)}, got {solver!r}"
+        )
+    try:
+        return newton.resolve_solver(solver, x, n_classes, prior)
+    except ValueError as error:
+        raise ValueError(f"solver: {error}") from None
+
+
 @functools.cache
-def _solver(n_classes: int, prior: str) -> Callable[..., newton.NewtonResult]:
+def _solver(n_classes: int, prior: str, solver: str) -> Callable[..., newton.NewtonResult]:
     def solve(x, y, scale, tol, max_steps):
         return newton.newton_solve(
-            x, y, n_classes=n_classes, prior=prior, prior_scale=scale, tol=tol, max_steps=max_steps
+            x,
+            y,
+            n_classes=n_classes,
+            prior=prior,
+            prior_scale=scale,
+            tol=tol,
+            max_steps=max_steps,
+            solver=solver,
         )
 
     return jax.jit(solve)
 
 
 @functools.cache
-def _path_solver(n_classes: int, prior: str) -> Callable[..., newton.NewtonResult]:
+def _path_solver(n_classes: int, prior: str, solver: str) -> Callable[..., newton.NewtonResult]:
     def path(x, y, scales, tol, max_steps):
         return newton.newton_path(
-            x, y, scales, n_classes=n_classes, prior=prior, tol=tol, max_steps=max_steps
+            x,
+            y,
+            scales,
+            n_classes=n_classes,
+            prior=prior,
+            tol=tol,
+            max_steps=max_steps,
+            solver=solver,
         )
 
     return jax.jit(path)

@@ -284,3 +284,15 @@ def test_a_solver_for_another_prior_is_a_config_error():
     }
     with pytest.raises(ValueError, match="newton_cg needs prior kind none or gaussian"):
         experiments.validate_config(config)
+
+
+def test_fit_map_uses_auto_and_agrees_with_the_dense_solve():
+    from experiments.fit import fit_map
+
+    x, y, _ = _data("wide")
+    auto = fit_map(x, y, prior="gaussian", scale=1.0)
+    dense = fit_map(x, y, prior="gaussian", scale=1.0, solver="newton")
+    assert (auto.solver, dense.solver) == ("newton_woodbury", "newton")
+    np.testing.assert_allclose(auto.weights, dense.weights, rtol=1e-8, atol=1e-10)
+    with pytest.raises(ValueError, match="solver: expected auto or one of"):
+        fit_map(x, y, solver="lbfgs")
