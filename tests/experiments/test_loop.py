@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.kinds.classifier import optim
+from experiments.kinds.classifier import newton, optim
 from experiments.kinds.classifier.schema import OptimizerConfig as ClassifierOptimizer
 from experiments.kinds.divergence_fit.schema import OptimizerConfig as FitOptimizer
 from experiments.kinds.max_entropy.schema import OptimizerConfig as EntropyOptimizer
@@ -118,7 +118,7 @@ def test_a_diverged_outcome_keeps_what_its_convention_says():
 
 def test_every_optimizer_a_kind_offers_is_implemented():
     assert set(loop.OPTIMIZERS) <= set(OPTIMIZER_NAMES)
-    classifier = set(optim.STEP_SIZES) | {"fista", "newton"}
+    classifier = set(optim.STEP_SIZES) | {"fista", "auto", *newton.SOLVERS}
     offered = {
         "classifier": (ClassifierOptimizer, classifier),
         "divergence_fit": (FitOptimizer, set(loop.OPTIMIZERS)),
