@@ -37,9 +37,22 @@ from infolib._estimators import james_stein_entropy as james_stein_entropy
 from infolib._estimators import miller_madow_entropy as miller_madow_entropy
 from infolib._estimators import plugin_entropy as plugin_entropy
 from infolib._estimators import zhang_entropy as zhang_entropy
+from infolib._families import f_divergence as f_divergence
+from infolib._families import renyi_divergence as renyi_divergence
+from infolib._families import (
+    renyi_divergence_with_logits as renyi_divergence_with_logits,
+)
+from infolib._families import renyi_entropy as renyi_entropy
+from infolib._families import renyi_entropy_with_logits as renyi_entropy_with_logits
+from infolib._families import tsallis_entropy as tsallis_entropy
 from infolib._joint import conditional_entropy as conditional_entropy
 from infolib._joint import joint_entropy as joint_entropy
 from infolib._joint import mutual_information as mutual_information
+from infolib._knn import kl_entropy as kl_entropy
+from infolib._knn import (
+    ksg_conditional_mutual_information as ksg_conditional_mutual_information,
+)
+from infolib._knn import ksg_mutual_information as ksg_mutual_information
 from infolib._mutual_from_counts import (
     conditional_mutual_information_from_counts as conditional_mutual_information_from_counts,
 )
@@ -59,6 +72,7 @@ __all__ = [
     "cross_entropy_with_logits",
     "entropy",
     "entropy_with_logits",
+    "f_divergence",
     "gaussian_entropy",
     "gaussian_kl",
     "grassberger_entropy",
@@ -68,6 +82,9 @@ __all__ = [
     "js_divergence",
     "kl_divergence",
     "kl_divergence_with_logits",
+    "kl_entropy",
+    "ksg_conditional_mutual_information",
+    "ksg_mutual_information",
     "laplace_entropy",
     "laplace_kl",
     "miller_madow_entropy",
@@ -75,8 +92,13 @@ __all__ = [
     "mutual_information_from_counts",
     "nsb_entropy",
     "plugin_entropy",
+    "renyi_divergence",
+    "renyi_divergence_with_logits",
+    "renyi_entropy",
+    "renyi_entropy_with_logits",
     "self_information",
     "sparse_cross_entropy_with_logits",
+    "tsallis_entropy",
     "zhang_entropy",
 ]
 

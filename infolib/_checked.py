@@ -17,7 +17,9 @@ from infolib import (
     _divergence,
     _entropy,
     _estimators,
+    _families,
     _joint,
+    _knn,
     _mutual_from_counts,
     _nsb,
 )
@@ -33,6 +35,7 @@ from infolib import (
 #   counts        no NaN, no negative entry
 #   scale         no NaN, no negative entry
 #   real          no NaN
+#   order         no NaN, no negative entry (+inf allowed): the order of a Rényi measure
 _KINDS: Mapping[Callable[..., jax.Array], Mapping[str, str]] = {
     _entropy.self_information: {"p": "probability"},
     _entropy.entropy: {"p": "distribution"},
@@ -75,6 +78,20 @@ _KINDS: Mapping[Callable[..., jax.Array], Mapping[str, str]] = {
     _nsb.nsb_entropy: {"counts": "counts"},
     _mutual_from_counts.mutual_information_from_counts: {"joint_counts": "counts"},
     _mutual_from_counts.conditional_mutual_information_from_counts: {"counts_xyz": "counts"},
+    _families.renyi_entropy: {"p": "distribution", "alpha": "order"},
+    _families.renyi_entropy_with_logits: {"logits": "logits", "alpha": "order"},
+    _families.tsallis_entropy: {"p": "distribution", "q": "order"},
+    _families.renyi_divergence: {"p": "distribution", "q": "distribution", "alpha": "order"},
+    _families.renyi_divergence_with_logits: {
+        "p_logits": "logits",
+        "q_logits": "logits",
+        "alpha": "order",
+    },
+    # Amari's alpha (any real, or None) is a keyword option, compiled in like ``kind``.
+    _families.f_divergence: {"p": "distribution", "q": "distribution"},
+    _knn.kl_entropy: {"x": "real"},
+    _knn.ksg_mutual_information: {"x": "real", "y": "real"},
+    _knn.ksg_conditional_mutual_information: {"x": "real", "y": "real", "z": "real"},
 }
 
 
@@ -164,7 +181,7 @@ def _validate(
         checkify.check(~jnp.any(x == jnp.inf), f"{name} contains +inf (only -inf masks a class)")
     if kind == "logits":  # binary logits have no event axis: any real is plausible
         _looks_like_probabilities(name, x, arguments.get("axis", -1), atol)
-    if kind in {"distribution", "joint", "probability", "counts", "scale"}:
+    if kind in {"distribution", "joint", "probability", "counts", "scale", "order"}:
         _non_negative(name, x, hint)
     if kind == "probability":
         checkify.check(
@@ -187,6 +204,7 @@ def checked(fn: Callable[..., jax.Array], *, atol: float = 1e-4) -> Callable[...
 
     - NaN in any input;
     - a negative probability, count or scale, or a probability above 1;
+    - a negative order of a Rényi or Tsallis measure;
     - a distribution that does not sum to 1 along its event axis, within ``atol``
       (infolib never renormalises; unchecked calls compute the formula as given);
     - an integer label outside ``[0, K)``;

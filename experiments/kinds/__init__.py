@@ -17,7 +17,14 @@ from typing import Any
 from experiments import config as _config
 from experiments.config import Experiment
 from experiments.contract import Kind
-from experiments.kinds import classifier, curves, divergence_fit, loss_table, max_entropy
+from experiments.kinds import (
+    classifier,
+    curves,
+    divergence_fit,
+    estimators,
+    loss_table,
+    max_entropy,
+)
 
 __all__ = ["KINDS", "load_config", "resolve", "validate_config"]
 
@@ -27,6 +34,7 @@ KINDS: dict[str, Kind] = {
     max_entropy.KIND.name: max_entropy.KIND,
     loss_table.KIND.name: loss_table.KIND,
     curves.KIND.name: curves.KIND,
+    estimators.KIND.name: estimators.KIND,
 }
 
 

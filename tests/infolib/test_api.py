@@ -24,6 +24,9 @@ RTOL, ATOL = 1e-5, 1e-6
 FUNCTIONS = sorted(set(infolib.__all__) - {"checked"})  # every public function but the wrapper
 BATCH = (2, 3)  # batch axes of every sample input
 K = 4  # event size
+N_SAMPLES = 6  # samples per data set of the kNN estimators (k = 3 needs more than 3)
+# Keyword arguments that the functions taking a static choice need in the tables below.
+OPTIONS = {"f_divergence": {"kind": "jeffreys"}}
 
 
 def _simplex(rng, shape):
@@ -44,6 +47,7 @@ def _sample_inputs(rng):
     counts_xy = rng.integers(0, 9, (*BATCH, 3, 4)).astype(np.float64)
     counts_xyz = rng.integers(0, 9, (*BATCH, 2, 3, 2)).astype(np.float64)
     labels = rng.integers(0, K, BATCH).astype(np.int32)
+    sx, sy, sz = rng.standard_normal((3, *BATCH, N_SAMPLES, 2))  # samples
     closed_form_kl = (loc_p, scale_p, loc_q, scale_q)
     return {
         "self_information": (infolib.self_information, (p,), "elementwise"),
@@ -94,6 +98,35 @@ def _sample_inputs(rng):
             (counts_xyz,),
             "joint3",
         ),
+        "renyi_entropy": (functools.partial(infolib.renyi_entropy, alpha=2.0), (p,), "reduce"),
+        "renyi_entropy_with_logits": (
+            functools.partial(infolib.renyi_entropy_with_logits, alpha=0.5),
+            (logits,),
+            "reduce",
+        ),
+        "tsallis_entropy": (functools.partial(infolib.tsallis_entropy, q=2.0), (p,), "reduce"),
+        "renyi_divergence": (
+            functools.partial(infolib.renyi_divergence, alpha=0.5),
+            (p, q),
+            "reduce",
+        ),
+        "renyi_divergence_with_logits": (
+            functools.partial(infolib.renyi_divergence_with_logits, alpha=3.0),
+            (logits, logits_b),
+            "reduce",
+        ),
+        "f_divergence": (
+            functools.partial(infolib.f_divergence, kind="jeffreys"),
+            (p, q),
+            "reduce",
+        ),
+        "kl_entropy": (infolib.kl_entropy, (sx,), "samples"),
+        "ksg_mutual_information": (infolib.ksg_mutual_information, (sx, sy), "samples"),
+        "ksg_conditional_mutual_information": (
+            infolib.ksg_conditional_mutual_information,
+            (sx, sy, sz),
+            "samples",
+        ),
     }
 
 
@@ -140,6 +173,19 @@ INTEGER_INPUTS = {
     "nsb_entropy": ([3, 1, 0, 4],),
     "mutual_information_from_counts": ([[3, 1], [0, 4]],),
     "conditional_mutual_information_from_counts": ([[[3, 1], [0, 4]]],),
+    "renyi_entropy": ([[1, 0, 0], [0, 0, 1]], 2),
+    "renyi_entropy_with_logits": ([1, 2, 3], 0),
+    "tsallis_entropy": ([[1, 0, 0], [0, 0, 1]], 2),
+    "renyi_divergence": ([0, 1], [1, 1], 3),
+    "renyi_divergence_with_logits": ([1, 2, 3], [0, 0, 0], 1),
+    "f_divergence": ([0, 1], [1, 1]),
+    "kl_entropy": ([[1], [2], [4], [8], [16]],),
+    "ksg_mutual_information": ([[1], [2], [4], [8], [16]], [[0], [1], [3], [2], [5]]),
+    "ksg_conditional_mutual_information": (
+        [[1], [2], [4], [8], [16]],
+        [[0], [1], [3], [2], [5]],
+        [[5], [1], [0], [9], [7]],
+    ),
 }
 
 
@@ -167,7 +213,8 @@ def _jit(fn, **static_kwargs):
 
 
 def _expected_shape(kind):
-    return {"reduce": BATCH, "joint": BATCH, "joint3": BATCH, "elementwise": (*BATCH, K)}[kind]
+    shapes = {"reduce": BATCH, "joint": BATCH, "joint3": BATCH, "samples": BATCH}
+    return {**shapes, "elementwise": (*BATCH, K)}[kind]
 
 
 @functools.cache
@@ -246,7 +293,8 @@ def test_half_precision_is_computed_in_float32(name, dtype, rtol):
 def test_integer_inputs_are_promoted_to_the_default_float(name):
     """int32 arrays in: float32 out (by tracing, for every function)."""
     ints = [np.asarray(a, np.int32) for a in INTEGER_INPUTS[name]]
-    for out in jax.tree.leaves(jax.eval_shape(getattr(infolib, name), *ints)):
+    fn = functools.partial(getattr(infolib, name), **OPTIONS.get(name, {}))
+    for out in jax.tree.leaves(jax.eval_shape(fn, *ints)):
         assert out.dtype == jnp.float32
 
 

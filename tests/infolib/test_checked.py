@@ -8,6 +8,7 @@ Each invalid input is a valid one (``VALID``) with one entry corrupted, so that 
 shape and reuses the compilation of the module-level checked function.
 """
 
+import functools
 import inspect
 import math
 
@@ -30,6 +31,7 @@ Q = _f32([[0.4, 0.4, 0.2], [0.1, 0.8, 0.1]])
 LOGITS = _f32([[1.0, -INF, 0.5], [0.0, 2.0, -1.0]])  # -inf masks a class: valid
 PXY = _f32([[0.1, 0.2, 0.3], [0.0, 0.4, 0.0]])  # sums to 1 over both axes, not per row
 COUNTS = _f32([[3, 0, 1], [0, 0, 0]])
+SAMPLES = _f32([[0.1, 1.0], [0.7, -0.2], [1.9, 0.4], [-0.8, 0.3], [0.5, 2.2]])  # [n, d]
 
 VALID = {
     "self_information": (P,),
@@ -60,7 +62,17 @@ VALID = {
     "nsb_entropy": (COUNTS,),
     "mutual_information_from_counts": (COUNTS,),
     "conditional_mutual_information_from_counts": (COUNTS[None],),
+    "renyi_entropy": (P, 2.0),
+    "renyi_entropy_with_logits": (LOGITS, 0.5),
+    "tsallis_entropy": (P, 2.0),
+    "renyi_divergence": (P, Q, 0.5),
+    "renyi_divergence_with_logits": (LOGITS, LOGITS + 1, 3.0),
+    "f_divergence": (P, Q),
+    "kl_entropy": (SAMPLES,),
+    "ksg_mutual_information": (SAMPLES, SAMPLES[::-1].copy()),
+    "ksg_conditional_mutual_information": (SAMPLES, SAMPLES[::-1].copy(), SAMPLES**2),
 }
+OPTIONS = {"f_divergence": {"kind": "jeffreys"}}  # keyword arguments a function needs
 FUNCTIONS = sorted(set(infolib.__all__) - {"checked"})
 CHECKED = {name: infolib.checked(getattr(infolib, name)) for name in FUNCTIONS}
 
@@ -85,9 +97,9 @@ def _corrupt(name, position, index, value, keep_sum=False):
 @pytest.mark.parametrize("name", FUNCTIONS)
 @pytest.mark.slow
 def test_valid_inputs_pass_through_with_the_unchecked_value(name):
-    args = VALID[name]
-    got = CHECKED[name](*args)
-    expected = jax.jit(getattr(infolib, name))(*args)
+    args, options = VALID[name], OPTIONS.get(name, {})
+    got = CHECKED[name](*args, **options)
+    expected = jax.jit(functools.partial(getattr(infolib, name), **options))(*args)
     for got_leaf, expected_leaf in zip(
         jax.tree.leaves(got), jax.tree.leaves(expected), strict=True
     ):

@@ -56,6 +56,7 @@ def _check_grads_cases(rng):
     counts = rng.uniform(1.0, 10.0, SHAPE)
     counts_xy = rng.uniform(1.0, 10.0, (2, 3, 4))
     labels = rng.integers(0, SHAPE[-1], SHAPE[0])
+    samples = rng.standard_normal((2, 12, 2))  # continuous: no ties, so the neighbours stay
     return {
         "entropy": (infolib.entropy, (p,)),
         "entropy_with_logits": (infolib.entropy_with_logits, (logits,)),
@@ -92,6 +93,16 @@ def _check_grads_cases(rng):
             infolib.conditional_mutual_information_from_counts,
             (counts_xy[..., None],),
         ),
+        "renyi_entropy": (infolib.renyi_entropy, (p, np.float64(0.7))),
+        "renyi_entropy_with_logits": (infolib.renyi_entropy_with_logits, (logits, np.float64(2.0))),
+        "tsallis_entropy": (infolib.tsallis_entropy, (p, np.float64(1.1))),
+        "renyi_divergence": (infolib.renyi_divergence, (p, q, np.float64(1.0))),
+        "renyi_divergence_with_logits": (
+            infolib.renyi_divergence_with_logits,
+            (logits, logits_b, np.float64(0.4)),
+        ),
+        "f_divergence": (functools.partial(infolib.f_divergence, kind="hellinger"), (p, q)),
+        "kl_entropy": (infolib.kl_entropy, (samples,)),
     }
 
 
@@ -105,6 +116,9 @@ ANALYTIC_ONLY = {
     "miller_madow_entropy",
     # The quadrature's gradient (its interval held fixed); finite, not compared with a formula.
     "nsb_entropy",
+    # Piecewise constant in the samples: the gradient is 0 (test_knn.py checks it).
+    "ksg_mutual_information",
+    "ksg_conditional_mutual_information",
 }
 
 

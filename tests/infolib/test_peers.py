@@ -82,7 +82,24 @@ NAN_INPUTS = {
     "nsb_entropy": ([0.0, 3.0, 1.0],),
     "mutual_information_from_counts": ([[0.0, 3.0], [1.0, 0.0]],),
     "conditional_mutual_information_from_counts": ([[[0.0, 3.0]], [[1.0, 0.0]]],),
+    "renyi_entropy": ([0.0, 0.5, 0.5], 2.0),
+    "renyi_entropy_with_logits": ([-INF, 0.0, 1.0], 0.5),
+    "tsallis_entropy": ([0.0, 0.5, 0.5], 2.0),
+    "renyi_divergence": ([0.0, 0.5, 0.5], [0.5, 0.0, 0.5], 0.5),
+    "renyi_divergence_with_logits": ([-INF, 0.0, 1.0], [0.0, -INF, 1.0], 0.5),
+    "f_divergence": ([0.0, 0.5, 0.5], [0.5, 0.5, 0.0]),
+    "kl_entropy": ([[0.0], [1.0], [3.0], [4.5], [7.0]],),
+    "ksg_mutual_information": (
+        [[0.0], [1.0], [3.0], [4.5], [7.0]],
+        [[2.0], [0.5], [1.0], [5], [3]],
+    ),
+    "ksg_conditional_mutual_information": (
+        [[0.0], [1.0], [3.0], [4.5], [7.0]],
+        [[2.0], [0.5], [1.0], [5.0], [3.0]],
+        [[1.0], [0.0], [2.5], [6.0], [4.0]],
+    ),
 }
+OPTIONS = {"f_divergence": {"kind": "hellinger"}}  # keyword arguments a function needs
 ELEMENTWISE = {
     "self_information",
     "binary_cross_entropy",
@@ -121,7 +138,7 @@ def test_scipy_test_xlogy_nan_in_any_argument_propagates_through_every_function(
     (every entry of the reduced row; the same entry for an elementwise function), whatever
     select it lands on, and leaves the other entries of an elementwise result unchanged.
     The clean input and all corrupted copies are evaluated in one vmapped, jitted call."""
-    fn = getattr(infolib, name)
+    fn = functools.partial(getattr(infolib, name), **OPTIONS.get(name, {}))
     args = [np.asarray(a) for a in NAN_INPUTS[name]]
     args = [a if np.issubdtype(a.dtype, np.integer) else a.astype(np.float32) for a in args]
     stacked, where = _nan_copies(args)
