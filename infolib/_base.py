@@ -41,7 +41,7 @@ def as_float(*xs: ArrayLike) -> tuple[tuple[jax.Array, ...], jnp.dtype]:
     out_dtype = jnp.result_type(*arrays)
     if not jnp.issubdtype(out_dtype, jnp.floating):
         out_dtype = jnp.result_type(float)
-    compute_dtype = jnp.promote_types(out_dtype, jnp.float32)
+    compute_dtype = jnp.float32 if jnp.finfo(out_dtype).bits < 32 else out_dtype
     return tuple(a.astype(compute_dtype) for a in arrays), out_dtype
 
 

@@ -110,7 +110,7 @@ def cross_entropy_with_logits(
     axis = _base.check_classes(logits, axis, "logits")
     if not (isinstance(label_smoothing, numbers.Real) and label_smoothing == 0.0):
         support = logits != -jnp.inf
-        n_support = jnp.sum(support, axis=axis, keepdims=True)
+        n_support = jnp.sum(support, axis=axis, keepdims=True, dtype=p.dtype)
         uniform = jnp.where(support, 1.0 / jnp.maximum(n_support, 1), 0.0)
         p = (1.0 - label_smoothing) * p + label_smoothing * uniform
     return _base.finish(_softmax_cross_entropy_jit(p, logits, axis), base, out_dtype)

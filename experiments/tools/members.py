@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "add_arguments",
     "chunk_entries",
     "gc_lines",
     "referenced_chunks",
@@ -127,18 +126,3 @@ def gc_lines(results: Path, *, dry_run: bool, now: float | None = None) -> list[
     verb = "would free" if dry_run else "freed"
     lines.append(f"{len(lines)} store entries, {verb} {freed / 2**20:.1f} MiB; store: {root}")
     return lines
-
-
-def add_arguments(status: Any, store: Any) -> None:
-    """The arguments of ``infolab status`` and ``infolab store`` (``argparse`` parsers)."""
-    status.add_argument("target", type=Path, metavar="RUN_OR_CONFIG")
-    store.add_argument("action", choices=["gc"], help="gc: remove unreferenced entries")
-    store.add_argument(
-        "dir",
-        type=Path,
-        nargs="?",
-        default=Path("results"),
-        metavar="DIR",
-        help="the results folder: its runs' entries are kept (default: results)",
-    )
-    store.add_argument("--dry-run", action="store_true", help="list, remove nothing")

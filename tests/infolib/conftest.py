@@ -43,6 +43,15 @@ SETTINGS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def strict_dtype_promotion():
+    """Every infolib test runs with JAX's strict dtype promotion, as equinox's do: an
+    implicit promotion (a float32 array with a float64 one, an int array with a float) is
+    an error, so the library must say which dtype it computes in."""
+    with jax.numpy_dtype_promotion("strict"):
+        yield
+
+
 @pytest.fixture(params=list(SETTINGS))
 def precision(request: pytest.FixtureRequest):
     """The dtype under test; float64 runs the whole test inside ``jax.enable_x64(True)``."""
