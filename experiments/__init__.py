@@ -16,17 +16,22 @@ loads neither jax nor pandas; ``cli`` is the command line.
 
 from typing import Any
 
-from experiments.config import ConfigError as ConfigError
-from experiments.config import Experiment as Experiment
-from experiments.config import MemberSpec as MemberSpec
-from experiments.contract import DataError as DataError
-from experiments.contract import Kind as Kind
-from experiments.contract import Outcome as Outcome
-from experiments.contract import load_reference
-from experiments.kinds import KINDS as KINDS
-from experiments.kinds import load_config as load_config
-from experiments.kinds import validate_config as validate_config
-from experiments.rundir.folders import OutputError as OutputError
+from experiments import interrupts
+
+# A Ctrl-C during the import (a third of a second: pydantic builds the schemas) is raised
+# when it is done, as KeyboardInterrupt, not inside pydantic (which reports a SchemaError).
+with interrupts.ctrl_c_after():
+    from experiments.config import ConfigError as ConfigError
+    from experiments.config import Experiment as Experiment
+    from experiments.config import MemberSpec as MemberSpec
+    from experiments.contract import DataError as DataError
+    from experiments.contract import Kind as Kind
+    from experiments.contract import Outcome as Outcome
+    from experiments.contract import load_reference
+    from experiments.kinds import KINDS as KINDS
+    from experiments.kinds import load_config as load_config
+    from experiments.kinds import validate_config as validate_config
+    from experiments.rundir.folders import OutputError as OutputError
 
 __all__ = [
     "KINDS",

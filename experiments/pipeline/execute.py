@@ -26,12 +26,14 @@ from jax.sharding import PartitionSpec as P
 
 from experiments import interrupts
 from experiments.contract import Outcome, Program
+from experiments.pipeline import cancel
 from experiments.pipeline.plan import Group, by_key, call_size, group_members
 from experiments.pipeline.store import MemberStore
 
 __all__ = [
     "MEMBER_AXIS",
     "Executed",
+    "call_running",
     "member_mesh",
     "run_group",
     "run_groups",
@@ -56,15 +58,24 @@ def member_mesh() -> jax.sharding.Mesh:
 
 
 @functools.cache
-def _compiled(program: Program, key: Hashable, progress: Callable | None, arrays: int) -> Callable:
+def _compiled(
+    program: Program, key: Hashable, progress: Callable | None, arrays: int, polls: bool
+) -> Callable:
     """The member function vmapped over hyperparameters and keys, the ``arrays`` data
     arrays shared (or the kind's function of the whole group, where it has one), jitted:
-    built once per program key."""
+    built once per program key, and traced with its loops polling for a stop or not
+    (``polls``, see :mod:`experiments.pipeline.cancel`)."""
     batched = program.group_fn(key, progress)
     if batched is None:
         member = program.member_fn(key, progress)
         batched = jax.vmap(member, in_axes=(0, 0, *([None] * arrays)))
-    return jax.jit(batched)
+    run = jax.jit(batched)
+
+    def lower(*args: Any) -> Any:
+        with cancel.tracing(polls):
+            return run.lower(*args)
+
+    return lower
 
 
 def _stack(trees: Sequence[Any]) -> Any:
@@ -84,36 +95,66 @@ def _global(array: np.ndarray, sharding: NamedSharding) -> jax.Array:
     return jax.make_array_from_callback(array.shape, sharding, lambda index: array[index])
 
 
-def _call(executable: Any, args: Sequence[Any]) -> Any:
-    """Runs one compiled call to its end, honouring signals at once.
+_WIND_DOWN_SECONDS = 10.0  # how long stopped work may take to end (0.1 s for a call)
+_running: set[threading.Event] = set()  # each running helper's "done" (see call_running)
 
-    Waiting inside XLA would hold a signal's handler until the call returns, minutes for a
+
+def _in_helper(work: Callable[[], Any]) -> Any:
+    """Runs ``work`` (XLA's compilation, or a compiled call: C++ that no signal stops) to
+    its end in a helper thread, honouring signals at once.
+
+    Waiting inside XLA would hold a signal's handler until the work returns, minutes for a
     long run (a program with a host callback is even dispatched synchronously on a CPU).
-    So a helper thread makes the call and waits for its outputs, while this thread waits
-    on an event that a signal interrupts, waking every 0.25 s to re-raise a request whose
-    exception was lost (or a signal delivered to another thread). The helper only runs
-    the executable compiled here, so nothing is traced under another thread's settings.
-    On a signal the call is left running: the command line then ends the process, and a
-    Python caller gets the ``KeyboardInterrupt`` while the call finishes in the
-    background. The compiled program is the same either way, and so are its results.
+    So a helper thread does the work, while this thread waits on an event that a signal
+    interrupts, waking every 0.25 s to re-raise a request whose exception was lost (or a
+    signal delivered to another thread). The helper only compiles what was traced here,
+    or runs what was compiled here, so nothing is traced under another thread's settings.
+
+    On a stop (a signal, or ``KeyboardInterrupt`` in a Python caller) the work is not
+    abandoned: inside :func:`experiments.interrupts.cancelling`, a call's loop ends at its
+    next stop poll (:mod:`experiments.pipeline.cancel`), a compilation at its end; this
+    thread waits for that, then raises the stop, and what the work returned is discarded.
+    So the process never ends with a thread inside XLA (whose teardown then aborted it,
+    exit 134, or crashed it, 139). Work that takes longer than ``_WIND_DOWN_SECONDS`` to
+    end (a program that polls for no stop) is left running: :func:`call_running` then
+    says so, and the command line ends the process at once.
     """
     done = threading.Event()
     box: dict[str, Any] = {}
 
-    def work() -> None:
+    def helper() -> None:
         try:
-            box["output"] = jax.block_until_ready(executable(*args))
+            box["output"] = work()
         except BaseException as error:  # raised again in the calling thread
             box["error"] = error
         finally:
+            _running.discard(done)
             done.set()
 
-    threading.Thread(target=work, name="infolab-call", daemon=True).start()
-    while not done.wait(0.25):
-        interrupts.check()
+    _running.add(done)
+    threading.Thread(target=helper, name="infolab-call", daemon=True).start()
+    try:
+        while not done.wait(0.25):
+            interrupts.check()
+    except BaseException:
+        with interrupts.cancelling():
+            done.wait(_WIND_DOWN_SECONDS)
+        raise
+    interrupts.check()  # a call that stopped at a poll: its output is incomplete
     if "error" in box:
         raise box["error"]
     return box["output"]
+
+
+def _call(executable: Any, args: Sequence[Any]) -> Any:
+    """Runs one compiled call to its end (:func:`_in_helper`), its outputs ready."""
+    return _in_helper(lambda: jax.block_until_ready(executable(*args)))
+
+
+def call_running() -> bool:
+    """Whether a compilation or a compiled call that was stopped is still running in its
+    helper thread."""
+    return any(not done.is_set() for done in list(_running))
 
 
 def _gather(tree: Any) -> Any:
@@ -159,7 +200,8 @@ def run_group(
     replicated = NamedSharding(mesh, P())
     shared = [_global(array, replicated) for array in program.arrays(group.data)]
     alone = progress if len(group.members) == 1 else None
-    run = _compiled(program, group.key, alone, len(shared))
+    polls = cancel.worth_polling(size * program.steps(group.key), alone is not None)
+    lower = _compiled(program, group.key, alone, len(shared), polls)
     members = [specs[i] for i in group.members]
     hyper = _stack([program.hyperparameters(spec) for spec in members])
     seeds = np.array([spec.seed for spec in members], np.uint32)
@@ -181,7 +223,7 @@ def run_group(
         keys = jax.vmap(jax.random.key)(member_sharded(_pad(seeds[chunk], size)))
         args = (chunk_hyper, keys, *shared)
         if executable is None:  # every chunk has one shape: compiled once (jax caches it)
-            executable = run.lower(*args).compile()
+            executable = _in_helper(lower(*args).compile)  # traced here
         output = _gather(_call(executable, args))
         done = [
             program.outcome(group.key, jax.tree.map(lambda leaf, i=i: leaf[i], output))

@@ -15,8 +15,11 @@ inside its jitted, vmappable run, and hands them to :func:`train`:
 the parameters and optimizer state stay at their last finite values, ``diverged_at``
 records the step, and every later step is a no-op. The progress callback is called through
 ``jax.debug.callback`` with the steps done after every chunk. With a stopping rule (the
-classifier's ``tol``), the chunks run in a ``lax.while_loop`` instead, which ends once the
-run has met it or diverged.
+classifier's ``tol``), the loop also ends once the run has met it or diverged.
+
+The chunks run in a ``lax.while_loop`` (:func:`experiments.pipeline.cancel.chunks`), which
+a long call breaks into blocks, asking the host between two whether to go on: a stop
+request ends the call within about 0.1 s, its output incomplete and discarded.
 
 On the host, :func:`to_outcome` turns a member's :class:`Output` into an
 :class:`~experiments.contract.Outcome`, and :func:`run_member` runs one spec through the
@@ -39,7 +42,7 @@ import numpy as np
 import optax
 
 from experiments.contract import DataError, Outcome, Program
-from experiments.pipeline import execute
+from experiments.pipeline import cancel, execute
 from experiments.pipeline.optimizer import OptimizerName
 
 __all__ = [
@@ -245,9 +248,9 @@ def train(
         log_every: steps between logged entries (the last chunk stops at ``steps``).
         progress: a host function called with the steps done after every chunk.
         stop: a stopping rule, ``stop(history, index)``, on the entry just recorded. With
-            one, the chunks run in a ``lax.while_loop`` that ends once the run has
-            diverged or met it, and entry 0 is evaluated inside the loop (the metrics are
-            compiled once); without, in a ``lax.scan`` that evaluates every entry.
+            one, the loop ends once the run has diverged or met it, and entry 0 is
+            evaluated inside the loop (the metrics are compiled once); without, the loop
+            runs every chunk.
         advance: ``advance(carry, last)`` in place of the chunk of guarded ``update``
             steps, for steps that are not first-order (at most ``log_every`` of them, none
             past step ``last``); then ``update`` is not used.
@@ -275,13 +278,18 @@ def train(
     carry = Carry(params, opt_state, jnp.int32(0), jnp.int32(-1))
     if stop is None:
 
-        def chunk(carry: Carry, _: Any) -> tuple[Carry, Metrics]:
+        def chunk(state: tuple[Carry, Metrics, jax.Array]) -> tuple[Carry, Metrics, jax.Array]:
+            carry, later, index = state
             carry = advance(carry, steps)
             _report(progress, carry.step)
-            return carry, evaluate(carry.params)
+            later = jax.tree.map(lambda h, v: h.at[index].set(v), later, evaluate(carry.params))
+            return carry, later, index + 1
 
         first = evaluate(params)
-        carry, later = jax.lax.scan(chunk, carry, length=n_logs - 1)
+        later = jax.tree.map(lambda v: jnp.zeros((n_logs - 1, *v.shape), v.dtype), first)
+        carry, later, _ = cancel.chunks(
+            chunk, lambda state: state[2] < n_logs - 1, (carry, later, jnp.int32(0))
+        )
         history = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, later)
         logged, converged = jnp.int32(n_logs), jnp.bool_(False)
     else:
@@ -325,7 +333,7 @@ def _until(
     # No lax.cond in the loop: under vmap its predicate is batched, which would broadcast
     # the (shared) data to every member on every chunk.
     start = (carry._replace(converged=jnp.bool_(False)), history, jnp.int32(0))
-    return jax.lax.while_loop(running, log, start)
+    return cancel.chunks(log, running, start)
 
 
 # ---------------------------------------------------------------------------

@@ -106,8 +106,11 @@ class MaxEntropyProgram(Program):
 
     def headline(self, outcome: Outcome) -> str:
         metrics = outcome.history["train"]
+        status = outcome.status
+        if outcome.diverged_at is not None:
+            status = f"diverged at {outcome.diverged_at}"
         return (
-            f"{outcome.status}, entropy {metrics['entropy'][-1]:.6g} nats, constraint error "
+            f"{status}, entropy {metrics['entropy'][-1]:.6g} nats, constraint error "
             f"{metrics['constraint_error'][-1]:.2g}, mean {metrics['mean'][-1]:.6g}, "
             f"variance {metrics['variance'][-1]:.6g}"
         )

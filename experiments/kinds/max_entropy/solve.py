@@ -8,6 +8,12 @@ compiled, vmapped program. Starting from λ = 0 (the uniform distribution), the 
 logged entries. With no constraint the gradient is 0 and λ stays 0: the uniform
 distribution. There is no randomness. A step whose value or multipliers are not finite is
 not applied, and ``diverged_at`` records it.
+
+A run also diverged if its dual ends above where it started. The dual is convex and its
+minimum lies at or below its value at λ = 0, log n, so a solver that ends above it has not
+solved anything: a learning rate far too large (``1e30``) throws λ to a corner where p is
+a point mass, finite but meeting no constraint. ``diverged_at`` is then the first logged
+step from which the dual stays above its start (:func:`risen_at`).
 """
 
 from __future__ import annotations
@@ -76,12 +82,35 @@ def make_run_fn(static: SolveStatic) -> Callable[..., loop.Output]:
     return run
 
 
+def risen_at(values: np.ndarray, steps: np.ndarray) -> int | None:
+    """The first of ``steps`` from which the dual ``values`` (logged at those steps) stay
+    above their start, beyond float32 rounding; None if the last is not above it.
+
+    >>> steps = np.array([0, 1, 2, 3])
+    >>> risen_at(np.array([2.4, 2.0, 1.9, 1.9]), steps) is None
+    True
+    >>> risen_at(np.array([2.4, 2.9, 1.9, 1e30]), steps)
+    3
+    """
+    above = values > values[0] + 1e-5 * max(1.0, abs(float(values[0])))
+    if not above[-1]:
+        return None
+    below = np.flatnonzero(~above)
+    return int(steps[below[-1] + 1])
+
+
 def to_outcome(static: SolveStatic, output: loop.Output) -> Outcome:
-    """One member's output on the host: p, and λ of each constraint used."""
+    """One member's output on the host: p, and λ of each constraint used; a dual that ends
+    above its start counts as a divergence (see the module's docstring)."""
     solution = output.params
     params = {"probabilities": np.asarray(solution["probabilities"])}
     features = zip(dual.FEATURES, solution["used"], solution["multipliers"], strict=True)
     for name, used, value in features:
         if used:
             params[f"lambda_{name}"] = np.asarray(value)
+    if int(output.diverged_at) < 0:
+        logged = loop.logged_steps(static.steps, static.log_every)
+        risen = risen_at(np.asarray(output.history["train"]["dual"], np.float64), logged)
+        if risen is not None:
+            output = output._replace(diverged_at=np.int32(risen))
     return loop.to_outcome(output, static.steps, static.log_every, params)

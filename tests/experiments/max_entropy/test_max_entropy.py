@@ -188,3 +188,22 @@ def test_one_program_for_every_constraint_set_and_files(run):
     rerun = load_config(run_dir / "config.yaml", ["output.formats=[]"])
     again = runner.run(rerun, out=run_dir.parent / "again")
     assert (again / "summary.json").read_bytes() == (run_dir / "summary.json").read_bytes()
+
+
+def test_a_learning_rate_far_too_large_is_reported_diverged(tmp_path, capsys):
+    # Issue 26: sgd at 1e30 threw λ to a corner, p a point mass meeting no constraint
+    # (constraint error 3), and the run said "ok". Its dual ends far above log 11.
+    out = tmp_path / "run"
+    overrides = ["--set", "train.optimizer.name=sgd", "--set", "train.optimizer.learning_rate=1e30"]
+    argv = ["run", str(CONFIG), *overrides, "--set", "output.formats=[]", "--out", str(out)]
+    assert cli.main(argv) == 0
+    assert "mean: diverged at 1," in capsys.readouterr().err
+    runs = {r["variant"]: r for r in json.loads((out / "summary.json").read_text())["runs"]}
+    assert runs["none"]["status"] == "ok"  # no constraint: the gradient is 0, λ stays 0
+    for variant in ("mean", "mean_variance", "mean_abs_deviation"):
+        assert (runs[variant]["status"], runs[variant]["diverged_at"]) == ("diverged", 1)
+
+
+def test_a_solved_run_is_ok_and_its_dual_never_rises(run):
+    for entry in run[1].values():
+        assert entry["status"] == "ok"
