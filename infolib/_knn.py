@@ -70,7 +70,7 @@ def _kth_smallest(d: jax.Array, k: int) -> jax.Array:
     kth = jnp.asarray(jnp.inf, d.dtype)
     for _ in range(k):
         smallest = jnp.min(jnp.where(d > previous, d, jnp.inf))
-        ties = jnp.sum((d == smallest).astype(jnp.int32))
+        ties = jnp.sum(d == smallest, dtype=jnp.int32)
         reached = (ties >= needed) & (needed > 0)
         kth = jnp.where(reached, smallest, kth)
         needed = jnp.where(reached, 0, needed - ties)

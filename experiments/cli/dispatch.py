@@ -64,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exit_.code or 0)
     previous = {sig: signal.signal(sig, _on_signal) for sig in _CAUGHT}
     try:
+        interrupts.check()  # a signal recorded while the process was starting
         return args.command(args, argv)
     except ConfigError as error:
         where = f" in {error.source}" if error.source else ""
