@@ -168,10 +168,17 @@ def _set_in(
     if node is not None and not isinstance(node, Mapping):
         where = format_path(done) or "the config"
         raise ValueError(f"{where} is {show(node)}, not a mapping")
-    update: Any = value
+    empty = isinstance(value, Mapping) and not value  # merged, {} would change nothing
+    update: Any = None if empty else value
     for key in reversed(keys):
         update = {key: update}
-    return deep_merge(node or {}, update, model)
+    merged = deep_merge(node or {}, update, model)
+    if empty:  # so KEY={} empties the mapping at KEY
+        leaf = merged
+        for key in keys[:-1]:
+            leaf = leaf[key]
+        leaf[keys[-1]] = {}
+    return merged
 
 
 def command_line_overrides(

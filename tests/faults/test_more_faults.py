@@ -278,3 +278,35 @@ def test_a_target_beyond_float32_is_named_without_numpy_warnings(capsys):
     err = bad_input([*argv, "--set", "target.means=[-3e38, 3e38]"], capsys, "target: its grid")
     assert "beyond float32's range" in err and "Warning" not in err
     assert len(err.splitlines()) == 2  # one problem, no 37-digit mass
+
+
+# ---------------------------------------------------------------------------
+# An empty mapping set from the command line; data too small for a split
+# ---------------------------------------------------------------------------
+
+
+def test_an_empty_mapping_set_empties_the_key(capsys):
+    root = Path(__file__).resolve().parents[2]
+    argv = ["validate", str(root / "configs" / "party_losses.yaml"), "--set", "predictions={}"]
+    bad_input(argv, capsys, "predictions: must name at least one set")  # merged: ignored
+    argv = ["show", str(root / "configs" / "mle_vs_map.yaml"), "--set", "train.prior={}"]
+    assert cli.main(argv) == 0
+    assert "prior:\n    kind: none\n" in capsys.readouterr().out  # the default, not gaussian
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"source": "inline", "x": [[0.5, 1.0], [1.0, 2.0], [3.0, 1.0]], "y": [0, 0, 0]},
+        {"source": "synthetic", "n_samples": 4, "n_features": 2, "n_informative": 2},
+    ],
+    ids=["one class inline", "one training example"],
+)
+def test_data_that_validates_draws_its_figures(tmp_path, capsys, data):
+    fraction = 0 if data["source"] == "inline" else 0.999
+    raw = {**BASE, "data": {**data, "test_fraction": fraction}, "output": {"formats": ["png"]}}
+    (tmp_path / "small.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    out = tmp_path / "run"
+    assert cli.main(["run", str(tmp_path / "small.yaml"), "--out", str(out), "--quiet"]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    assert {p.name for p in (out / "figures").iterdir()} >= {"convergence.png"}
