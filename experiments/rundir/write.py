@@ -13,7 +13,8 @@ A plain run is a sweep of one member per variant: the same files, the same layou
 ``metrics.csv`` and ``summary.json`` hold no timings, so the same config on the same machine
 gives the same bytes. Floats are written in the shortest form that reads back to the same
 value (float32 values in their float32 shortest form); NaN and infinities are ``nan``/``inf``
-in the CSV and ``null`` in JSON.
+in the CSV and ``null`` in JSON, and the manifest's ``non_finite`` counts them per file
+(``{"summary.json": 3}``; ``{}`` when every value is finite).
 
 ``summary.json``::
 
@@ -128,13 +129,41 @@ def write_run(
                 [r.member for r in results],
                 [r.outcome.status for r in results],
                 data_entries,
-                manifest_extra or {},
+                {**(manifest_extra or {}), "non_finite": _non_finite(results, data_entries)},
             )
         ),
     }
     for name, text in files.items():
         write_synced(out / name, text)
     sync_folder(out)
+
+
+def _non_finite(results: Sequence[Result], data_entries: Sequence[Mapping[str, Any]]) -> dict:
+    """How many NaN or infinite values each file writes (as ``null`` or ``nan``/``inf``)."""
+    counts = {"metrics.csv": 0, "summary.json": 0, "data.json": 0}
+    for result in results:
+        run = result.outcome
+        for split in SPLITS:
+            for values in run.history.get(split, {}).values():
+                counts["metrics.csv"] += _count_non_finite(values)
+                if len(run.steps) > 0:
+                    counts["summary.json"] += _count_non_finite(np.asarray(values)[-1])
+        counts["summary.json"] += _count_non_finite([run.params, run.extra])
+    distinct = {data["sha256"]: data for data in data_entries}
+    counts["data.json"] = _count_non_finite(list(distinct.values()))
+    return {name: count for name, count in counts.items() if count}
+
+
+def _count_non_finite(value: Any) -> int:
+    if isinstance(value, Mapping):
+        return sum(_count_non_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return sum(_count_non_finite(v) for v in value)
+    if isinstance(value, float | np.generic) or hasattr(value, "__array__"):
+        array = np.asarray(value)
+        if array.dtype.kind in "fc":
+            return int(array.size - np.count_nonzero(np.isfinite(array)))
+    return 0
 
 
 def _ordered(metrics: Mapping[str, Any], order: Sequence[str]) -> list[str]:

@@ -216,6 +216,8 @@ def test_a_nan_group_share_is_null_and_the_run_is_kept(tmp_path, capsys):
     assert cli.main([*argv, "--set", "output.formats=[]"]) == 0, capsys.readouterr().err
     runs = json.loads((out / "summary.json").read_text())["runs"]
     assert None in runs[2]["group_weight_share"]
+    counted = json.loads((out / "manifest.json").read_text())["non_finite"]
+    assert counted == {"summary.json": runs[2]["group_weight_share"].count(None)}
     variants = read_variants(read_record(out))  # what the groups figure draws from
     assert math.isnan(variants[2].group_shares[0])
     groups_figure(variants)
@@ -252,6 +254,9 @@ def test_record_writes_every_non_finite_value_as_null(tmp_path):
         None,
     )
     assert json.loads((tmp_path / "run" / "data.json").read_text())["datasets"][0]["scale"] is None
+    n = len(results)  # each: 4 in the CSV; 2 final metrics, 3 params, 3 extras; 1 data set
+    counted = json.loads((tmp_path / "run" / "manifest.json").read_text())["non_finite"]
+    assert counted == {"metrics.csv": 4 * n, "summary.json": 8 * n, "data.json": 1}
 
 
 # ---------------------------------------------------------------------------
