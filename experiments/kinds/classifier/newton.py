@@ -64,14 +64,17 @@ its parameters while the others go on.
 Every function is pure and jit-able; the dtype of ``x`` (float32 or float64) is the dtype
 of every floating-point value computed.
 
-Cost, and when to use something else: a step forms H, n·m² multiply-adds with m = d + 1
+Cost, and the solvers for other shapes: a step forms H, n·m² multiply-adds with m = d + 1
 (two classes) or (d + 1)·C (softmax), and factorises it, m³/3, where a gradient step costs
-2·n·m; so one Newton step costs about m/2 gradient steps, and H takes m² numbers. Newton
-wins where the problem is ill-conditioned or the tolerance tight and m is small (tens to a
-few hundred): breast_cancer (569 × 30) reaches ‖g‖ ≤ 1e-10 in at most 16 steps from 0, and
-a 100-C warm-started path costs about 2 steps per member. Where n ≫ m and the problem is
-well conditioned (synthetic 20,000 × 200 on a CPU) the Hessian dominates and a first-order
-method at a modest tolerance (FISTA) or L-BFGS is cheaper; see BENCHMARKS.md §3.
+2·n·m; so one Newton step costs about m/2 gradient steps, and H takes m² numbers. That is
+the right trade where m is small (tens of parameters) or the problem ill-conditioned:
+breast_cancer (569 × 30) reaches ‖g‖ ≤ 1e-10 in at most 16 steps from 0, and a 100-C
+warm-started path costs about 2 steps per member. For larger m the same steps are taken
+with the system solved another way (``solver``): conjugate gradients with Hessian–vector
+products (``newton_cg``, :mod:`.newton_systems`), an n × n system for wide data under a
+Gaussian prior (``newton_woodbury``), or working sets of the features under a Laplace prior
+(``newton_working_set``, :mod:`.working_set`); :func:`choose_solver` is ``auto``'s rule
+(BENCHMARKS.md §3d).
 
 References:
     D.-H. Li, M. Fukushima, L. Qi and N. Yamashita (2004), Regularized Newton methods for
