@@ -113,7 +113,9 @@ def _sklearn_cv(config: dict, c: float, penalty: str = "l2") -> dict[str, np.nda
     """Held-out ce, mse and accuracy per fold, by scikit-learn (float64)."""
     data = _raw_training_split(config)
     solver, l1_ratio = ("lbfgs", 0.0) if penalty == "l2" else ("liblinear", 1.0)
-    model = LogisticRegression(C=c, l1_ratio=l1_ratio, solver=solver, tol=1e-12, max_iter=100_000)
+    model = LogisticRegression(
+        C=c, l1_ratio=l1_ratio, solver=solver, tol=1e-12, max_iter=100_000, random_state=0
+    )  # liblinear shuffles its coordinates: from the global RNG without a random_state
     if penalty == "l1":
         model.set_params(intercept_scaling=1e4)  # liblinear penalises its intercept column
     pipeline = Pipeline([("scale", StandardScaler()), ("fit", model)])
