@@ -106,7 +106,7 @@ def _ksg(params: Mapping[str, Any], settings: Mapping[str, Any]) -> Figure:
     unit = _unit(params["base"])
     fine = np.linspace(0, rhos.max(), 200)
     closed = -0.5 * np.log1p(-fine * fine) / math.log(params["base"])
-    ax.plot(fine, closed, color=style.GREY, linewidth=2.5, label="−½ log(1 − ρ²)")
+    ax.plot(fine, closed, color=style.GREY, linewidth=2.5, label="−½ log₂(1 − ρ²), the closed form")
     look = style.look(0)
     ax.errorbar(
         rhos,
