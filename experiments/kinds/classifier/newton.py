@@ -94,45 +94,17 @@ from jax.typing import ArrayLike
 
 from experiments.kinds.classifier import newton_steps as steps
 from experiments.kinds.classifier import working_set
+from experiments.kinds.classifier.solvers import SOLVERS as SOLVERS  # re-exported
+from experiments.kinds.classifier.solvers import check_solver, choose_solver
 
 PRIORS = steps.PRIORS
-SOLVERS = steps.SOLVERS
-# auto's threshold: from this many parameters (m·C) on, a step's CG costs less than forming
-# and factorising H (BENCHMARKS.md §3b).
-CG_PARAMETERS = 128
-
-
-def choose_solver(n: int, d: int, n_classes: int, prior: str) -> str:
-    """``auto``'s choice of solver for n rows, d features, ``n_classes`` classes and a prior.
-
-    - Laplace prior, two classes, d > n (wide): ``newton_working_set``;
-    - Gaussian prior, two classes, d > n: ``newton_woodbury``;
-    - no prior or a Gaussian prior with (d + 1)·C ≥ ``CG_PARAMETERS`` parameters (C = 1 for
-      two classes): ``newton_cg``;
-    - otherwise ``newton`` (H formed and factorised).
-
-    Example:
-        >>> choose_solver(569, 30, 2, "gaussian"), choose_solver(200, 2000, 2, "laplace")
-        ('newton', 'newton_working_set')
-        >>> choose_solver(20_000, 200, 2, "gaussian"), choose_solver(200, 2000, 2, "gaussian")
-        ('newton_cg', 'newton_woodbury')
-    """
-    if prior not in PRIORS:
-        raise ValueError(f"unknown prior {prior!r}; expected one of {', '.join(PRIORS)}")
-    binary = n_classes == 2
-    if prior == "laplace":
-        return "newton_working_set" if binary and d > n else "newton"
-    if prior == "gaussian" and binary and d > n:
-        return "newton_woodbury"
-    parameters = (d + 1) * (1 if binary else n_classes)
-    return "newton_cg" if parameters >= CG_PARAMETERS else "newton"
 
 
 def resolve_solver(solver: str, x: jax.Array, n_classes: int, prior: str) -> str:
     """``solver``, or ``auto``'s choice for the shape of ``x``."""
     if solver == "auto":
         return choose_solver(x.shape[0], x.shape[1], n_classes, prior)
-    steps.check_solver(solver, n_classes, prior)
+    check_solver(solver, prior, n_classes)
     return solver
 
 
@@ -143,6 +115,20 @@ def solve_problem(
     if problem.solver == "newton_working_set":
         return working_set.solve(problem, theta0, tol, max_steps)
     return steps.solve(problem, theta0, tol, max_steps)
+
+
+def solve_from(
+    problem: steps.Problem, params0: tuple[ArrayLike, ArrayLike], tol, max_steps
+) -> NewtonResult:
+    """:func:`newton_solve` of a problem made once (:func:`.newton_steps.make_problem`), from
+    ``params0``: what a caller that solves the same data many times (the trainer's chunks)
+    uses, so that the features with their column of ones, and the Gram matrix of
+    ``newton_woodbury``, are formed once."""
+    dtype = problem.xt.dtype
+    theta0 = steps.stack(jnp.asarray(params0[0], dtype), jnp.asarray(params0[1], dtype))
+    tol = jnp.asarray(tol, dtype)
+    state = solve_problem(problem, theta0, tol, jnp.asarray(max_steps, jnp.int32))
+    return _result(state, tol)
 
 
 # ν in μ = ν‖g‖: the Levenberg–Marquardt damping per unit of stationarity. Each step has

@@ -15,11 +15,9 @@ from jax.typing import ArrayLike
 
 import infolib
 from experiments.kinds.classifier import newton_systems as systems
+from experiments.kinds.classifier.solvers import check_solver
 
 PRIORS = ("none", "gaussian", "laplace")
-# How a step's system is solved (see newton_systems); newton_working_set is newton on a
-# working set of the features (see working_set).
-SOLVERS = ("newton", "newton_cg", "newton_woodbury", "newton_working_set")
 
 LEVENBERG = 1e-2
 _ARMIJO = 1e-4  # sufficient decrease: J(θ + tΔ) ≤ J(θ) + α t gᵀΔ (+ rounding slack)
@@ -109,9 +107,9 @@ def make_problem(
     """The data in θ's parametrisation, with the prior of the given scale."""
     if prior not in PRIORS:
         raise ValueError(f"unknown prior {prior!r}; expected one of {', '.join(PRIORS)}")
-    check_solver(solver, n_classes, prior)
     if n_classes < 2:
         raise ValueError(f"n_classes must be at least 2; got {n_classes}")
+    check_solver(solver, prior, n_classes)
     n, d = x.shape
     dtype = x.dtype
     y = jnp.asarray(y)
@@ -126,18 +124,6 @@ def make_problem(
     gram = x @ x.T if solver == "newton_woodbury" else None
     problem = Problem(xt, y, zero, zero, penalised, n_classes, prior, solver, gram)
     return with_scale(problem, scale)
-
-
-def check_solver(solver: str, n_classes: int, prior: str) -> None:
-    """Raises ValueError for a solver that does not apply to the problem."""
-    if solver not in SOLVERS:
-        raise ValueError(f"unknown solver {solver!r}; expected one of {', '.join(SOLVERS)}")
-    if solver == "newton_woodbury" and (n_classes != 2 or prior != "gaussian"):
-        raise ValueError("solver newton_woodbury needs two classes and a Gaussian prior")
-    if solver == "newton_cg" and prior == "laplace":
-        raise ValueError("solver newton_cg needs no prior or a Gaussian prior")
-    if solver == "newton_working_set" and (n_classes != 2 or prior != "laplace"):
-        raise ValueError("solver newton_working_set needs two classes and a Laplace prior")
 
 
 def with_scale(problem: Problem, scale) -> Problem:

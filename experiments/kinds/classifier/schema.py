@@ -26,6 +26,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from experiments.config.fields import Bool, Float, Int, RunBase, Seed, default_tag
 from experiments.config.fields import StrictModel as _Strict
+from experiments.kinds.classifier.solvers import SECOND_ORDER, check_solver
 from experiments.pipeline.optimizer import log_every_at_most_steps, optimizer_config
 
 __all__ = [
@@ -333,15 +334,6 @@ PriorConfig = Annotated[
 ]
 
 
-# The second-order MAP solvers: auto picks one of the others per problem.
-SECOND_ORDER = ("auto", "newton", "newton_cg", "newton_woodbury", "newton_working_set")
-# The prior each solver needs (None: any).
-_SOLVER_PRIORS = {
-    "newton_cg": ("none", "gaussian"),
-    "newton_woodbury": ("gaussian",),
-    "newton_working_set": ("laplace",),
-}
-
 OptimizerConfig = optimizer_config(
     "sgd",
     "momentum",
@@ -433,12 +425,8 @@ class TrainConfig(_Strict):
                 "batch_size: null; use fista, adam or sgd for "
                 + ("loss: mse" if self.loss != "ce" else "minibatches")
             )
-        priors = _SOLVER_PRIORS.get(name)
-        if priors is not None and self.prior.kind not in priors:
-            raise ValueError(
-                f"optimizer {name} needs prior kind {' or '.join(priors)}, got "
-                f"{self.prior.kind}; use optimizer: auto or newton"
-            )
+        if name in SECOND_ORDER and name != "auto":
+            check_solver(name, self.prior.kind)  # the classes are known once data is loaded
         return self
 
 

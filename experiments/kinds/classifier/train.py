@@ -40,8 +40,9 @@ import optax
 
 from experiments.contract import Outcome
 from experiments.kinds.classifier import model, newton, optim
+from experiments.kinds.classifier import newton_steps as steps
 from experiments.kinds.classifier.model import Hyperparameters, Params
-from experiments.kinds.classifier.schema import SECOND_ORDER
+from experiments.kinds.classifier.solvers import SECOND_ORDER, check_solver, choose_solver
 from experiments.pipeline import loop
 from experiments.pipeline.optimizer import optimizer_hyperparameters
 
@@ -88,12 +89,12 @@ def run_static(spec: RunSpec, data: Dataset, *, progress: Callable | None = None
     if name in SECOND_ORDER:
         n, d = np.shape(data.x_train)
         if name == "auto":
-            solver = newton.choose_solver(n, d, data.n_classes, prior)
-        elif name in ("newton_woodbury", "newton_working_set") and data.n_classes != 2:
-            raise ValueError(
-                f"train.optimizer.name: {name} needs two classes, and the data has "
-                f"{data.n_classes}; use auto or newton"
-            )
+            solver = choose_solver(n, d, data.n_classes, prior)
+        else:
+            try:
+                check_solver(name, prior, data.n_classes)
+            except ValueError as error:
+                raise ValueError(f"train.optimizer.name: {error}") from None
         name = "newton"
     return RunStatic(
         loss=spec.train.loss,
@@ -183,8 +184,15 @@ def make_run_fn(static: RunStatic) -> Callable[..., loop.Output]:
                 params, opt_state, functools.partial(problem.objective, x=x, y=y)
             )
 
+        newton_problem = None  # made once, shared by every chunk
+        if static.optimizer == "newton":
+            scale, solver = hyper["prior_scale"], static.solver
+            newton_problem = steps.make_problem(
+                x_train, y_train, static.n_classes, static.prior, scale, solver
+            )
+
         def newton_chunk(carry: loop.Carry, last: jax.Array) -> loop.Carry:
-            return _newton_chunk(static, hyper, x_train, y_train, carry, last)
+            return _newton_chunk(static, hyper, newton_problem, carry, last)
 
         params = model.init_params(
             static.init,
@@ -213,22 +221,17 @@ def make_run_fn(static: RunStatic) -> Callable[..., loop.Output]:
 
 
 def _newton_chunk(
-    static: RunStatic, hyper: Hyperparameters, x, y, carry: loop.Carry, last: jax.Array
+    static: RunStatic,
+    hyper: Hyperparameters,
+    problem: steps.Problem,
+    carry: loop.Carry,
+    last: jax.Array,
 ) -> loop.Carry:
-    """Up to ``log_every`` Newton steps from the carry's parameters (fewer once ``tol`` or
-    step ``last`` is reached); a no-op for a run that has converged."""
+    """Up to ``log_every`` Newton steps on ``problem`` from the carry's parameters (fewer once
+    ``tol`` or step ``last`` is reached); a no-op for a run that has converged."""
     budget = jnp.clip(jnp.minimum(static.log_every, last - carry.step), 0)
-    result = newton.newton_solve(
-        x,
-        y,
-        n_classes=static.n_classes,
-        prior=static.prior,
-        prior_scale=hyper["prior_scale"],
-        tol=jnp.maximum(hyper["tol"], 0.0),
-        max_steps=budget,
-        params0=(carry.params.weights, carry.params.bias),
-        solver=static.solver,
-    )
+    params0 = (carry.params.weights, carry.params.bias)
+    result = newton.solve_from(problem, params0, jnp.maximum(hyper["tol"], 0.0), budget)
     active = (carry.diverged_at < 0) & ~carry.converged
     params = loop.select(active, Params(result.weights, result.bias), carry.params)
     step = carry.step + jnp.where(active, result.steps_taken, 0)

@@ -214,7 +214,7 @@ def test_auto_choice_follows_the_documented_rule(n, d, classes, prior, expected)
 
 def test_a_solver_that_does_not_apply_is_refused():
     x, y, _ = _data("tall")
-    with pytest.raises(ValueError, match="newton_woodbury needs two classes and a Gaussian"):
+    with pytest.raises(ValueError, match="newton_woodbury needs prior kind gaussian"):
         newton.newton_solve(
             x,
             y,
