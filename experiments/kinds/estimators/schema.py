@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import typing
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -15,18 +16,6 @@ from pydantic import Field
 from experiments.config.fields import Float, Int, RunBase, StrictModel, default_tag
 
 __all__ = ["ESTIMATORS", "Discrete", "EstimatorRun", "Ksg"]
-
-ESTIMATORS = (
-    "plugin",
-    "miller_madow",
-    "jackknife",
-    "grassberger",
-    "chao_shen",
-    "zhang",
-    "james_stein",
-    "nsb",
-)
-"""The discrete estimators, in the order the figures list them."""
 
 Estimator = Literal[
     "plugin",
@@ -38,6 +27,8 @@ Estimator = Literal[
     "james_stein",
     "nsb",
 ]
+ESTIMATORS: tuple[str, ...] = typing.get_args(Estimator)
+"""The discrete estimators, in the order the figures list them."""
 
 
 class Discrete(StrictModel):
