@@ -30,6 +30,7 @@ CG_PARAMETERS = 128
 def check_solver(solver: str, prior: str, n_classes: int | None = None) -> None:
     """Raises ValueError, naming what the solver needs, for one that does not apply to the
     prior (and, when known, the number of classes)."""
+    _check_prior(prior)
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; expected one of {', '.join(SOLVERS)}")
     priors = _PRIORS[solver]
@@ -41,6 +42,11 @@ def check_solver(solver: str, prior: str, n_classes: int | None = None) -> None:
         raise ValueError(
             f"{solver} needs two classes, and the data has {n_classes}; use auto or newton"
         )
+
+
+def _check_prior(prior: str) -> None:
+    if prior not in _PRIORS["newton"]:
+        raise ValueError(f"unknown prior {prior!r}; expected one of {', '.join(_PRIORS['newton'])}")
 
 
 def choose_solver(n: int, d: int, n_classes: int, prior: str) -> str:
@@ -58,8 +64,7 @@ def choose_solver(n: int, d: int, n_classes: int, prior: str) -> str:
         >>> choose_solver(20_000, 200, 2, "gaussian"), choose_solver(200, 2000, 2, "gaussian")
         ('newton_cg', 'newton_woodbury')
     """
-    if prior not in _PRIORS["newton"]:
-        raise ValueError(f"unknown prior {prior!r}; expected one of {', '.join(_PRIORS['newton'])}")
+    _check_prior(prior)
     binary = n_classes == 2
     if prior == "laplace":
         return "newton_working_set" if binary and d > n else "newton"
